@@ -1,0 +1,124 @@
+"""Command-line face of LinkGAN Studio: `python -m linkgan SUBCOMMAND ...`.
+
+Argument parsing and error reporting only; every subcommand calls a library function
+(see linkgan/utils.py). Add a subcommand with `_add_<name>(subparsers)` and register it in `_build_parser`.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Sequence
+
+
+class CLIError(Exception):
+    """A user error: reported as one `error:` line on stderr, exit code 2."""
+
+
+def _seeds(text: str) -> list[int]:
+    from .utils import parse_seeds
+    try:
+        return parse_seeds(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _save_image(image, out: Path) -> None:
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        image.save(out, format="PNG")
+    except OSError as e:
+        raise CLIError(f"cannot write {out}: {e.strerror or e}") from None
+
+
+# --- sample -----------------------------------------------------------------------------------------
+def _add_sample(sub) -> None:
+    from .hub import DEFAULT_GENERATOR
+
+    p = sub.add_parser("sample", help="write a PNG grid of generator images for a list of seeds")
+    p.add_argument("--seeds", type=_seeds, default="0-15", help="seeds, e.g. '0-15,20' (default 0-15)")
+    p.add_argument("--psi", type=float, default=0.7, help="truncation psi (1 = none, 0 = w_avg; default 0.7)")
+    p.add_argument("--out", type=Path, required=True, help="output PNG path (folders are created)")
+    p.add_argument("--model", default=DEFAULT_GENERATOR,
+                   help=f"registered weight-set name, local folder or Hub repo id (default {DEFAULT_GENERATOR})")
+    p.add_argument("--noise", choices=("const", "random", "none"), default="const", help="noise mode (default const)")
+    p.add_argument("--cols", type=_positive_int, default=None, help="images per row (default: about square)")
+    p.add_argument("--batch-size", type=_positive_int, default=16, help="seeds per forward pass (default 16)")
+    p.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    p.set_defaults(func=_run_sample)
+
+
+def _run_sample(args) -> int:
+    from .hub import WeightsFormatError, WeightsNotFoundError
+    from .networks import Generator
+    from .utils import generate_images, make_grid
+
+    try:
+        G = Generator.from_pretrained(args.model, device=args.device)
+    except (WeightsNotFoundError, WeightsFormatError) as e:
+        raise CLIError(str(e)) from None
+    except (RuntimeError, AssertionError) as e:  # torch reports an unusable device this way
+        raise CLIError(f"cannot use device {args.device!r}: {str(e).splitlines()[0]}") from None
+    images = generate_images(G, args.seeds, psi=args.psi, noise_mode=args.noise, batch_size=args.batch_size)
+    _save_image(make_grid(images, cols=args.cols), args.out)
+    print(f"wrote {len(args.seeds)} images ({args.model}, psi={args.psi}) to {args.out}")
+    return 0
+
+
+# --- dataset ----------------------------------------------------------------------------------------
+def _add_dataset(sub) -> None:
+    p = sub.add_parser("dataset", help="write a PNG sample sheet of procedural toy faces")
+    p.add_argument("--seeds", type=_seeds, default="0-15", help="seeds, e.g. '0-15,20' (default 0-15)")
+    p.add_argument("--size", type=_positive_int, default=64, help="face size in pixels (default 64)")
+    p.add_argument("--out", type=Path, required=True, help="output PNG path (folders are created)")
+    p.add_argument("--masks", action="store_true", help="show each face's colourised part mask beside it")
+    p.add_argument("--cols", type=_positive_int, default=None, help="faces per row (default: about square)")
+    p.set_defaults(func=_run_dataset)
+
+
+def _run_dataset(args) -> int:
+    from .utils import dataset_sheet
+
+    if args.size < 16:
+        raise CLIError(f"--size must be at least 16, got {args.size}")
+    _save_image(dataset_sheet(args.seeds, size=args.size, masks=args.masks, cols=args.cols), args.out)
+    print(f"wrote {len(args.seeds)} toy faces to {args.out}")
+    return 0
+
+
+# --- entry point ------------------------------------------------------------------------------------
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises CLIError instead of exiting, so main() reports every error one way."""
+
+    def error(self, message: str):
+        raise CLIError(f"{self.prog}: {message}")
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m linkgan", description="LinkGAN Studio command line.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    _add_sample(sub)
+    _add_dataset(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (0 ok, 2 user error)."""
+    parser = _build_parser()
+    try:
+        args = parser.parse_args(argv)
+        return args.func(args)
+    except CLIError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2

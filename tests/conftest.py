@@ -1,0 +1,21 @@
+"""Shared test setup: offline Hugging Face Hub (set before huggingface_hub is imported), 2 CPU threads,
+and the tiny generator config every network test builds on."""
+from __future__ import annotations
+
+import os
+
+os.environ["HF_HUB_OFFLINE"] = "1"                       # never touch the network from a test
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from linkgan.networks import GeneratorConfig  # noqa: E402
+
+torch.set_num_threads(2)
+
+
+@pytest.fixture
+def tiny_g_config() -> GeneratorConfig:
+    """16 px, 32-d latents, 2-layer mapping, at most 16 channels: builds and runs in milliseconds."""
+    return GeneratorConfig(resolution=16, z_dim=32, w_dim=32, n_mlp=2, channel_base=256, channel_max=16)
