@@ -81,7 +81,7 @@ def run(*, quick: bool = False) -> dict:
 
     G, weights = _load_generator()
     fwd_runs = 3 if quick else 10
-    train_runs, train_batch = (2, 4) if quick else (5, 16)
+    train_runs, train_batch = (2 if quick else 5), 16   # batch fixed: the key names it
     train_ms, d_params = train_step_ms(G.config, batch=train_batch, runs=train_runs, warmup=1)
     return {
         "weights": weights,

@@ -32,13 +32,13 @@ class GeneratorConfig:
     n_mlp: int = 8                # mapping network depth
     lr_mlp: float = 0.01          # mapping network learning-rate multiplier
     channel_base: int = 4096      # channels at resolution r: min(channel_max, channel_base // r)
-    channel_max: int = 128        #   config-f (FFHQ-1024): channel_base=32768, channel_max=512
+    channel_max: int = 64         #   config-f (FFHQ-1024): channel_base=32768, channel_max=512
     blur_taps: tuple[int, ...] = (1, 3, 3, 1)  # FIR for up/down sampling
     w_avg_beta: float = 0.995     # EMA decay of the tracked w_avg (used by truncation)
 
     def __post_init__(self):
         self.blur_taps = tuple(self.blur_taps)
-        log2 = math.log2(self.resolution)
+        log2 = math.log2(self.resolution) if isinstance(self.resolution, int) and self.resolution > 0 else 0.5
         if not (log2.is_integer() and 4 <= log2 <= 10):
             raise ValueError(f"resolution must be a power of two in [16, 1024], got {self.resolution}")
         for name in ("z_dim", "w_dim", "n_mlp", "channel_base", "channel_max"):
@@ -225,14 +225,14 @@ def _np_randn(seed: int, n: int):
 class DiscriminatorConfig:
     resolution: int = 64
     channel_base: int = 4096      # same schedule as the generator's
-    channel_max: int = 128
+    channel_max: int = 64
     mbstd_group: int = 4          # minibatch-stddev group size (batch must divide by min(batch, group))
     mbstd_features: int = 1
     blur_taps: tuple[int, ...] = (1, 3, 3, 1)
 
     def __post_init__(self):
         self.blur_taps = tuple(self.blur_taps)
-        log2 = math.log2(self.resolution)
+        log2 = math.log2(self.resolution) if isinstance(self.resolution, int) and self.resolution > 0 else 0.5
         if not (log2.is_integer() and 4 <= log2 <= 10):
             raise ValueError(f"resolution must be a power of two in [16, 1024], got {self.resolution}")
 

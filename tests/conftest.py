@@ -1,4 +1,4 @@
-"""Shared test setup: offline Hugging Face Hub (set before huggingface_hub is imported), 2 CPU threads,
+"""Shared test setup: offline Hugging Face Hub (set before huggingface_hub is imported), 1 CPU thread,
 and the tiny generator config every network test builds on."""
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ import torch  # noqa: E402
 
 from linkgan.networks import GeneratorConfig  # noqa: E402
 
-torch.set_num_threads(2)
+# One intra-op thread, not two: these tiny ops gain nothing from a second thread, and when anything else
+# runs on the 2 cores (a training run) two spinning OpenMP threads made the suite ~12x slower (23 s vs 2 s).
+torch.set_num_threads(1)
 
 
 @pytest.fixture

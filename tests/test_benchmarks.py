@@ -1,0 +1,55 @@
+"""Tests of the benchmark runner (benchmarks/): JSON shape, section selection, markdown, errors."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "BENCH_QUICK": "1"}
+    return subprocess.run([sys.executable, "-m", "benchmarks", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_data_section_json(tmp_path):
+    out = tmp_path / "report.json"
+    proc = _run("--json", "--only", "data", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)                     # exactly one JSON object on stdout
+    assert set(report) == {"data", "meta"}
+    assert {"images_per_s", "images_per_s_2workers"} <= set(report["data"])
+    assert report["data"]["images_per_s"] > 0 and report["data"]["images_per_s_2workers"] > 0
+    assert {"torch", "threads", "cpu", "date"} <= set(report["meta"])
+    assert json.loads(out.read_text()) == report
+
+
+def test_unknown_section():
+    proc = _run("--json", "--only", "data,bogus")
+    assert proc.returncode != 0
+    assert "bogus" in proc.stderr and "generator" in proc.stderr and "data" in proc.stderr
+    assert "Traceback" not in proc.stderr and proc.stdout == ""
+
+
+def test_markdown_table():
+    from benchmarks import to_markdown
+
+    report = {"x": {"fid": 12.3456, "n": 3, "paper": {"fid": 4.5}}, "meta": {"torch": "t", "threads": 1}}
+    lines = to_markdown(report).splitlines()
+    assert lines[0] == "| section | key | ours | paper |"
+    assert "| x | fid | 12.35 | 4.5 |" in lines and "| x | n | 3 |  |" in lines
+    assert not any("| paper |" in line and line.startswith("| x") for line in lines)
+
+
+def test_registry_is_lazy():
+    """Importing benchmarks runs nothing; every registered section is callable with quick=."""
+    import inspect
+
+    import benchmarks
+
+    for name, fn in benchmarks.SECTIONS.items():
+        assert "quick" in inspect.signature(fn).parameters, name
