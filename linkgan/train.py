@@ -22,6 +22,7 @@ from torch.utils.data import DataLoader, Sampler
 
 from .data import TRAIN_SEEDS, ToyFacesDataset
 from .hub import config_to_dict
+from .links import Link, Segmenter, link_regularizer, validate_links
 from .networks import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
 
 
@@ -47,14 +48,40 @@ class RunConfig:
 
 
 @dataclass
+class LinkConfig:
+    """LinkGAN regularizer settings (METHODS §1). Choices the paper leaves open are named here."""
+    links: list[dict] = field(default_factory=list)   # [{"name", "axes": [a, b], one of "box"/"half"/"label"}]
+    alpha: float = 1.0            # perturbation std on W axes (near W's per-axis std for a trained mapping)
+    lambda_in: float = 1.0        # weight of L_in (region vs unlinked axes), mean over region pixels
+    lambda_out: float = 1.0       # weight of L_out (outside vs linked axes), mean over outside pixels
+    every: int = 8                # lazy interval (the paper: every 8 G steps); the loss is scaled by it
+    adversarial: bool = True      # perturbed images also enter G's adversarial loss and D's fakes
+
+    def build(self) -> list[Link]:
+        out = []
+        for spec in self.links:
+            spec = dict(spec)
+            try:
+                out.append(Link(name=spec.pop("name"), axes=tuple(spec.pop("axes")),
+                                box=tuple(spec.pop("box")) if "box" in spec else None,
+                                half=spec.pop("half", None), label=spec.pop("label", None)))
+            except (KeyError, TypeError) as e:
+                raise ValueError(f"bad link spec {spec}: needs name, axes [a, b] and a region ({e})") from e
+            if spec:
+                raise ValueError(f"unknown link spec keys {sorted(spec)}")
+        return out
+
+
+@dataclass
 class TrainConfig:
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
     discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
+    link: LinkConfig = field(default_factory=LinkConfig)
     run: RunConfig = field(default_factory=RunConfig)
 
     def to_dict(self) -> dict:
-        return {k: config_to_dict(getattr(self, k)) for k in ("generator", "discriminator", "optim", "run")}
+        return {k: config_to_dict(getattr(self, k)) for k in ("generator", "discriminator", "optim", "link", "run")}
 
 
 class StepBatches(Sampler):
@@ -93,8 +120,13 @@ class Trainer:
     """Holds G, D, G_ema and optimisers; `train()` runs to cfg.run.steps, checkpointing atomically."""
 
     def __init__(self, cfg: TrainConfig, *, dataset=None, device: str | torch.device | None = None,
-                 log: Callable[[str], None] = print):
-        self.cfg, self.log = cfg, log
+                 segmenter: Segmenter | None = None, log: Callable[[str], None] = print):
+        self.cfg, self.log, self.segmenter = cfg, log, segmenter
+        self.links = cfg.link.build()
+        validate_links(self.links, w_dim=cfg.generator.w_dim, resolution=cfg.generator.resolution)
+        if any(l.label is not None for l in self.links) and segmenter is None:
+            raise ValueError("semantic links need a segmenter (Trainer(..., segmenter=...))")
+        self.extra_fakes: torch.Tensor | None = None     # perturbed images from the last link step, for D
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         torch.manual_seed(cfg.run.seed)
         self.G = Generator(cfg.generator).to(self.device)
@@ -114,7 +146,7 @@ class Trainer:
     def state_dict(self) -> dict:
         return {"G": self.G.state_dict(), "D": self.D.state_dict(), "G_ema": self.G_ema.state_dict(),
                 "opt_G": self.opt_G.state_dict(), "opt_D": self.opt_D.state_dict(), "step": self.step,
-                "rng": torch.get_rng_state(), "config": self.cfg.to_dict()}
+                "rng": torch.get_rng_state(), "config": self.cfg.to_dict(), "extra_fakes": self.extra_fakes}
 
     def save_checkpoint(self) -> Path:
         self.out.mkdir(parents=True, exist_ok=True)
@@ -136,6 +168,7 @@ class Trainer:
         self.opt_G.load_state_dict(state["opt_G"])
         self.opt_D.load_state_dict(state["opt_D"])
         self.step = int(state["step"])
+        self.extra_fakes = state.get("extra_fakes")
         torch.set_rng_state(state["rng"])
 
     # --- one iteration --------------------------------------------------------------------------
@@ -145,6 +178,9 @@ class Trainer:
         # D: logistic loss on real vs fake
         with torch.no_grad():
             fake = G.synthesize(mixed_ws(G, b, o.mixing_prob, self.device))
+        if self.extra_fakes is not None:      # LinkGAN: perturbed images are shown to D as fakes too
+            fake = torch.cat([fake, self.extra_fakes])
+            self.extra_fakes = None
         loss_D = F.softplus(D(fake)).mean() + F.softplus(-D(real)).mean()
         self.opt_D.zero_grad(set_to_none=True)
         loss_D.backward()
@@ -158,6 +194,18 @@ class Trainer:
         D.requires_grad_(False)
         fake = G.synthesize(mixed_ws(G, b, o.mixing_prob, self.device))
         loss_G = F.softplus(-D(fake)).mean()
+        lc = self.cfg.link
+        if self.links and lc.every and self.step % lc.every == 0:
+            w = G.map(torch.randn(b, G.config.z_dim, device=self.device))
+            reg, link_stats, perturbed = link_regularizer(
+                lambda w_: G.synthesize(w_), w, self.links, alpha=lc.alpha, lambda_in=lc.lambda_in,
+                lambda_out=lc.lambda_out, segmenter=self.segmenter)
+            loss_G = loss_G + lc.every * reg
+            stats.update(link_stats)
+            if lc.adversarial:
+                pert = torch.cat(perturbed)
+                loss_G = loss_G + F.softplus(-D(pert)).mean()
+                self.extra_fakes = pert.detach()[::len(perturbed)]   # b images, spread over links
         self.opt_G.zero_grad(set_to_none=True)
         loss_G.backward()
         self.opt_G.step()
