@@ -101,8 +101,8 @@ def region_masks(links: Sequence[Link], images: torch.Tensor, segmenter: Segment
     return out
 
 
-def perturb(w: torch.Tensor, axis_mask: torch.Tensor, alpha: float) -> torch.Tensor:
-    """w + alpha * N(0, I) on the chosen axes only."""
+def perturb(w: torch.Tensor, axis_mask: torch.Tensor, alpha: float | torch.Tensor) -> torch.Tensor:
+    """w + alpha * N(0, I) on the chosen axes only (alpha a scalar or a per-axis (1, w_dim) tensor)."""
     return w + alpha * torch.randn_like(w) * axis_mask.to(w)
 
 
@@ -113,7 +113,7 @@ def masked_mse(diff_sq: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 
 def link_regularizer(synthesize: Callable[[torch.Tensor], torch.Tensor], w: torch.Tensor, links: Sequence[Link], *,
-                     alpha: float, lambda_in: float, lambda_out: float, segmenter: Segmenter | None = None,
+                     alpha: float | torch.Tensor, lambda_in: float, lambda_out: float, segmenter: Segmenter | None = None,
                      x: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float], list[torch.Tensor]]:
     """LinkGAN's regularizer on a batch of w (B, w_dim):
         L_in  = || M * (G(w with unlinked axes moved) - G(w)) ||^2   (the region ignores the other axes)

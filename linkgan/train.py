@@ -51,7 +51,8 @@ class RunConfig:
 class LinkConfig:
     """LinkGAN regularizer settings (METHODS §1). Choices the paper leaves open are named here."""
     links: list[dict] = field(default_factory=list)   # [{"name", "axes": [a, b], one of "box"/"half"/"label"}]
-    alpha: float = 1.0            # perturbation std on W axes (near W's per-axis std for a trained mapping)
+    alpha: float = 1.0            # perturbation std, in units of the batch's per-axis std of w (METHODS §1:
+                                  #   "near the per-axis std of W"; relative, so it follows W as it trains)
     lambda_in: float = 1.0        # weight of L_in (region vs unlinked axes), mean over region pixels
     lambda_out: float = 1.0       # weight of L_out (outside vs linked axes), mean over outside pixels
     every: int = 8                # lazy interval (the paper: every 8 G steps); the loss is scaled by it
@@ -197,8 +198,10 @@ class Trainer:
         lc = self.cfg.link
         if self.links and lc.every and self.step % lc.every == 0:
             w = G.map(torch.randn(b, G.config.z_dim, device=self.device))
+            # x, x1, x2 share one draw of noise: the regularizer must see only the latent's effect
+            noise = [torch.randn(b, 1, s, s, device=self.device) for s in G.synthesis.noise_sizes]
             reg, link_stats, perturbed = link_regularizer(
-                lambda w_: G.synthesize(w_), w, self.links, alpha=lc.alpha, lambda_in=lc.lambda_in,
+                lambda w_: G.synthesize(w_, noise=noise), w, self.links, alpha=lc.alpha * w.detach().std(0, keepdim=True), lambda_in=lc.lambda_in,
                 lambda_out=lc.lambda_out, segmenter=self.segmenter)
             loss_G = loss_G + lc.every * reg
             stats.update(link_stats)
