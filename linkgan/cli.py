@@ -96,6 +96,45 @@ def _run_dataset(args) -> int:
     return 0
 
 
+# --- resample (LinkGAN) -----------------------------------------------------------------------------
+def _add_resample(sub) -> None:
+    from .hub import DEFAULT_GENERATOR
+
+    p = sub.add_parser("resample", help="resample linked latent axes: a strip over interpolation steps t")
+    p.add_argument("--link", action="append", required=True, help="link name (repeat for several at once)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the face to edit")
+    p.add_argument("--new-seed", type=int, required=True, help="seed whose linked axes are moved towards")
+    p.add_argument("--t", type=float, nargs="+", default=[0.0, 0.5, 1.0], help="interpolation steps in [0, 1]")
+    p.add_argument("--psi", type=float, default=0.7, help="truncation psi (default 0.7)")
+    p.add_argument("--model", default=DEFAULT_GENERATOR, help="linked generator: name, folder or Hub repo id")
+    p.add_argument("--out", type=Path, required=True, help="output PNG path")
+    p.set_defaults(func=_run_resample)
+
+
+def _run_resample(args) -> int:
+    from .hub import WeightsFormatError, WeightsNotFoundError
+    from .links import generator_links, resample_strip
+    from .networks import Generator
+    from .utils import make_grid
+
+    bad_t = [t for t in args.t if not 0.0 <= t <= 1.0]
+    if bad_t:
+        raise CLIError(f"--t values must be in [0, 1], got {bad_t}")
+    try:
+        G = Generator.from_pretrained(args.model)
+        links = generator_links(G)
+    except (WeightsNotFoundError, WeightsFormatError, ValueError) as e:
+        raise CLIError(str(e)) from None
+    unknown = [n for n in args.link if n not in links]
+    if unknown:
+        raise CLIError(f"{args.model} has no link(s) {unknown}; its links: {sorted(links) or 'none'}")
+    images = resample_strip(G, [links[n] for n in args.link], seed=args.seed, new_seed=args.new_seed,
+                            ts=args.t, psi=args.psi)
+    _save_image(make_grid(images, cols=len(args.t)), args.out)
+    print(f"wrote {len(args.t)} images (links {args.link}, seed {args.seed} -> {args.new_seed}) to {args.out}")
+    return 0
+
+
 # --- entry point ------------------------------------------------------------------------------------
 class _Parser(argparse.ArgumentParser):
     """argparse that raises CLIError instead of exiting, so main() reports every error one way."""
@@ -110,6 +149,7 @@ def _build_parser() -> argparse.ArgumentParser:
     sub.required = True
     _add_sample(sub)
     _add_dataset(sub)
+    _add_resample(sub)
     return parser
 
 

@@ -50,6 +50,29 @@ class Link:
         return m
 
 
+def links_from_specs(specs: Sequence[dict]) -> list[Link]:
+    """Links from JSON specs: {"name", "axes": [a, b], and one of "box": [x0, y0, x1, y1], "half", "label"}."""
+    out = []
+    for spec in specs:
+        spec = dict(spec)
+        try:
+            out.append(Link(name=spec.pop("name"), axes=tuple(spec.pop("axes")),
+                            box=tuple(spec.pop("box")) if "box" in spec else None,
+                            half=spec.pop("half", None), label=spec.pop("label", None)))
+        except (KeyError, TypeError) as e:
+            raise ValueError(f"bad link spec {spec}: needs name, axes [a, b] and a region ({e})") from e
+        if spec:
+            raise ValueError(f"unknown link spec keys {sorted(spec)}")
+    return out
+
+
+def generator_links(G) -> dict[str, Link]:
+    """The links a trained generator was made with (stored in its config.json), by name."""
+    links = links_from_specs(getattr(G, "metadata", {}).get("links", []))
+    validate_links(links, w_dim=G.config.w_dim, resolution=G.config.resolution)
+    return {l.name: l for l in links}
+
+
 def validate_links(links: Sequence[Link], *, w_dim: int, resolution: int) -> None:
     """Reject malformed, overlapping (axes or fixed regions) and empty links with a clear message."""
     names = [l.name for l in links]
@@ -148,6 +171,18 @@ def resample(w: torch.Tensor, w_new: torch.Tensor, links: Sequence[Link], t: flo
         a0, a1 = l.axes
         out[:, a0:a1] = torch.lerp(w[:, a0:a1], w_new[:, a0:a1], t)
     return out
+
+
+@torch.no_grad()
+def resample_strip(G, links: Sequence[Link], *, seed: int, new_seed: int, ts: Sequence[float], psi: float = 0.7,
+                   w: torch.Tensor | None = None, noise_mode: str = "const") -> torch.Tensor:
+    """Images (len(ts), 3, H, W) of the seed's face (or of a given w (1, w_dim), e.g. an inverted photo) with
+    the links' axes moved towards those of new_seed's w by each t."""
+    if w is None:
+        w = G.map(G.z_from_seeds([seed]), psi=psi)
+    w_new = G.map(G.z_from_seeds([new_seed]), psi=psi)
+    ws = torch.cat([resample(w, w_new, links, float(t)) for t in ts])
+    return G.synthesize(ws, noise_mode=noise_mode)
 
 
 @torch.no_grad()

@@ -22,7 +22,7 @@ from torch.utils.data import DataLoader, Sampler
 
 from .data import TRAIN_SEEDS, ToyFacesDataset
 from .hub import config_to_dict
-from .links import Link, Segmenter, link_regularizer, validate_links
+from .links import Segmenter, link_regularizer, links_from_specs, validate_links
 from .networks import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
 
 
@@ -59,18 +59,7 @@ class LinkConfig:
     adversarial: bool = True      # perturbed images also enter G's adversarial loss and D's fakes
 
     def build(self) -> list[Link]:
-        out = []
-        for spec in self.links:
-            spec = dict(spec)
-            try:
-                out.append(Link(name=spec.pop("name"), axes=tuple(spec.pop("axes")),
-                                box=tuple(spec.pop("box")) if "box" in spec else None,
-                                half=spec.pop("half", None), label=spec.pop("label", None)))
-            except (KeyError, TypeError) as e:
-                raise ValueError(f"bad link spec {spec}: needs name, axes [a, b] and a region ({e})") from e
-            if spec:
-                raise ValueError(f"unknown link spec keys {sorted(spec)}")
-        return out
+        return links_from_specs(self.links)
 
 
 @dataclass
@@ -251,6 +240,11 @@ class Trainer:
                     self.save_checkpoint()
                 if r.sample_every and (self.step % r.sample_every == 0 or self.step == r.steps):
                     self.save_samples()
+
+    def export(self, folder: str | os.PathLike, **card) -> Path:
+        """Save G_ema as a shippable weight set; its links travel in config.json for the editors."""
+        extra = {"links": self.cfg.link.links, "training": {"step": self.step, "config": self.cfg.to_dict(), **card}}
+        return self.G_ema.save_pretrained(folder, extra=extra)
 
     @torch.no_grad()
     def save_samples(self, n: int = 16) -> Path:

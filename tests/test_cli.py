@@ -134,3 +134,46 @@ def test_package_never_imports_the_faces():
             offenders.append(f"{rel}: {hits}")
     assert not offenders, offenders
     assert bad.search("import argparse\n") and bad.search("from training.train import x\n")
+
+
+def _linked_tiny(tmp_path):
+    from linkgan.train import TrainConfig, Trainer, replace_config
+    from linkgan.networks import DiscriminatorConfig, GeneratorConfig
+    cfg = TrainConfig(generator=GeneratorConfig(resolution=16, z_dim=16, w_dim=16, n_mlp=2, channel_base=128,
+                                                channel_max=8),
+                      discriminator=DiscriminatorConfig(resolution=16, channel_base=128, channel_max=8))
+    cfg = replace_config(cfg, {"run.out": f'"{tmp_path / "run"}"'})
+    cfg.link.links = [{"name": "eyes", "axes": [0, 4], "box": [0.25, 0.33, 0.75, 0.58]},
+                      {"name": "mouth", "axes": [4, 8], "box": [0.35, 0.6, 0.65, 0.77]}]
+    return Trainer(cfg, log=lambda s: None).export(tmp_path / "linked")
+
+
+def test_resample_writes_a_strip_that_starts_at_the_original(tmp_path):
+    import numpy as np
+    from PIL import Image
+    from linkgan.cli import main
+    from linkgan.links import generator_links, resample_strip
+    from linkgan.networks import Generator
+    folder = _linked_tiny(tmp_path)
+    out = tmp_path / "strip.png"
+    assert main(["resample", "--model", str(folder), "--link", "eyes", "--link", "mouth", "--seed", "3",
+                 "--new-seed", "7", "--t", "0", "0.5", "1", "--out", str(out)]) == 0
+    strip = np.asarray(Image.open(out))
+    assert strip.shape == (16, 48, 3)
+    G = Generator.from_pretrained(folder)
+    links = generator_links(G)
+    imgs = resample_strip(G, [links["eyes"]], seed=3, new_seed=7, ts=[0.0, 1.0])
+    orig = G.synthesize(G.map(G.z_from_seeds([3]), psi=0.7), noise_mode="const")
+    assert torch.allclose(imgs[:1], orig, atol=1e-5)          # batch size changes only the last bits
+    assert (imgs[1:] - orig).abs().max() > 1e-3
+
+
+def test_resample_rejects_unknown_link_and_bad_t(tmp_path, capsys):
+    from linkgan.cli import main
+    folder = _linked_tiny(tmp_path)
+    assert main(["resample", "--model", str(folder), "--link", "nose", "--new-seed", "1",
+                 "--out", str(tmp_path / "x.png")]) == 2
+    assert "no link(s) ['nose']" in capsys.readouterr().err
+    assert main(["resample", "--model", str(folder), "--link", "eyes", "--new-seed", "1", "--t", "2",
+                 "--out", str(tmp_path / "x.png")]) == 2
+    assert "[0, 1]" in capsys.readouterr().err
