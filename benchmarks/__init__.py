@@ -11,11 +11,12 @@ import json
 import platform
 from typing import Callable, Iterable
 
-from . import data, generator
+from . import data, generator, segmenter
 
 SECTIONS: dict[str, Callable[..., dict]] = {
     "generator": generator.run,
     "data": data.run,
+    "segmenter": segmenter.run,
 }
 
 

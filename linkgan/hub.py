@@ -50,6 +50,9 @@ REGISTRY: dict[str, WeightSet] = {w.name: w for w in [
     WeightSet("toyfaces64-baseline", "Generator",
               "the same 64 px generator trained without links (quality baseline)",
               local="toyfaces64-baseline"),
+    WeightSet("toyfaces64-segmenter", "Segmenter",
+              "tiny U-Net part segmenter for 64 px toy faces (semantic link masks and region metrics)",
+              local="toyfaces64-segmenter"),
 ]}
 DEFAULT_GENERATOR = "toyfaces64-linked"
 
