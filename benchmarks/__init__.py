@@ -11,6 +11,8 @@ import json
 import platform
 from typing import Callable, Iterable
 
+from linkgan.utils import cpu_model
+
 from . import data, generator, segmenter
 
 SECTIONS: dict[str, Callable[..., dict]] = {
@@ -36,15 +38,6 @@ def select(names: Iterable[str] | None) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.lower().startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown"
 
 
 def meta() -> dict:

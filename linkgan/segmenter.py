@@ -10,7 +10,6 @@ import copy
 import json
 import math
 import os
-import platform
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ from torch import nn
 
 from .data import HELDOUT_SEEDS, PART_LABELS, TRAIN_SEEDS, ToyFacesDataset
 from .hub import ModelHubMixin, config_to_dict
+from .utils import cpu_model
 
 
 @dataclass
@@ -294,21 +294,12 @@ def sample_sheet(model: Segmenter, images: torch.Tensor, masks: torch.Tensor):
     return make_grid(np.stack(tiles), cols=3)
 
 
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.lower().startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def model_card(run: SegmenterRun, *, command: str, eval_faces: int, lr: float, augmentation: bool,
                device: str) -> str:
     rows = "\n".join(f"| {name} | {v:.3f} |" for name, v in run.per_label.items())
-    hw = (f"{_cpu_model()}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads, no GPU"
+    hw = (f"{cpu_model()}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads, no GPU"
           if device == "cpu" else device)
     return f"""# toyfaces64-segmenter
 

@@ -3,6 +3,8 @@ and the two sample sheets the CLI writes (generator images for seeds; toy faces 
 """
 from __future__ import annotations
 
+import platform
+
 import math
 from typing import Iterable, Sequence
 
@@ -128,3 +130,15 @@ def dataset_sheet(seeds: Sequence[int], *, size: int = 64, masks: bool = False,
     elif masks:
         cols = 2 * math.ceil(math.sqrt(len(seeds)))
     return make_grid(np.stack(tiles), cols=cols)
+
+
+def cpu_model() -> str:
+    """The CPU's model name (for model cards and benchmark reports)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
