@@ -9,7 +9,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
-import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -248,18 +247,11 @@ class Trainer:
 
     @torch.no_grad()
     def save_samples(self, n: int = 16) -> Path:
-        from PIL import Image
-        z = self.G_ema.z_from_seeds(range(n), device=self.device)
-        img = self.G_ema.synthesize(self.G_ema.map(z), noise_mode="const")
-        img = ((img.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).cpu()       # (n, 3, H, W)
-        cols = int(math.ceil(math.sqrt(n)))
-        rows = (n + cols - 1) // cols
-        h, w = img.shape[2:]
-        grid = torch.zeros(3, rows * h, cols * w, dtype=torch.uint8)
-        for i in range(n):  # n <= 64 tiles: a loop over tiles, not pixels
-            grid[:, (i // cols) * h:(i // cols + 1) * h, (i % cols) * w:(i % cols + 1) * w] = img[i]
+        from .utils import generate_images, make_grid
+        images = generate_images(self.G_ema, range(n), noise_mode="const", device=self.device)
+        self.out.mkdir(parents=True, exist_ok=True)
         path = self.out / f"samples_{self.step:07d}.png"
-        Image.fromarray(grid.permute(1, 2, 0).numpy()).save(path)
+        make_grid(images).save(path)
         return path
 
 
