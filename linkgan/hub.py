@@ -213,4 +213,5 @@ class ModelHubMixin:
         model = cls(config)
         load_state(model, folder / WEIGHTS_NAME)
         model.metadata = {k: v for k, v in meta.items() if k not in ("model_type", "config")}
+        model.source_folder = folder
         return model.eval().requires_grad_(False).to(device or "cpu")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -34,6 +35,9 @@ class OptimConfig:
     r1_every: int = 16            # lazy R1 interval (0 = off)
     mixing_prob: float = 0.9      # style mixing probability
     ema_kimg: float = 2.5         # EMA half-life in thousands of images (StyleGAN2-ADA: 10 at batch 32)
+    pl_weight: float = 0.0        # path-length regularisation weight (StyleGAN2: 2; off by default at 64 px)
+    pl_every: int = 4             # lazy path-length interval
+    pl_decay: float = 0.01        # EMA rate of the path-length target
 
 
 @dataclass
@@ -43,7 +47,10 @@ class RunConfig:
     seed: int = 0
     ckpt_every: int = 250         # steps between (atomic) checkpoints
     sample_every: int = 1000      # steps between sample sheets
-    workers: int = 1              # DataLoader workers
+    workers: int = 1              # DataLoader workers (per process)
+    data: str = "toyfaces"        # "toyfaces" (procedural) or a folder of images (any sizes; resized, cropped)
+    init: str = ""                # fine-tune from: a weight set (registry name, folder, Hub id) or a checkpoint.pt
+    segmenter: str = "toyfaces64-segmenter"  # weights of the segmenter for semantic links (loaded when needed)
 
 
 @dataclass
@@ -76,13 +83,15 @@ class TrainConfig:
 class StepBatches(Sampler):
     """Yields the dataset indices of steps start, start+1, ...: batch k depends only on (seed, k)."""
 
-    def __init__(self, n: int, batch_size: int, seed: int, start: int, steps: int):
+    def __init__(self, n: int, batch_size: int, seed: int, start: int, steps: int, rank: int = 0, world: int = 1):
         self.n, self.batch_size, self.seed, self.start, self.steps = n, batch_size, seed, start, steps
+        self.rank, self.world = rank, world
 
     def __iter__(self) -> Iterator[list[int]]:
+        per = self.batch_size // self.world
         for k in range(self.start, self.steps):
             g = torch.Generator().manual_seed(self.seed * 1_000_003 + k)
-            yield torch.randint(self.n, (self.batch_size,), generator=g).tolist()
+            yield torch.randint(self.n, (self.batch_size,), generator=g)[self.rank * per:(self.rank + 1) * per].tolist()
 
     def __len__(self) -> int:
         return max(0, self.steps - self.start)
@@ -110,55 +119,100 @@ class Trainer:
 
     def __init__(self, cfg: TrainConfig, *, dataset=None, device: str | torch.device | None = None,
                  segmenter: Segmenter | None = None, log: Callable[[str], None] = print):
-        self.cfg, self.log, self.segmenter = cfg, log, segmenter
+        self.rank, self.world = dist_info()
+        self.log = log if self.rank == 0 else (lambda msg: None)
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        init_state = None
+        if cfg.run.init:      # fine-tuning (the paper's recipe): the architecture comes from the init weights
+            cfg, init_state = _read_init(cfg, cfg.run.init, self.device)
+        self.cfg = cfg
         self.links = cfg.link.build()
         validate_links(self.links, w_dim=cfg.generator.w_dim, resolution=cfg.generator.resolution)
         if any(l.label is not None for l in self.links) and segmenter is None:
-            raise ValueError("semantic links need a segmenter (Trainer(..., segmenter=...))")
+            if not cfg.run.segmenter:
+                raise ValueError("semantic links need a segmenter: set run.segmenter to a weight set "
+                                 "(e.g. toyfaces64-segmenter) or pass Trainer(..., segmenter=...)")
+            from .segmenter import Segmenter as SegmenterNet
+            segmenter = SegmenterNet.from_pretrained(cfg.run.segmenter, device=self.device).eval().predict
+        self.segmenter = segmenter
+        if cfg.optim.batch_size % self.world:
+            raise ValueError(f"optim.batch_size={cfg.optim.batch_size} must be divisible by the "
+                             f"{self.world} processes")
+        self.local_batch = cfg.optim.batch_size // self.world
         self.extra_fakes: torch.Tensor | None = None     # perturbed images from the last link step, for D
-        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        torch.manual_seed(cfg.run.seed)
+        torch.manual_seed(cfg.run.seed)                   # same initial weights in every process
         self.G = Generator(cfg.generator).to(self.device)
         self.D = Discriminator(cfg.discriminator).to(self.device)
+        if init_state is not None:
+            self.G.load_state_dict(init_state["G"])
+            if init_state.get("D") is not None:
+                self.D.load_state_dict(init_state["D"])
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
+        if init_state is not None and init_state.get("G_ema") is not None:
+            self.G_ema.load_state_dict(init_state["G_ema"])
+        if self.world > 1:                                # then a different stream of z per process
+            torch.manual_seed(cfg.run.seed + 1_000_003 * self.rank)
         o = cfg.optim
-        # lazy regularisation: scale lr and betas so the effective schedule matches non-lazy R1
-        c = o.r1_every / (o.r1_every + 1) if o.r1_every else 1.0
-        self.opt_G = torch.optim.Adam(self.G.parameters(), lr=o.lr, betas=o.betas)
-        self.opt_D = torch.optim.Adam(self.D.parameters(), lr=o.lr * c, betas=(o.betas[0] ** c, o.betas[1] ** c))
-        self.dataset = dataset if dataset is not None else ToyFacesDataset(
-            size=cfg.generator.resolution, seeds=TRAIN_SEEDS, with_masks=False, with_caption=False)
+        # lazy regularisation: scale lr and betas so the effective schedule matches non-lazy R1 / PL
+        cd = o.r1_every / (o.r1_every + 1) if o.r1_every else 1.0
+        cg = o.pl_every / (o.pl_every + 1) if o.pl_weight and o.pl_every else 1.0
+        self.opt_G = torch.optim.Adam(self.G.parameters(), lr=o.lr * cg, betas=(o.betas[0] ** cg, o.betas[1] ** cg))
+        self.opt_D = torch.optim.Adam(self.D.parameters(), lr=o.lr * cd, betas=(o.betas[0] ** cd, o.betas[1] ** cd))
+        self.pl_mean = torch.zeros((), device=self.device)
+        self.dataset = dataset if dataset is not None else make_dataset(cfg.run.data, cfg.generator.resolution)
         self.step = 0
         self.out = Path(cfg.run.out)
 
     # --- checkpoints ----------------------------------------------------------------------------
     def state_dict(self) -> dict:
+        # per-process state (RNG, pending fakes) from every process, so a DDP run resumes exactly too
+        local = {"rng": torch.get_rng_state(), "extra_fakes": self.extra_fakes}
+        locals_ = all_gather_objects(local, self.world)
         return {"G": self.G.state_dict(), "D": self.D.state_dict(), "G_ema": self.G_ema.state_dict(),
                 "opt_G": self.opt_G.state_dict(), "opt_D": self.opt_D.state_dict(), "step": self.step,
-                "rng": torch.get_rng_state(), "config": self.cfg.to_dict(), "extra_fakes": self.extra_fakes}
+                "pl_mean": self.pl_mean, "rng": [l["rng"] for l in locals_],
+                "extra_fakes": [l["extra_fakes"] for l in locals_], "config": self.cfg.to_dict()}
+
+    def check_in_sync(self) -> None:
+        """Under DDP every process must hold the same weights; a cheap checksum comparison says so."""
+        sums = all_gather_objects([float(p.detach().double().sum()) for p in (*self.G.parameters(), *self.D.parameters())],
+                                  self.world)
+        if any(s != sums[0] for s in sums[1:]):
+            raise RuntimeError("data-parallel processes hold different weights: gradients were not synchronised")
 
     def save_checkpoint(self) -> Path:
-        self.out.mkdir(parents=True, exist_ok=True)
         path, tmp = self.out / "checkpoint.pt", self.out / "checkpoint.pt.tmp"
-        torch.save(self.state_dict(), tmp)
-        os.replace(tmp, path)      # atomic: a stopped run never leaves a half-written checkpoint
+        if self.world > 1:
+            self.check_in_sync()
+        state = self.state_dict()           # collective under DDP: every process takes part
+        if self.rank == 0:
+            self.out.mkdir(parents=True, exist_ok=True)
+            torch.save(state, tmp)
+            os.replace(tmp, path)      # atomic: a stopped run never leaves a half-written checkpoint
         return path
 
     def load_checkpoint(self, path: str | os.PathLike) -> None:
         # our own resume file: tensors, numbers and plain containers only
         state = torch.load(path, map_location=self.device, weights_only=True)
-        if state["config"] != self.cfg.to_dict():
-            diff = {k for k in state["config"] if state["config"][k] != self.cfg.to_dict()[k]}
-            if diff - {"run"}:
-                raise ValueError(f"checkpoint {path} was made with a different config (sections {sorted(diff)})")
+        mine, theirs = self.cfg.to_dict(), _with_defaults(state["config"])
+        diff = {k for k in mine if mine[k] != theirs.get(k)} - {"run"}
+        if diff:
+            raise ValueError(f"checkpoint {path} was made with a different config (sections {sorted(diff)})")
         self.G.load_state_dict(state["G"])
         self.D.load_state_dict(state["D"])
         self.G_ema.load_state_dict(state["G_ema"])
         self.opt_G.load_state_dict(state["opt_G"])
         self.opt_D.load_state_dict(state["opt_D"])
         self.step = int(state["step"])
-        self.extra_fakes = state.get("extra_fakes")
-        torch.set_rng_state(state["rng"])
+        self.pl_mean = state.get("pl_mean", self.pl_mean).to(self.device)
+        rng, fakes = state["rng"], state.get("extra_fakes")
+        if not isinstance(rng, list):           # checkpoints of single-process runs before DDP support
+            rng, fakes = [rng], [fakes]
+        if len(rng) != self.world:
+            raise ValueError(f"checkpoint {path} was written by {len(rng)} process(es); resume it with "
+                             f"the same number (this run has {self.world})")
+        torch.set_rng_state(rng[self.rank])
+        self.extra_fakes = fakes[self.rank]
 
     # --- one iteration --------------------------------------------------------------------------
     def train_step(self, real: torch.Tensor) -> dict[str, float]:
@@ -178,6 +232,7 @@ class Trainer:
             r1 = d_r1(D, real)
             (o.r1_gamma / 2 * r1 * o.r1_every).backward()
             stats["r1"] = float(r1.detach())
+        average_gradients(D, self.world)
         self.opt_D.step()
         # G: non-saturating loss
         D.requires_grad_(False)
@@ -197,12 +252,19 @@ class Trainer:
                 pert = torch.cat(perturbed)
                 loss_G = loss_G + F.softplus(-D(pert)).mean()
                 self.extra_fakes = pert.detach()[::len(perturbed)]   # b images, spread over links
+        if o.pl_weight and o.pl_every and self.step % o.pl_every == 0:
+            pl, self.pl_mean = path_length_penalty(G, mixed_ws(G, max(b // 2, 1), o.mixing_prob, self.device),
+                                                   self.pl_mean, o.pl_decay, self.world)
+            loss_G = loss_G + o.pl_weight * o.pl_every * pl
+            stats["pl"] = float(pl.detach())
         self.opt_G.zero_grad(set_to_none=True)
         loss_G.backward()
+        average_gradients(G, self.world)
         self.opt_G.step()
+        average_buffers(G, self.world)      # w_avg: the mean over every process's w
         D.requires_grad_(True)
         stats["loss_G"] = float(loss_G.detach())
-        self._update_ema(b)
+        self._update_ema(b * self.world)
         return stats
 
     @torch.no_grad()
@@ -216,14 +278,16 @@ class Trainer:
     # --- the loop -------------------------------------------------------------------------------
     def train(self) -> None:
         r = self.cfg.run
-        self.out.mkdir(parents=True, exist_ok=True)
-        (self.out / "config.json").write_text(json.dumps(self.cfg.to_dict(), indent=2))
-        sampler = StepBatches(len(self.dataset), self.cfg.optim.batch_size, r.seed, self.step, r.steps)
+        if self.rank == 0:
+            self.out.mkdir(parents=True, exist_ok=True)
+            (self.out / "config.json").write_text(json.dumps(self.cfg.to_dict(), indent=2))
+        sampler = StepBatches(len(self.dataset), self.cfg.optim.batch_size, r.seed, self.step, r.steps,
+                              self.rank, self.world)
         loader = DataLoader(self.dataset, batch_sampler=sampler, num_workers=r.workers,
                             # its own generator: the loader's seed draw must not shift the global RNG
                             generator=torch.Generator().manual_seed(r.seed))
         t0, step0 = time.time(), self.step
-        with open(self.out / "log.jsonl", "a") as logf:
+        with open(self.out / "log.jsonl", "a") if self.rank == 0 else open(os.devnull, "w") as logf:
             for batch in loader:
                 stats = self.train_step(batch["image"].to(self.device))
                 self.step += 1
@@ -237,7 +301,7 @@ class Trainer:
                     self.log(" ".join(f"{k}={v}" for k, v in rec.items()))
                 if self.step % r.ckpt_every == 0 or self.step == r.steps:
                     self.save_checkpoint()
-                if r.sample_every and (self.step % r.sample_every == 0 or self.step == r.steps):
+                if self.rank == 0 and r.sample_every and (self.step % r.sample_every == 0 or self.step == r.steps):
                     self.save_samples()
 
     def export(self, folder: str | os.PathLike, **card) -> Path:
@@ -253,6 +317,101 @@ class Trainer:
         path = self.out / f"samples_{self.step:07d}.png"
         make_grid(images).save(path)
         return path
+
+
+# --- data, fine-tuning and data-parallel helpers ---------------------------------------------------
+def make_dataset(data: str, resolution: int):
+    """The training images: procedural toy faces, or every image under a folder (resized, centre-cropped)."""
+    if data == "toyfaces":
+        return ToyFacesDataset(size=resolution, seeds=TRAIN_SEEDS, with_masks=False, with_caption=False)
+    from .data.folder import ImageFolderDataset
+    return ImageFolderDataset(data, size=resolution)
+
+
+def _with_defaults(config: dict) -> dict:
+    """A saved config dict with fields added since it was written filled in with their defaults."""
+    base = TrainConfig().to_dict()
+    return {k: {**base.get(k, {}), **v} if isinstance(v, dict) else v for k, v in config.items()}
+
+
+def _read_init(cfg: TrainConfig, name: str, device) -> tuple[TrainConfig, dict]:
+    """Weights to fine-tune from: a run checkpoint (G, D, G_ema) or a weight set (G; D if it has one).
+    Returns cfg with the generator/discriminator architecture of the init weights, and their state."""
+    path = Path(name)
+    ckpt = path / "checkpoint.pt" if path.is_dir() and (path / "checkpoint.pt").is_file() else path
+    if ckpt.suffix == ".pt" and ckpt.is_file():
+        state = torch.load(ckpt, map_location=device, weights_only=True)
+        saved = _with_defaults(state["config"])
+        cfg = dataclasses.replace(cfg, generator=GeneratorConfig(**saved["generator"]),
+                                  discriminator=DiscriminatorConfig(**saved["discriminator"]))
+        return cfg, {"G": state["G"], "D": state["D"], "G_ema": state["G_ema"]}
+    G = Generator.from_pretrained(name, device=device)
+    state = {"G": G.state_dict(), "G_ema": G.state_dict(), "D": None}
+    dcfg = DiscriminatorConfig(resolution=G.config.resolution, channel_base=G.config.channel_base,
+                               channel_max=G.config.channel_max)
+    folder = getattr(G, "source_folder", None)
+    if folder is not None and (Path(folder) / "discriminator").is_dir():
+        D = Discriminator.from_pretrained(str(Path(folder) / "discriminator"), device=device)
+        state["D"], dcfg = D.state_dict(), D.config
+    return dataclasses.replace(cfg, generator=G.config, discriminator=dcfg), state
+
+
+def dist_info() -> tuple[int, int]:
+    """(rank, world size) of torch.distributed, (0, 1) when it is not initialised (one process)."""
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def all_gather_objects(obj, world: int) -> list:
+    if world == 1:
+        return [obj]
+    import torch.distributed as dist
+    out = [None] * world
+    dist.all_gather_object(out, obj)
+    return out
+
+
+def _all_reduce_mean(tensors: list[torch.Tensor], world: int) -> None:
+    """Average tensors in place over the processes, in one flat all-reduce."""
+    if world == 1 or not tensors:
+        return
+    import torch.distributed as dist
+    flat = torch.cat([t.reshape(-1) for t in tensors])
+    dist.all_reduce(flat)
+    flat /= world
+    for t, v in zip(tensors, flat.split([t.numel() for t in tensors])):
+        t.copy_(v.view_as(t))
+
+
+def average_gradients(module: torch.nn.Module, world: int) -> None:
+    """Data parallelism: every process steps with the mean gradient (StyleGAN2-ADA syncs the same way)."""
+    if world == 1:
+        return
+    params = [p for p in module.parameters() if p.requires_grad]
+    for p in params:
+        if p.grad is None:
+            p.grad = torch.zeros_like(p)
+    _all_reduce_mean([p.grad for p in params], world)
+
+
+def average_buffers(module: torch.nn.Module, world: int) -> None:
+    _all_reduce_mean([b for b in module.buffers() if b.is_floating_point()], world)
+
+
+def path_length_penalty(G: Generator, ws: torch.Tensor, pl_mean: torch.Tensor, decay: float,
+                        world: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    """StyleGAN2's path-length regulariser: (|J_w^T y| - a)^2 with a the EMA of the lengths."""
+    ws = ws.detach().requires_grad_(True)
+    img = G.synthesize(ws)
+    y = torch.randn_like(img) / math.sqrt(img.shape[2] * img.shape[3])
+    (grad,) = torch.autograd.grad((img * y).sum(), ws, create_graph=True)
+    lengths = grad.square().sum(2).mean(1).sqrt()
+    mean = lengths.detach().mean().reshape(1)
+    _all_reduce_mean([mean], world)
+    pl_mean = pl_mean.lerp(mean[0], decay)
+    return (lengths - pl_mean).square().mean(), pl_mean.detach()
 
 
 def replace_config(cfg: TrainConfig, overrides: dict[str, str]) -> TrainConfig:

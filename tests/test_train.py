@@ -12,7 +12,7 @@ def tiny_cfg(out, steps):
         discriminator=DiscriminatorConfig(resolution=16, channel_base=128, channel_max=8))
     return replace_config(cfg, {"optim.batch_size": "4", "optim.r1_every": "2", "run.steps": str(steps),
                                 "run.ckpt_every": "3", "run.sample_every": "0", "run.workers": "0",
-                                "run.out": f'"{out}"'})
+                                "run.segmenter": '""', "run.out": f'"{out}"'})
 
 
 EYES = {"name": "eyes", "axes": [0, 4], "box": [0.25, 0.33, 0.75, 0.58]}
@@ -74,3 +74,89 @@ def test_bad_override_is_rejected():
         replace_config(TrainConfig(), {"optim.nope": "1"})
     with pytest.raises(ValueError, match="generator.resolution"):
         replace_config(TrainConfig(), {"generator.resolution": "48"})
+
+
+def test_semantic_link_loads_the_named_segmenter(tmp_path):
+    cfg = linked_cfg(tmp_path / "r", 1, [{"name": "hair", "axes": [0, 4], "label": 2}])
+    cfg.run.segmenter = "toyfaces64-segmenter"          # the shipped one, resolved from checkpoints/
+    t = Trainer(cfg, log=lambda s: None)
+    stats = t.train_step(torch.rand(4, 3, 16, 16) * 2 - 1)
+    assert "hair.L_in" in stats and "hair.L_out" in stats
+
+
+def _weights_equal(a, b):
+    return all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_init_from_checkpoint_and_weight_set(tmp_path):
+    base = Trainer(tiny_cfg(tmp_path / "base", 2), log=lambda s: None)
+    base.train()
+    # a run checkpoint: G, D and G_ema carry over, the optimiser and step start fresh, links may be added
+    cfg = linked_cfg(tmp_path / "ft", 1)
+    cfg.run.init = str(tmp_path / "base" / "checkpoint.pt")
+    cfg.run.seed = 5
+    ft = Trainer(cfg, log=lambda s: None)
+    assert ft.step == 0
+    for name in ("G", "D", "G_ema"):
+        assert _weights_equal(getattr(ft, name).state_dict(), getattr(base, name).state_dict()), name
+    # a weight set: the architecture comes from its config.json, whatever the run config says
+    base.export(tmp_path / "weights")
+    cfg = tiny_cfg(tmp_path / "ft2", 1)
+    cfg.generator.channel_max = 16                     # overridden by the init weights' own config
+    cfg.run.init = str(tmp_path / "weights")
+    ft2 = Trainer(cfg, log=lambda s: None)
+    assert ft2.cfg.generator == base.cfg.generator
+    assert _weights_equal(ft2.G.state_dict(), base.G_ema.state_dict())
+
+
+def test_trains_on_a_folder_of_images(tmp_path):
+    from PIL import Image
+    folder = tmp_path / "photos"
+    (folder / "sub").mkdir(parents=True)
+    Image.new("RGB", (40, 25), (200, 10, 10)).save(folder / "wide.jpg")
+    Image.new("L", (17, 30), 128).save(folder / "sub" / "gray.png")
+    Image.new("RGBA", (20, 20), (0, 0, 255, 100)).save(folder / "alpha.png")
+    (folder / "notes.txt").write_text("not an image")
+    cfg = tiny_cfg(tmp_path / "r", 2)
+    cfg.run.data = str(folder)
+    t = Trainer(cfg, log=lambda s: None)
+    assert len(t.dataset) == 3 and t.dataset[0]["image"].shape == (3, 16, 16)
+    t.train()
+    assert t.step == 2
+    cfg.run.data = str(tmp_path / "missing")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        Trainer(cfg, log=lambda s: None)
+
+
+def test_path_length_regulariser_reaches_g(tmp_path):
+    cfg = replace_config(tiny_cfg(tmp_path / "r", 1), {"optim.pl_weight": "2", "optim.pl_every": "1"})
+    t = Trainer(cfg, log=lambda s: None)
+    stats = t.train_step(torch.rand(4, 3, 16, 16) * 2 - 1)
+    assert stats["pl"] > 0 and float(t.pl_mean) > 0
+
+
+def _torchrun(tmp_path, *args):
+    import os, subprocess, sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent
+    tiny = ["generator.resolution=16", "generator.z_dim=16", "generator.w_dim=16", "generator.n_mlp=2",
+            "generator.channel_base=128", "generator.channel_max=8", "discriminator.resolution=16",
+            "discriminator.channel_base=128", "discriminator.channel_max=8", "optim.batch_size=4",
+            "optim.r1_every=2", "run.ckpt_every=2", "run.sample_every=0", "run.workers=0",
+            'link.links=[{"name": "eyes", "axes": [0, 4], "box": [0.25, 0.33, 0.75, 0.58]}]', "link.every=2"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+                           "--standalone", str(root / "training" / "train_gan.py"),
+                           "--out", str(tmp_path / "ddp"), "--threads", "1", *args, *tiny],
+                          capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_two_process_gloo_ddp_run_trains_and_resumes(tmp_path):
+    r = _torchrun(tmp_path, "run.steps=3")
+    assert r.returncode == 0, r.stderr[-3000:]
+    state = torch.load(tmp_path / "ddp" / "checkpoint.pt", weights_only=True)
+    assert state["step"] == 3 and len(state["rng"]) == 2          # both processes' RNG, for exact resume
+    assert not torch.equal(state["rng"][0], state["rng"][1])       # each process draws its own z
+    r = _torchrun(tmp_path, "--resume", "run.steps=4")              # weights checked in sync at each save
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert torch.load(tmp_path / "ddp" / "checkpoint.pt", weights_only=True)["step"] == 4

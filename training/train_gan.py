@@ -1,42 +1,79 @@
-"""Train a StyleGAN2 generator on toy faces: a thin command line over `linkgan.train`.
+"""Train a StyleGAN2 generator (optionally with LinkGAN links): a thin command line over `linkgan.train`.
 
     python training/train_gan.py --out runs/baseline64 run.steps=20000
     python training/train_gan.py --out runs/baseline64 --resume        # continue a stopped run exactly
-Overrides are `section.field=value` for the sections generator / discriminator / optim / run.
+    python training/train_gan.py --out runs/linked64 --init runs/baseline64/checkpoint.pt \\
+        'link.links=[{"name": "eyes", "axes": [0, 32], "box": [0.25, 0.33, 0.75, 0.58]}]'
+    torchrun --nproc_per_node 2 training/train_gan.py --out runs/ddp64    # data-parallel (gloo on CPU)
+
+Overrides are `section.field=value` for the sections generator / discriminator / optim / link / run
+(values are JSON where they parse as JSON). `--init` fine-tunes from a run checkpoint or a weight set
+(registry name, folder, Hub repo id): the paper's recipe; `--data` trains on a folder of images.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import torch  # noqa: E402
+
 from linkgan.train import TrainConfig, Trainer, replace_config  # noqa: E402
+
+
+def init_distributed() -> str | None:
+    """Under torchrun (WORLD_SIZE > 1): join the process group; returns this process's device."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return None
+    import torch.distributed as dist
+    cuda = torch.cuda.is_available()
+    dist.init_process_group(backend="nccl" if cuda else "gloo")
+    if cuda:
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        torch.cuda.set_device(local)
+        return f"cuda:{local}"
+    return "cpu"
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", required=True, help="run folder (config, log, checkpoints, samples)")
     p.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.pt")
+    p.add_argument("--init", default=None, help="fine-tune from a checkpoint.pt or a weight set (= run.init)")
+    p.add_argument("--data", default=None, help="'toyfaces' (default) or a folder of images (= run.data)")
     p.add_argument("--device", default=None, help="cpu / cuda (default: cuda when available)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads per process")
     p.add_argument("overrides", nargs="*", help="section.field=value, e.g. optim.batch_size=16")
     a = p.parse_args(argv)
+    if a.threads:
+        torch.set_num_threads(a.threads)
     try:
         pairs = dict(kv.split("=", 1) for kv in a.overrides)
     except ValueError:
         p.error("overrides look like section.field=value")
-    cfg = replace_config(TrainConfig(), {**pairs, "run.out": json.dumps(a.out)})
-    print(json.dumps(cfg.to_dict(), indent=2))
-    trainer = Trainer(cfg, device=a.device)
+    pairs["run.out"] = json.dumps(a.out)
+    for key, value in (("run.init", a.init), ("run.data", a.data)):
+        if value is not None:
+            pairs[key] = json.dumps(value)
+    try:
+        cfg = replace_config(TrainConfig(), pairs)
+        device = init_distributed() or a.device
+        trainer = Trainer(cfg, device=device)
+    except (ValueError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    trainer.log(json.dumps(trainer.cfg.to_dict(), indent=2))
     ckpt = Path(a.out) / "checkpoint.pt"
     if a.resume:
         if not ckpt.is_file():
             print(f"error: --resume given but {ckpt} does not exist", file=sys.stderr)
             return 2
         trainer.load_checkpoint(ckpt)
-        print(f"resumed at step {trainer.step}")
+        trainer.log(f"resumed at step {trainer.step}")
     trainer.train()
     return 0
 
