@@ -20,9 +20,9 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Sampler
 
-from .data import TRAIN_SEEDS, ToyFacesDataset
+from .data import HELDOUT_SEEDS, TRAIN_SEEDS, ToyFacesDataset
 from .hub import config_to_dict
-from .links import Segmenter, link_regularizer, links_from_specs, validate_links
+from .links import Segmenter, link_metrics, link_regularizer, links_from_specs, validate_links
 from .networks import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
 
 
@@ -47,6 +47,8 @@ class RunConfig:
     seed: int = 0
     ckpt_every: int = 250         # steps between (atomic) checkpoints
     sample_every: int = 1000      # steps between sample sheets
+    eval_every: int = 500         # steps between link metrics (editing precision, leakage) in log.jsonl
+    eval_seeds: int = 64          # faces those metrics average over (held-out seeds; G_ema, const noise)
     workers: int = 1              # DataLoader workers (per process)
     data: str = "toyfaces"        # "toyfaces" (procedural) or a folder of images (any sizes; resized, cropped)
     init: str = ""                # fine-tune from: a weight set (registry name, folder, Hub id) or a checkpoint.pt
@@ -301,6 +303,14 @@ class Trainer:
                     self.log(" ".join(f"{k}={v}" for k, v in rec.items()))
                 if self.step % r.ckpt_every == 0 or self.step == r.steps:
                     self.save_checkpoint()
+                if self.rank == 0 and self.links and r.eval_every and (
+                        self.step % r.eval_every == 0 or self.step == r.steps):
+                    rec = {"step": self.step, "links": self.evaluate()}
+                    logf.write(json.dumps(rec) + "\n")
+                    logf.flush()
+                    self.log(f"step={self.step} links " + " ".join(
+                        f"{k}: in={v['mse_in']:.2f} out={v['mse_out']:.2f} ratio={v['ratio']:.3f}"
+                        for k, v in rec["links"].items()))
                 if self.rank == 0 and r.sample_every and (self.step % r.sample_every == 0 or self.step == r.steps):
                     self.save_samples()
 
@@ -308,6 +318,13 @@ class Trainer:
         """Save G_ema as a shippable weight set; its links travel in config.json for the editors."""
         extra = {"links": self.cfg.link.links, "training": {"step": self.step, "config": self.cfg.to_dict(), **card}}
         return self.G_ema.save_pretrained(folder, extra=extra)
+
+    @torch.no_grad()
+    def evaluate(self) -> dict[str, dict[str, float]]:
+        """Link metrics of G_ema (x1e-3): mse_in / mse_out / leak_in / leak_out / ratio per link."""
+        n = self.cfg.run.eval_seeds
+        return link_metrics(self.G_ema, self.links, seeds=range(HELDOUT_SEEDS.start, HELDOUT_SEEDS.start + n),
+                            segmenter=self.segmenter)
 
     @torch.no_grad()
     def save_samples(self, n: int = 16) -> Path:

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from linkgan.links import Link, editing_precision, leakage, link_regularizer, resample, validate_links
+from linkgan.links import Link, editing_precision, leakage, link_regularizer, links_from_specs, resample, validate_links
 from linkgan.networks import Generator, GeneratorConfig
 
 CFG = GeneratorConfig(resolution=16, z_dim=16, w_dim=16, n_mlp=2, channel_base=256, channel_max=16)
@@ -100,3 +100,17 @@ def test_metrics_on_an_ideal_generator():
     p = editing_precision(fake, w, w2, EYES)
     l = leakage(fake, w, w2, EYES)
     assert p["mse_in"] > 1 and p["mse_out"] == 0 and l["leak_in"] == 0 and l["leak_out"] == 0
+
+
+def test_link_metrics_report_every_link_and_the_ratio():
+    from linkgan.links import link_metrics
+    torch.manual_seed(0)
+    G = Generator(CFG)
+    mouth = links_from_specs([{"name": "mouth", "axes": [4, 8], "box": [0.35, 0.58, 0.65, 0.77]}])[0]
+    m = link_metrics(G, [EYES, mouth], seeds=range(6), batch_size=4)
+    assert set(m) == {"eyes", "mouth"}
+    for v in m.values():
+        assert set(v) == {"mse_in", "mse_out", "leak_in", "leak_out", "ratio"}
+        assert v["mse_in"] > 0 and abs(v["ratio"] - v["mse_out"] / v["mse_in"]) < 1e-2
+    chunked, whole = link_metrics(G, [EYES], seeds=range(6), batch_size=4), link_metrics(G, [EYES], seeds=range(6))
+    assert chunked["eyes"] == pytest.approx(whole["eyes"], rel=1e-3)      # batching does not change the metric
