@@ -13,12 +13,15 @@ from typing import Callable, Iterable
 
 from linkgan.utils import cpu_model
 
-from . import data, generator, segmenter
+from . import data, generator, linkage, quality, segmenter, training
 
 SECTIONS: dict[str, Callable[..., dict]] = {
     "generator": generator.run,
     "data": data.run,
     "segmenter": segmenter.run,
+    "linkage": linkage.run,
+    "quality": quality.run,
+    "training": training.run,
 }
 
 

@@ -1,0 +1,25 @@
+"""Fréchet distance in the segmenter's feature space (linkgan.quality)."""
+import numpy as np
+import pytest
+import torch
+
+from linkgan.quality import FEATURE_SPACE, frechet_distance, procedural_images, segmenter_features
+
+
+def test_frechet_distance_of_gaussians():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(4000, 3)), rng.normal(size=(4000, 3))
+    assert frechet_distance(a, b) < 0.02                                   # same distribution: ~0
+    assert frechet_distance(a, b + [2.0, 0, 0]) == pytest.approx(4.0, abs=0.2)   # mean shift: |d|^2
+    assert frechet_distance(a, 3 * b) == pytest.approx(3 * (3 - 1) ** 2, rel=0.05)  # std 1 vs 3 per dim
+
+
+def test_segmenter_features_separate_faces_from_noise():
+    from linkgan.segmenter import Segmenter
+    seg = Segmenter.from_pretrained("toyfaces64-segmenter")
+    faces = procedural_images(range(64), 64)
+    faces2 = procedural_images(range(1000, 1064), 64)
+    noise = torch.rand(64, 3, 64, 64) * 2 - 1
+    f, f2, fn = (segmenter_features(seg, x, batch_size=32) for x in (faces, faces2, noise))
+    assert f.shape == (64, 592) and "592-d" in FEATURE_SPACE
+    assert frechet_distance(f, f2) < 0.2 * frechet_distance(f, fn)
