@@ -31,7 +31,7 @@ class GeneratorConfig:
     w_dim: int = 256              # intermediate latent size, W (StyleGAN2: 512)
     n_mlp: int = 8                # mapping network depth
     lr_mlp: float = 0.01          # mapping network learning-rate multiplier
-    channel_base: int = 4096      # channels at resolution r: min(channel_max, channel_base // r)
+    channel_base: int = 2048      # channels at resolution r: min(channel_max, channel_base // r): 32 at 64 px
     channel_max: int = 64         #   config-f (FFHQ-1024): channel_base=32768, channel_max=512
     blur_taps: tuple[int, ...] = (1, 3, 3, 1)  # FIR for up/down sampling
     w_avg_beta: float = 0.995     # EMA decay of the tracked w_avg (used by truncation)
@@ -224,7 +224,7 @@ def _np_randn(seed: int, n: int):
 @dataclass
 class DiscriminatorConfig:
     resolution: int = 64
-    channel_base: int = 4096      # same schedule as the generator's
+    channel_base: int = 2048      # same schedule as the generator's
     channel_max: int = 64
     mbstd_group: int = 4          # minibatch-stddev group size (batch must divide by min(batch, group))
     mbstd_features: int = 1

@@ -163,6 +163,7 @@ class Trainer:
         self.pl_mean = torch.zeros((), device=self.device)
         self.dataset = dataset if dataset is not None else make_dataset(cfg.run.data, cfg.generator.resolution)
         self.step = 0
+        self.wall_s = 0.0                                 # training wall time over all resumes
         self.out = Path(cfg.run.out)
 
     # --- checkpoints ----------------------------------------------------------------------------
@@ -172,7 +173,7 @@ class Trainer:
         locals_ = all_gather_objects(local, self.world)
         return {"G": self.G.state_dict(), "D": self.D.state_dict(), "G_ema": self.G_ema.state_dict(),
                 "opt_G": self.opt_G.state_dict(), "opt_D": self.opt_D.state_dict(), "step": self.step,
-                "pl_mean": self.pl_mean, "rng": [l["rng"] for l in locals_],
+                "wall_s": self.wall_s, "pl_mean": self.pl_mean, "rng": [l["rng"] for l in locals_],
                 "extra_fakes": [l["extra_fakes"] for l in locals_], "config": self.cfg.to_dict()}
 
     def check_in_sync(self) -> None:
@@ -207,6 +208,7 @@ class Trainer:
         self.opt_D.load_state_dict(state["opt_D"])
         self.step = int(state["step"])
         self.pl_mean = state.get("pl_mean", self.pl_mean).to(self.device)
+        self.wall_s = float(state.get("wall_s", 0.0))
         rng, fakes = state["rng"], state.get("extra_fakes")
         if not isinstance(rng, list):           # checkpoints of single-process runs before DDP support
             rng, fakes = [rng], [fakes]
@@ -288,16 +290,18 @@ class Trainer:
         loader = DataLoader(self.dataset, batch_sampler=sampler, num_workers=r.workers,
                             # its own generator: the loader's seed draw must not shift the global RNG
                             generator=torch.Generator().manual_seed(r.seed))
-        t0, step0 = time.time(), self.step
+        t0, step0, wall0 = time.time(), self.step, self.wall_s
         with open(self.out / "log.jsonl", "a") if self.rank == 0 else open(os.devnull, "w") as logf:
             for batch in loader:
                 stats = self.train_step(batch["image"].to(self.device))
                 self.step += 1
+                self.wall_s = wall0 + time.time() - t0
                 if self.step % 50 == 0 or self.step == r.steps:
                     rate = (self.step - step0) / max(time.time() - t0, 1e-9)
                     eta = (r.steps - self.step) / max(rate, 1e-9)
                     rec = {"step": self.step, **{k: round(v, 4) for k, v in stats.items()},
-                           "steps_per_s": round(rate, 3), "eta_min": round(eta / 60, 1)}
+                           "steps_per_s": round(rate, 3), "eta_min": round(eta / 60, 1),
+                           "wall_min": round(self.wall_s / 60, 1)}
                     logf.write(json.dumps(rec) + "\n")
                     logf.flush()
                     self.log(" ".join(f"{k}={v}" for k, v in rec.items()))
@@ -343,6 +347,14 @@ def make_dataset(data: str, resolution: int):
         return ToyFacesDataset(size=resolution, seeds=TRAIN_SEEDS, with_masks=False, with_caption=False)
     from .data.folder import ImageFolderDataset
     return ImageFolderDataset(data, size=resolution)
+
+
+def config_from_dict(config: dict) -> TrainConfig:
+    """The TrainConfig of a run's config.json (fields added since it was written take their defaults)."""
+    d = _with_defaults(config)
+    return TrainConfig(generator=GeneratorConfig(**d["generator"]), discriminator=DiscriminatorConfig(**d["discriminator"]),
+                       optim=OptimConfig(**{**d["optim"], "betas": tuple(d["optim"]["betas"])}),
+                       link=LinkConfig(**d["link"]), run=RunConfig(**d["run"]))
 
 
 def _with_defaults(config: dict) -> dict:
