@@ -1,0 +1,198 @@
+"""LinkGAN Studio: the Gradio app. Layout and wiring only; the work is done by `linkgan.studio.Studio`.
+
+    python app.py                                  # the embedded default, offline, http://127.0.0.1:7860
+    python app.py --model my-org/my-linked-gan --host 0.0.0.0 --port 7860
+
+Importing this module loads nothing and launches nothing: `build_app(studio)` makes the Blocks.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+EXAMPLE_SEEDS = [3, 11, 26, 42, 57, 71, 88, 105]
+INTRO = """# LinkGAN Studio
+Make a face, then change **one region at a time** (LinkGAN links chosen axes of the latent code to image
+regions: resampling them changes only that region). Every edit stacks on the **current image** at the
+left: undo, reset, compare before/after, download the PNG or the latent file (load it back to get the
+same image). Start in **1 · Generate** or pick an example below."""
+
+
+def _handlers(studio):
+    """The app's callbacks: each takes the user's session (gr.State) and returns outputs plus the new session."""
+    import gradio as gr
+    from linkgan.studio import StudioError
+
+    def guard(fn):
+        def wrapped(*args):
+            try:
+                return fn(*args)
+            except StudioError as e:
+                raise gr.Error(str(e)) from None
+        wrapped.__name__ = fn.__name__
+        wrapped.__doc__ = fn.__doc__
+        return wrapped
+
+    def view(session):
+        """(current image, before/after pair, history text, session)."""
+        after = studio.image(session)
+        before = studio.before(session)
+        hist = "\n".join(f"{i}. {line}" for i, line in enumerate(studio.history(session)))
+        return studio.display(after), (studio.display(before), studio.display(after)), hist, session
+
+    @guard
+    def generate(seed, psi, session):
+        """Start from the face of a seed (truncation psi in [0, 1])."""
+        return view(studio.generate(seed, psi))
+
+    @guard
+    def random_seed():
+        """A random seed."""
+        import random
+        return random.randint(0, 2**31 - 1)
+
+    @guard
+    def pick_example(evt: gr.SelectData, psi, session):
+        return (EXAMPLE_SEEDS[evt.index], *view(studio.generate(EXAMPLE_SEEDS[evt.index], psi)))
+
+    @guard
+    def region(regions, new_seed, t, session):
+        """Resample the chosen regions towards the face of new_seed by t in [0, 1]."""
+        return view(studio.region(session, regions, new_seed, t))
+
+    @guard
+    def show_regions(regions, session):
+        """The current image with the chosen regions highlighted."""
+        return studio.display(studio.region_overlay(session, regions))
+
+    @guard
+    def undo(session):
+        """Undo the last edit."""
+        return view(studio.undo(session))
+
+    @guard
+    def reset(session):
+        """Drop every edit: back to the starting image."""
+        return view(studio.reset(session))
+
+    @guard
+    def download(session):
+        """The current image as PNG (native resolution) and its latent file (.npz)."""
+        folder = Path(tempfile.mkdtemp(prefix="linkgan-"))
+        png, npz = folder / "linkgan.png", folder / "linkgan-latent.npz"
+        studio.image(session).save(png, format="PNG")
+        npz.write_bytes(studio.save_latent(session))
+        return str(png), str(npz)
+
+    @guard
+    def load_latent(file, session):
+        """Continue from a latent file saved by this app."""
+        if file is None:
+            raise StudioError("choose a latent file (.npz) saved by LinkGAN Studio")
+        path = file if isinstance(file, str) else getattr(file, "name", None)
+        if path is None or not os.path.isfile(path):
+            raise StudioError("the uploaded latent file could not be read")
+        if os.path.getsize(path) > 10_000_000:
+            raise StudioError("latent files are small (kilobytes); this upload is over 10 MB")
+        return view(studio.load_latent(Path(path).read_bytes()))
+
+    return dict(generate=generate, random_seed=random_seed, pick_example=pick_example, region=region,
+                show_regions=show_regions, undo=undo, reset=reset, download=download, load_latent=load_latent)
+
+
+def build_app(studio):
+    """The Blocks for a loaded Studio."""
+    import gradio as gr
+    from linkgan.studio import MAX_SEED
+
+    h = _handlers(studio)
+    links = studio.link_names()
+    with gr.Blocks(title="LinkGAN Studio") as demo:
+        session = gr.State(studio.new_session())            # per user: nothing is shared between users
+        gr.Markdown(INTRO)
+        with gr.Row():
+            with gr.Column(scale=1, min_width=300):
+                current = gr.Image(label="Current image", type="pil", format="png", interactive=False,
+                                   height=280, elem_id="current")
+                with gr.Row():
+                    undo_btn = gr.Button("Undo", size="sm", elem_id="undo")
+                    reset_btn = gr.Button("Reset", size="sm", elem_id="reset")
+                history = gr.Textbox(label="History", lines=4, interactive=False, elem_id="history")
+                with gr.Accordion("Download / load", open=False):
+                    save_btn = gr.Button("Prepare downloads", size="sm", elem_id="prepare")
+                    png_file = gr.File(label="PNG", interactive=False, elem_id="png-file")
+                    latent_file = gr.File(label="Latent + parameters (.npz)", interactive=False, elem_id="npz-file")
+                    latent_in = gr.File(label="Load a latent file", file_types=[".npz"], elem_id="latent-in")
+            with gr.Column(scale=2):
+                with gr.Tabs():
+                    with gr.Tab("1 · Generate", id="generate"):
+                        gr.Markdown("Pick a seed (each seed is one face) and a truncation: lower psi gives "
+                                    "more typical faces.")
+                        with gr.Row():
+                            seed = gr.Number(label="Seed", value=3, precision=0, minimum=0, maximum=MAX_SEED,
+                                             elem_id="seed")
+                            rand_btn = gr.Button("Random seed", elem_id="random-seed")
+                        psi = gr.Slider(0.0, 1.0, value=0.7, step=0.05, label="Truncation psi", elem_id="psi")
+                        gen_btn = gr.Button("Generate", variant="primary", elem_id="generate-btn")
+                        gallery = gr.Gallery(value=[(studio.display(studio.render(studio.map_seed(s, 0.7)), 128),
+                                                     f"seed {s}") for s in EXAMPLE_SEEDS],
+                                             label="Examples (click one to start from it)", columns=8,
+                                             height=180, allow_preview=False, elem_id="examples")
+                    with gr.Tab("2 · Region edit", id="region"):
+                        gr.Markdown("Choose regions, a face to borrow them from (new seed) and how far to go "
+                                    "(t). Only the chosen regions change. Moving t tweaks the same edit.")
+                        regions = gr.CheckboxGroup(links, value=links[:1], label="Regions", elem_id="regions")
+                        region_view = gr.Image(label="Where the chosen regions are", type="pil", format="png",
+                                               interactive=False, height=200, elem_id="region-view")
+                        with gr.Row():
+                            new_seed = gr.Number(label="New seed", value=7, precision=0, minimum=0,
+                                                 maximum=MAX_SEED, elem_id="new-seed")
+                            rand2_btn = gr.Button("Random", elem_id="random-new-seed")
+                        t = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="t (0 = unchanged, 1 = new seed's)",
+                                      elem_id="t")
+                        region_btn = gr.Button("Resample regions", variant="primary", elem_id="region-btn")
+                compare = gr.ImageSlider(label="Before / after (drag)", type="pil", format="png", height=280,
+                                         interactive=False, elem_id="compare")
+
+        shown = [current, compare, history, session]
+        gen_btn.click(h["generate"], [seed, psi, session], shown, api_name="generate")
+        rand_btn.click(h["random_seed"], None, seed, api_name="random_seed")
+        rand2_btn.click(h["random_seed"], None, new_seed, api_name=False)
+        gallery.select(h["pick_example"], [psi, session], [seed, *shown], api_name=False)
+        region_btn.click(h["region"], [regions, new_seed, t, session], shown, api_name="region")
+        t.release(h["region"], [regions, new_seed, t, session], shown, api_name=False)
+        regions.change(h["show_regions"], [regions, session], region_view, api_name="show_regions")
+        undo_btn.click(h["undo"], [session], shown, api_name="undo")
+        reset_btn.click(h["reset"], [session], shown, api_name="reset")
+        save_btn.click(h["download"], [session], [png_file, latent_file], api_name="download")
+        latent_in.upload(h["load_latent"], [latent_in, session], shown, api_name="load_latent")
+    return demo
+
+
+def main(argv=None) -> int:
+    import argparse
+
+    p = argparse.ArgumentParser(description="LinkGAN Studio: controllable GAN image editing in the browser")
+    p.add_argument("--model", default=None, help="generator: registry name, folder or Hub repo id "
+                                                 "(default: the embedded toyfaces64-linked)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
+    p.add_argument("--concurrency", type=int, default=2, help="requests processed at once (default 2)")
+    a = p.parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import torch
+
+    from linkgan.hub import DEFAULT_GENERATOR
+    from linkgan.studio import Studio
+
+    torch.set_num_threads(1)                 # one thread per request; requests run side by side
+    studio = Studio.load(a.model or DEFAULT_GENERATOR)
+    demo = build_app(studio)
+    demo.queue(default_concurrency_limit=a.concurrency, max_size=256)
+    demo.launch(server_name=a.host, server_port=a.port, show_error=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
