@@ -21,3 +21,13 @@ torch.set_num_threads(1)
 def tiny_g_config() -> GeneratorConfig:
     """16 px, 32-d latents, 2-layer mapping, at most 16 channels: builds and runs in milliseconds."""
     return GeneratorConfig(resolution=16, z_dim=32, w_dim=32, n_mlp=2, channel_base=256, channel_max=16)
+
+
+@pytest.fixture(scope="session")
+def app_server(tmp_path_factory):
+    """The app, launched once per test session on a free loopback port with a tiny linked generator."""
+    from app_server import AppServer, tiny_linked_generator
+    model = tiny_linked_generator(tmp_path_factory.mktemp("app") / "tiny-linked")
+    server = AppServer(model)
+    yield server
+    server.close()

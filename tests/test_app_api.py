@@ -1,0 +1,126 @@
+"""Every named API of the running app through gradio_client; bad input gives errors while the server keeps
+serving; a bounded load test (12 concurrent clients, 240 requests) where no user sees another's image."""
+from __future__ import annotations
+
+import concurrent.futures as cf
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+gradio_client = pytest.importorskip("gradio_client")
+from gradio_client import Client, handle_file  # noqa: E402
+
+import app  # noqa: E402
+
+
+def pixels(path) -> np.ndarray:
+    return np.asarray(Image.open(path).convert("RGB"))
+
+
+@pytest.fixture(scope="module")
+def expected(app_server):
+    """What each request should return, computed by a Studio on the same weights in this process."""
+    from linkgan.studio import Studio
+    return Studio.load(str(app_server.proc.args[app_server.proc.args.index("--model") + 1]))
+
+
+def client(app_server) -> Client:
+    return Client(app_server.url, verbose=False)
+
+
+def test_import_app_loads_nothing():
+    assert callable(app.build_app) and callable(app.main)
+    assert not hasattr(app, "demo") and not hasattr(app, "studio")
+
+
+def test_named_apis(app_server):
+    c = client(app_server)
+    names = set(c.view_api(print_info=False, return_format="dict")["named_endpoints"])
+    assert {"/generate", "/random_seed", "/region", "/show_regions", "/undo", "/reset", "/download",
+            "/load_latent"} <= names
+
+
+def test_every_api_end_to_end(app_server, expected):
+    c = client(app_server)
+    img, pair, hist, = c.predict(5, 0.7, api_name="/generate")
+    assert img.endswith(".png") and hist.startswith("0. start")
+    assert np.array_equal(pixels(img), np.asarray(expected.display(expected.image(expected.generate(5, 0.7)))))
+    assert 0 <= c.predict(api_name="/random_seed") < 2**31
+    overlay = c.predict(["eyes"], api_name="/show_regions")
+    assert overlay.endswith(".png")
+    img2, pair, hist = c.predict(["eyes", "hair"], 9, 0.5, api_name="/region")
+    assert "1. region" in hist and not np.array_equal(pixels(img2), pixels(img))
+    before, after = pair[0]["image"] if isinstance(pair[0], dict) else pair[0], pair[1]["image"] if isinstance(pair[1], dict) else pair[1]
+    assert np.array_equal(pixels(before), pixels(img)) and np.array_equal(pixels(after), pixels(img2))
+    png, npz = c.predict(api_name="/download")
+    assert Image.open(png).format == "PNG" and Image.open(png).size == (32, 32)
+    img3, _, hist = c.predict(api_name="/undo")
+    assert np.array_equal(pixels(img3), pixels(img)) and "region" not in hist
+    c.predict(["mouth"], 3, 1.0, api_name="/region")
+    img4, _, hist = c.predict(api_name="/reset")
+    assert np.array_equal(pixels(img4), pixels(img))
+    img5, _, hist = c.predict(handle_file(npz), api_name="/load_latent")     # the downloaded latent file
+    assert np.array_equal(pixels(img5), pixels(img2)) and '"kind": "file"' in hist
+
+
+@pytest.mark.parametrize("args, api", [
+    ((5, 3.0), "/generate"),                        # psi out of range
+    (("five", 0.7), "/generate"),                   # wrong type
+    ((["nose"], 9, 0.5), "/region"),                # unknown region
+    (([], 9, 0.5), "/region"),                      # no region
+    ((["eyes"], -4, 0.5), "/region"),               # negative seed
+    ((["eyes"], 9, 0.5), "/region"),                # nothing generated yet in this session
+    ((), "/undo"),                                  # nothing to undo
+])
+def test_bad_input_gives_an_error_and_the_server_keeps_serving(app_server, args, api):
+    c = client(app_server)
+    with pytest.raises(Exception) as e:
+        c.predict(*args, api_name=api)
+    assert "Traceback" not in str(e.value)
+    assert app_server.alive()
+    img, _, _ = c.predict(1, 0.7, api_name="/generate")
+    assert Image.open(img).size == (256, 256)
+
+
+@pytest.mark.parametrize("make", [
+    lambda p: p.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 50),                    # truncated PNG
+    lambda p: p.write_bytes(b"not a latent file at all"),
+    lambda p: p.write_bytes(np.zeros(4).tobytes()),
+    lambda p: p.write_bytes(b"PK\x03\x04" + b"\xff" * 4096),                      # broken zip / npz
+])
+def test_broken_latent_uploads(app_server, tmp_path, make):
+    c = client(app_server)
+    bad = tmp_path / "bad.npz"
+    make(bad)
+    with pytest.raises(Exception, match="latent file"):
+        c.predict(handle_file(str(bad)), api_name="/load_latent")
+    assert app_server.alive()
+
+
+def test_load_no_user_sees_another_users_image(app_server, expected):
+    n_clients, rounds = 12, 10                      # 12 clients x 10 rounds x 2 requests = 240 requests
+    seeds = [100 + i for i in range(n_clients)]
+    want = {s: pixels_of(expected, s) for s in seeds}
+
+    def user(i):
+        c = client(app_server)
+        seed = seeds[i]
+        for r in range(rounds):
+            img, _, hist = c.predict(seed, 0.7, api_name="/generate")
+            assert np.array_equal(pixels(img), want[seed][0]), f"client {i} got another image"
+            img, _, hist = c.predict(["eyes"], seed + 1, 1.0, api_name="/region")
+            assert np.array_equal(pixels(img), want[seed][1]), f"client {i} got another region edit"
+            assert f'"seed": {seed}' in hist and hist.count("1. region") == 1 and "2." not in hist
+        return 2 * rounds
+
+    with cf.ThreadPoolExecutor(n_clients) as pool:
+        done = sum(pool.map(user, range(n_clients)))
+    assert done == 240 and app_server.alive()
+
+
+def pixels_of(studio, seed):
+    s = studio.generate(seed, 0.7)
+    e = studio.region(s, ["eyes"], seed + 1, 1.0)
+    return (np.asarray(studio.display(studio.image(s))), np.asarray(studio.display(studio.image(e))))

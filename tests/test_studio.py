@@ -1,0 +1,74 @@
+"""The app's service (linkgan.studio.Studio): sessions, stacked edits, undo, latent files, locality."""
+import numpy as np
+import pytest
+import torch
+
+from app_server import LINKS
+from linkgan.networks import Generator, GeneratorConfig
+from linkgan.studio import Studio, StudioError
+
+
+@pytest.fixture(scope="module")
+def studio():
+    from linkgan.segmenter import Segmenter
+    torch.manual_seed(0)
+    G = Generator(GeneratorConfig(resolution=32, z_dim=32, w_dim=32, n_mlp=2, channel_base=256, channel_max=32))
+    G.metadata = {"links": LINKS}
+    return Studio(G, segmenter=Segmenter.from_pretrained("toyfaces64-segmenter").predict, name="tiny")
+
+
+def test_generate_edit_undo_reset(studio):
+    s = studio.generate(3, 0.7)
+    start = np.asarray(studio.image(s))
+    s1 = studio.region(s, ["eyes"], 9, 0.5)
+    s2 = studio.region(s1, ["eyes"], 9, 1.0)              # the same edit tweaked: replaces, does not stack
+    assert len(s2["edits"]) == 1 and s2["edits"][0]["params"]["t"] == 1.0
+    s3 = studio.region(s2, ["mouth"], 4, 1.0)             # another region: stacks
+    assert len(s3["edits"]) == 2
+    assert not np.array_equal(np.asarray(studio.image(s3)), start)
+    assert np.array_equal(studio.current_ws(studio.undo(s3)), studio.current_ws(s2))
+    assert np.array_equal(np.asarray(studio.image(studio.reset(s3))), start)
+    assert len(s["edits"]) == 0                           # sessions are values: earlier ones are unchanged
+
+
+def test_region_edit_moves_only_the_linked_axes(studio):
+    s = studio.generate(5, 1.0)
+    ws0 = studio.current_ws(s)
+    ws1 = studio.current_ws(studio.region(s, ["eyes", "hair"], 8, 1.0))
+    changed = np.flatnonzero(np.abs(ws1 - ws0).max(0) > 0)
+    assert set(changed) <= set(range(0, 8)) | set(range(16, 24)) and len(changed) > 0
+    half = studio.current_ws(studio.region(s, ["eyes", "hair"], 8, 0.5))
+    np.testing.assert_allclose(half, (ws0 + ws1) / 2, atol=1e-6)
+
+
+def test_latent_file_reproduces_the_image_exactly(studio):
+    s = studio.region(studio.generate(12, 0.6), ["mouth"], 2, 0.8)
+    data = studio.save_latent(s)
+    back = studio.load_latent(data)
+    assert np.array_equal(np.asarray(studio.image(back)), np.asarray(studio.image(s)))
+    assert back["source"]["edits"][0]["params"] == {"regions": ["mouth"], "new_seed": 2, "t": 0.8, "psi": 0.7}
+
+
+@pytest.mark.parametrize("call, msg", [
+    (lambda st, s: st.region(s, [], 1, 1.0), "choose at least one region"),
+    (lambda st, s: st.region(s, ["nose"], 1, 1.0), "unknown region"),
+    (lambda st, s: st.region(s, ["eyes"], 1, 1.5), "t must be between"),
+    (lambda st, s: st.region(s, ["eyes"], -1, 1.0), "seed must be between"),
+    (lambda st, s: st.region(s, ["eyes"], 1.5, 1.0), "whole number"),
+    (lambda st, s: st.generate("x", 0.7), "must be a number"),
+    (lambda st, s: st.generate(1, float("nan")), "must be a number"),
+    (lambda st, s: st.undo(s), "nothing to undo"),
+    (lambda st, s: st.load_latent(b"garbage"), "not a latent file"),
+    (lambda st, s: st.region(st.new_session(), ["eyes"], 1, 1.0), "no image yet"),
+])
+def test_user_mistakes_get_clear_errors(studio, call, msg):
+    with pytest.raises(StudioError, match=msg):
+        call(studio, studio.generate(1, 0.7))
+
+
+def test_region_overlay_marks_the_box(studio):
+    s = studio.generate(1, 0.7)
+    plain, marked = np.asarray(studio.image(s)).astype(int), np.asarray(studio.region_overlay(s, ["eyes"])).astype(int)
+    inside = marked[12:16, 12:20] - plain[12:16, 12:20]
+    outside = marked[0:4, 0:4] - plain[0:4, 0:4]
+    assert inside.mean() > outside.mean() + 20            # tinted inside, darkened outside
