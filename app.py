@@ -7,6 +7,7 @@ Importing this module loads nothing and launches nothing: `build_app(studio)` ma
 """
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 from pathlib import Path
@@ -25,13 +26,12 @@ def _handlers(studio):
     from linkgan.studio import StudioError
 
     def guard(fn):
+        @functools.wraps(fn)              # keeps the signature: gradio injects gr.SelectData by annotation
         def wrapped(*args):
             try:
                 return fn(*args)
             except StudioError as e:
                 raise gr.Error(str(e)) from None
-        wrapped.__name__ = fn.__name__
-        wrapped.__doc__ = fn.__doc__
         return wrapped
 
     def view(session):
@@ -52,9 +52,10 @@ def _handlers(studio):
         import random
         return random.randint(0, 2**31 - 1)
 
-    @guard
     def pick_example(evt: gr.SelectData, psi, session):
         return (EXAMPLE_SEEDS[evt.index], *view(studio.generate(EXAMPLE_SEEDS[evt.index], psi)))
+    pick_example.__annotations__["evt"] = gr.SelectData    # a class, not the string of postponed annotations
+    pick_example = guard(pick_example)
 
     @guard
     def region(regions, new_seed, t, session):
