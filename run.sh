@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One entry point for a fresh machine: sets up .venv/ (reused when current), then runs a job.
+#   bash run.sh app     the app on the embedded default, offline: http://127.0.0.1:7860
 #   bash run.sh demo    sample sheets of the toy-faces dataset and the embedded default generator -> out/
-#   bash run.sh test    the whole test suite
+#   bash run.sh test    the whole test suite (installs Debian's chromium for the browser test if missing)
 #   bash run.sh setup   only the virtual environment
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
@@ -21,6 +22,19 @@ setup() {
   echo "$want" > "$stamp"
 }
 
+browser() {
+  # the browser test drives Debian's chromium (Playwright's own browser download does not work offline)
+  [ -x /usr/bin/chromium ] && return
+  local sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  if command -v apt-get >/dev/null; then
+    echo "installing chromium (apt) for the browser test" >&2
+    $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
+  else
+    echo "no apt-get: the browser test will be skipped (install chromium at /usr/bin/chromium)" >&2
+  fi
+}
+
 case "${1:-}" in
   setup) setup ;;
   demo)
@@ -33,9 +47,14 @@ case "${1:-}" in
     else
       echo "the embedded default generator is not in checkpoints/ yet (see README, 'Model zoo')" >&2
     fi ;;
-  test)
+  app)
     setup
     shift
+    exec "$PY" app.py "$@" ;;
+  test)
+    setup
+    browser
+    shift
     "$PY" -m pytest -q tests "$@" ;;
-  *) echo "usage: bash run.sh {demo|test|setup} [pytest args]" >&2; exit 2 ;;
+  *) echo "usage: bash run.sh {app|demo|test|setup} [args]" >&2; exit 2 ;;
 esac
