@@ -13,7 +13,7 @@ from typing import Callable, Iterable
 
 from linkgan.utils import cpu_model
 
-from . import data, generator, linkage, quality, segmenter, training
+from . import app, data, generator, linkage, quality, segmenter, training
 
 SECTIONS: dict[str, Callable[..., dict]] = {
     "generator": generator.run,
@@ -22,6 +22,7 @@ SECTIONS: dict[str, Callable[..., dict]] = {
     "linkage": linkage.run,
     "quality": quality.run,
     "training": training.run,
+    "app": app.run,
 }
 
 
