@@ -25,9 +25,10 @@ def tiny_g_config() -> GeneratorConfig:
 
 @pytest.fixture(scope="session")
 def app_server(tmp_path_factory):
-    """The app, launched once per test session on a free loopback port with a tiny linked generator."""
+    """The app, launched once per test session on a free loopback port with a tiny linked generator
+    (APP_TEST_MODEL=toyfaces64-linked runs the same tests on the shipped one, e.g. for docs/ screenshots)."""
     from app_server import AppServer, tiny_linked_generator
-    model = tiny_linked_generator(tmp_path_factory.mktemp("app") / "tiny-linked")
+    model = os.environ.get("APP_TEST_MODEL") or tiny_linked_generator(tmp_path_factory.mktemp("app") / "tiny-linked")
     server = AppServer(model)
     yield server
     server.close()
