@@ -291,9 +291,12 @@ class Trainer:
                             # its own generator: the loader's seed draw must not shift the global RNG
                             generator=torch.Generator().manual_seed(r.seed))
         t0, step0, wall0 = time.time(), self.step, self.wall_s
+        link_stats: dict[str, float] = {}
         with open(self.out / "log.jsonl", "a") if self.rank == 0 else open(os.devnull, "w") as logf:
             for batch in loader:
                 stats = self.train_step(batch["image"].to(self.device))
+                link_stats.update({k: v for k, v in stats.items() if ".L_" in k})   # lazy: keep the last ones
+                stats.update(link_stats)
                 self.step += 1
                 self.wall_s = wall0 + time.time() - t0
                 if self.step % 50 == 0 or self.step == r.steps:
@@ -318,10 +321,14 @@ class Trainer:
                 if self.rank == 0 and r.sample_every and (self.step % r.sample_every == 0 or self.step == r.steps):
                     self.save_samples()
 
-    def export(self, folder: str | os.PathLike, **card) -> Path:
-        """Save G_ema as a shippable weight set; its links travel in config.json for the editors."""
+    def export(self, folder: str | os.PathLike, *, discriminator: bool = True, **card) -> Path:
+        """Save G_ema as a shippable weight set; its links travel in config.json for the editors. With
+        `discriminator`, D goes to <folder>/discriminator, so `--init <folder>` fine-tunes with both networks."""
         extra = {"links": self.cfg.link.links, "training": {"step": self.step, "config": self.cfg.to_dict(), **card}}
-        return self.G_ema.save_pretrained(folder, extra=extra)
+        path = self.G_ema.save_pretrained(folder, extra=extra)
+        if discriminator:
+            self.D.save_pretrained(Path(folder) / "discriminator", extra={"training": {"step": self.step}})
+        return path
 
     @torch.no_grad()
     def evaluate(self) -> dict[str, dict[str, float]]:

@@ -107,6 +107,7 @@ def test_init_from_checkpoint_and_weight_set(tmp_path):
     ft2 = Trainer(cfg, log=lambda s: None)
     assert ft2.cfg.generator == base.cfg.generator
     assert _weights_equal(ft2.G.state_dict(), base.G_ema.state_dict())
+    assert _weights_equal(ft2.D.state_dict(), base.D.state_dict())      # exported beside G: discriminator/
 
 
 def test_trains_on_a_folder_of_images(tmp_path):
