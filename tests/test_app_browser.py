@@ -86,4 +86,4 @@ def test_a_mistake_shows_a_message(page):
     for box in page.locator("#regions input[type=checkbox]").all():
         box.uncheck()
     page.locator("#region-btn").click()
-    sync_api.expect(page.get_by_text("choose at least one region")).to_be_visible()
+    sync_api.expect(page.get_by_text("choose at least one region").first).to_be_visible(timeout=20_000)
