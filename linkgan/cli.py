@@ -135,6 +135,77 @@ def _run_resample(args) -> int:
     return 0
 
 
+# --- edit (StyleCLIP) -------------------------------------------------------------------------------
+def _add_edit(sub) -> None:
+    from .hub import DEFAULT_GENERATOR
+
+    p = sub.add_parser("edit", help="text-driven edit of a seed's face (StyleCLIP): writes original | edited")
+    p.add_argument("--seed", type=int, default=0, help="seed of the face to edit (default 0)")
+    p.add_argument("--psi", type=float, default=0.7, help="truncation psi of the face (default 0.7)")
+    p.add_argument("--method", choices=("global", "mapper", "optimize"), default="global",
+                   help="global directions in S (instant), a trained latent mapper, or latent optimisation in W+")
+    p.add_argument("--target", help="text of the edit, e.g. 'a face with blond hair' (global, optimize)")
+    p.add_argument("--neutral", default="a face", help="neutral text for global directions (default 'a face')")
+    p.add_argument("--alpha", type=float, default=4.1, help="global: edit strength (default 4.1; paper range -10..10)")
+    p.add_argument("--beta", type=float, default=0.15, help="global: disentanglement threshold (default 0.15)")
+    p.add_argument("--min-channels", type=int, default=None, help="global: lower beta to touch at least this many channels")
+    p.add_argument("--directions", default=None, help="global: statistics file (default: the generator's styleclip folder)")
+    p.add_argument("--mapper", help="mapper: a name (the generator's styleclip/mappers/NAME) or a folder")
+    p.add_argument("--strength", type=float, default=0.1, help="mapper: ws + strength * M(ws) (default 0.1)")
+    p.add_argument("--steps", type=_positive_int, default=100, help="optimize: Adam steps (default 100; paper 300)")
+    p.add_argument("--l2", type=float, default=0.008, help="optimize: weight of ||ws - ws_src||^2 (default 0.008)")
+    p.add_argument("--id", type=float, default=0.0, help="optimize: weight of the identity term (default 0)")
+    p.add_argument("--model", default=DEFAULT_GENERATOR, help="generator: name, folder or Hub repo id")
+    p.add_argument("--clip", default="toyfaces-clip", help="CLIP: project name/folder, hf-hub:org/name or open_clip name")
+    p.add_argument("--out", type=Path, required=True, help="output PNG path")
+    p.set_defaults(func=_run_edit)
+
+
+def _run_edit(args) -> int:
+    import torch
+
+    from .clip import CLIPAdapter
+    from .hub import WeightsFormatError, WeightsNotFoundError
+    from .networks import Generator
+    from .styleclip import load_directions, load_mapper, optimize_latent, seed_ws
+    from .utils import make_grid
+
+    if args.method in ("global", "optimize") and not (args.target or "").strip():
+        raise CLIError(f"--method {args.method} needs --target, e.g. --target 'a face with blond hair'")
+    if args.method == "mapper" and not args.mapper:
+        raise CLIError("--method mapper needs --mapper NAME_OR_FOLDER")
+    try:
+        G = Generator.from_pretrained(args.model)
+        ws = seed_ws(G, args.seed, args.psi)
+        note = ""
+        if args.method == "mapper":
+            with torch.no_grad():
+                edited = G.synthesize(load_mapper(args.mapper, args.model).edit(ws, args.strength), noise_mode="const")
+        else:
+            clip = CLIPAdapter.load(args.clip, device="cpu")
+            if args.method == "global":
+                dirs = load_directions(args.model, args.directions)
+                delta_t = clip.text_direction(args.neutral, args.target)
+                e = dirs.edit(G.ws_to_styles(ws), delta_t, args.alpha, args.beta, min_channels=args.min_channels)
+                with torch.no_grad():
+                    edited = G.synthesize_styles(e.styles, noise_mode="const")
+                note = f", {e.num_channels} channels (beta {e.beta:.3f})"
+            else:
+                res = optimize_latent(G, clip, ws, args.target, steps=args.steps, l2=args.l2, id_weight=args.id)
+                edited = res.images
+                note = f", CLIP loss {res.history[0]['clip']:.3f} -> {res.history[-1]['clip']:.3f}"
+    except (WeightsNotFoundError, FileNotFoundError) as e:
+        raise CLIError(f"{e} (not trained yet?)" if "not trained yet" not in str(e)
+                       and "not computed yet" not in str(e) else str(e)) from None
+    except (WeightsFormatError, ValueError, RuntimeError) as e:
+        raise CLIError(str(e).splitlines()[0]) from None
+    with torch.no_grad():
+        original = G.synthesize(ws, noise_mode="const")
+    _save_image(make_grid(torch.cat([original, edited.detach()]), cols=2), args.out)
+    print(f"wrote original | {args.method} edit of seed {args.seed} to {args.out}{note}")
+    return 0
+
+
 # --- entry point ------------------------------------------------------------------------------------
 class _Parser(argparse.ArgumentParser):
     """argparse that raises CLIError instead of exiting, so main() reports every error one way."""
@@ -150,6 +221,7 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_sample(sub)
     _add_dataset(sub)
     _add_resample(sub)
+    _add_edit(sub)
     return parser
 
 

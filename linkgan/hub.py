@@ -53,6 +53,12 @@ REGISTRY: dict[str, WeightSet] = {w.name: w for w in [
     WeightSet("toyfaces64-segmenter", "Segmenter",
               "tiny U-Net part segmenter for 64 px toy faces (semantic link masks and region metrics)",
               local="toyfaces64-segmenter"),
+    WeightSet("toyfaces-clip", "CLIP",
+              "small open_clip CLIP (ViT, 64 px) trained on toy-face captions; open_clip_config.json + safetensors",
+              local="toyfaces-clip"),
+    WeightSet("toyfaces64-oracle", "AttributeOracle",
+              "small CNN classifying every toy-face attribute (scores text edits independently of CLIP)",
+              local="toyfaces64-oracle"),
 ]}
 DEFAULT_GENERATOR = "toyfaces64-linked"
 

@@ -1,0 +1,19 @@
+"""StyleCLIP (Patashnik et al. 2021): text-driven editing of a StyleGAN2 generator with CLIP (METHODS.md §2).
+
+Three methods, each working on any `linkgan.networks.Generator` and `linkgan.clip.CLIPAdapter`:
+latent optimization in W+ (`optimize.py`, Sec. 4), the latent mapper (`mapper.py`, Sec. 5) and global
+directions in style space S (`global_directions.py`, Sec. 6).
+"""
+from .global_directions import (GlobalDirections, GlobalEdit, StyleStats, channel_relevance, compute_style_stats,
+                                edit_channels)
+from .identity import FeatureIdentity, clip_identity
+from .mapper import GROUPS, LatentMapper, MapperConfig, mapper_groups, train_mapper
+from .optimize import OptimizeResult, optimize_latent, styleclip_lr
+from .zoo import DIRECTIONS_FILE, load_directions, load_mapper, seed_ws, styleclip_folder
+
+__all__ = [
+    "DIRECTIONS_FILE", "GROUPS", "FeatureIdentity", "GlobalDirections", "GlobalEdit", "LatentMapper", "MapperConfig",
+    "OptimizeResult", "StyleStats", "channel_relevance", "clip_identity", "compute_style_stats", "edit_channels",
+    "load_directions", "load_mapper", "mapper_groups", "optimize_latent", "seed_ws", "styleclip_folder",
+    "styleclip_lr", "train_mapper",
+]

@@ -1,0 +1,119 @@
+"""Tests of `python -m linkgan edit` (StyleCLIP from the command line) on a tiny generator and a tiny CLIP folder."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import linkgan.hub
+from linkgan import cli
+from linkgan.clip import CLIPAdapter, save_project_clip
+from linkgan.networks import Generator
+from linkgan.styleclip import GlobalDirections, LatentMapper, MapperConfig
+from test_clip import TINY_CLIP_CFG, TINY_PREPROCESS, tiny_clip_model
+
+
+@pytest.fixture(scope="module")
+def zoo(tmp_path_factory):
+    """A tiny generator folder, a tiny CLIP folder, its global directions and one mapper."""
+    from linkgan.networks import GeneratorConfig
+
+    root = tmp_path_factory.mktemp("zoo")
+    torch.manual_seed(0)
+    G = Generator(GeneratorConfig(resolution=16, z_dim=32, w_dim=32, n_mlp=2, channel_base=256, channel_max=16))
+    G.eval().save_pretrained(root / "gen")
+    save_project_clip(tiny_clip_model(), root / "clip", model_cfg=TINY_CLIP_CFG, preprocess_cfg=TINY_PREPROCESS,
+                      meta={"templates": "none"})
+    clip = CLIPAdapter.load(root / "clip", device="cpu")
+    dirs = GlobalDirections.compute(G, clip, n_stats=200, n_images=1, batch=64)
+    dirs.save(root / "gen" / "styleclip" / "global_directions.safetensors")     # the generator's default place
+    LatentMapper(MapperConfig(num_ws=G.num_ws, w_dim=32, prompt="blond")).save_pretrained(
+        root / "gen" / "styleclip" / "mappers" / "blond_hair")
+    return root
+
+
+def run(args, capsys):
+    code = cli.main(args)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def read(path):
+    return np.asarray(Image.open(path))
+
+
+@pytest.mark.parametrize("method_args", [
+    ["--method", "global", "--target", "a face with blond hair", "--alpha", "4", "--beta", "0.0",
+     "--min-channels", "5"],
+    ["--method", "mapper", "--mapper", "blond_hair", "--strength", "0.5"],
+    ["--method", "optimize", "--target", "a face with blond hair", "--steps", "3"],
+])
+def test_edit_writes_original_and_edited(zoo, tmp_path, capsys, method_args):
+    out = tmp_path / "edit.png"
+    code, stdout, err = run(["edit", "--seed", "3", "--model", str(zoo / "gen"), "--clip", str(zoo / "clip"),
+                             "--out", str(out), *method_args], capsys)
+    assert code == 0, err
+    img = read(out)
+    assert img.shape == (16, 32, 3)                               # original | edited
+    assert not np.array_equal(img[:, :16], img[:, 16:])           # the edit changed the face
+    assert f"edit of seed 3 to {out}" in stdout
+    if method_args[1] == "global":
+        assert "channels" in stdout
+
+
+def test_mapper_strength_zero_gives_the_original(zoo, tmp_path, capsys):
+    out = tmp_path / "same.png"
+    code, _, err = run(["edit", "--seed", "1", "--model", str(zoo / "gen"), "--method", "mapper", "--mapper",
+                        "blond_hair", "--strength", "0", "--out", str(out)], capsys)
+    assert code == 0, err
+    img = read(out)
+    assert np.array_equal(img[:, :16], img[:, 16:])
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--method", "global"], "needs --target"),
+    (["--method", "mapper"], "needs --mapper"),
+    (["--method", "mapper", "--mapper", "no_such"], "not trained yet"),
+    (["--method", "global", "--target", "a face", "--directions", "/nonexistent/d.safetensors"], "not computed yet"),
+    (["--method", "optimize", "--target", ""], "needs --target"),
+    (["--method", "optimize", "--target", "blond " * 40], "tokens"),
+])
+def test_edit_user_errors(zoo, tmp_path, capsys, args, message):
+    code, _, err = run(["edit", "--model", str(zoo / "gen"), "--clip", str(zoo / "clip"),
+                        "--out", str(tmp_path / "x.png"), *args], capsys)
+    assert code == 2 and message in err, err
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_edit_missing_default_generator_says_not_trained(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(linkgan.hub, "CHECKPOINTS_DIR", tmp_path)
+    code, _, err = run(["edit", "--target", "a face with blond hair", "--out", str(tmp_path / "x.png")], capsys)
+    assert code == 2 and "toyfaces64-linked" in err and "not trained yet" in err, err
+
+
+def _script(name):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "training" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"_script_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_training_scripts_write_what_the_cli_reads(zoo, tmp_path, capsys):
+    common = ["--generator", str(zoo / "gen"), "--clip", str(zoo / "clip"), "--device", "cpu"]
+    out = tmp_path / "gd.safetensors"
+    assert _script("compute_directions").main(common + ["--out", str(out), "--n-stats", "100", "--n-images", "2"]) == 0
+    assert GlobalDirections.load(out).meta["n_images"] == 2
+    mapper = tmp_path / "m"
+    assert _script("train_mapper").main(common + ["--prompt", "a face with blond hair", "--out", str(mapper),
+                                                  "--steps", "2", "--batch-size", "2", "--log-every", "1"]) == 0
+    assert LatentMapper.from_pretrained(mapper).config.prompt == "a face with blond hair"
+    assert "step      2/2" in (mapper / "train_log.txt").read_text()
+    code, _, err = run(["edit", "--model", str(zoo / "gen"), "--clip", str(zoo / "clip"), "--method", "global",
+                        "--target", "a face with red hair", "--directions", str(out), "--beta", "0", "--out",
+                        str(tmp_path / "e.png")], capsys)
+    assert code == 0, err

@@ -1,0 +1,61 @@
+"""Tests of the toy-faces attribute oracle (linkgan/oracle.py) and the face pool it trains on (linkgan/data/pool.py)."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from linkgan.data import ATTRIBUTES, sample_attributes
+from linkgan.data.pool import attribute_targets, render_faces, to_float
+from linkgan.hub import REGISTRY
+from linkgan.oracle import AttributeOracle, OracleConfig, accuracy, oracle_loss
+
+
+@pytest.fixture(scope="module")
+def faces():
+    images, attrs = render_faces(range(12))
+    return to_float(images), attrs
+
+
+def test_pool_targets_hide_what_cannot_be_seen(faces):
+    images, attrs = faces
+    assert images.shape == (12, 3, 64, 64) and -1 <= float(images.min()) and float(images.max()) <= 1
+    t = attribute_targets(attrs)
+    assert t.shape == (12, len(ATTRIBUTES))
+    keys = list(ATTRIBUTES)
+    for row, a in zip(t.tolist(), attrs):
+        for k, v in zip(keys, row):
+            assert v == (-100 if k in a.hidden_attributes() else ATTRIBUTES[k].index(getattr(a, k)))
+    sunglasses = next(s for s in range(1000) if sample_attributes(s).glasses == "sunglasses")
+    row = attribute_targets([sample_attributes(sunglasses)])[0]
+    assert row[keys.index("eye_color")] == -100 and row[keys.index("eyes")] == -100
+
+
+def test_oracle_heads_loss_and_round_trip(faces, tmp_path):
+    images, attrs = faces
+    torch.manual_seed(0)
+    model = AttributeOracle(OracleConfig(channels=(8, 16)))
+    logits = model(images)
+    assert {k: v.shape for k, v in logits.items()} == {k: (12, len(v)) for k, v in ATTRIBUTES.items()}
+    targets = attribute_targets(attrs)
+    loss = oracle_loss(logits, targets)
+    assert torch.isfinite(loss) and loss.item() > 0
+    # hidden labels (-100) contribute nothing: masking face 0 everywhere is the loss of the other faces
+    masked = targets.clone()
+    masked[0] = -100
+    rest = oracle_loss({k: v[1:] for k, v in logits.items()}, targets[1:])
+    assert torch.allclose(oracle_loss(logits, masked), rest)
+    acc = accuracy(model, images, targets)
+    assert set(acc) == set(ATTRIBUTES) and all(0 <= v <= 1 for v in acc.values())
+    names = model.predict(images[:2])
+    assert all(n in ATTRIBUTES[k] for k, v in names.items() for n in v)
+    model.eval().save_pretrained(tmp_path / "oracle")
+    loaded = AttributeOracle.from_pretrained(tmp_path / "oracle")
+    assert loaded.config == model.config
+    assert all(torch.equal(loaded(images)[k], model(images)[k]) for k in ATTRIBUTES)
+    with pytest.raises(ValueError, match="float images"):
+        model(torch.zeros(1, 3, 64, 64, dtype=torch.uint8))
+
+
+def test_registry_names_the_clip_and_the_oracle():
+    assert REGISTRY["toyfaces-clip"].kind == "CLIP" and REGISTRY["toyfaces-clip"].local == "toyfaces-clip"
+    assert REGISTRY["toyfaces64-oracle"].kind == "AttributeOracle"

@@ -1,0 +1,196 @@
+"""Tests of the three StyleCLIP methods (linkgan/styleclip/) on a tiny Generator and a tiny random open_clip model:
+optimisation lowers the CLIP loss and can be cancelled, the mapper at strength 0 is the identity, and global
+directions touch exactly the channels they report (none when beta is above every relevance)."""
+from __future__ import annotations
+
+import open_clip
+import pytest
+import torch
+
+from linkgan.clip import CLIPAdapter, clip_loss
+from linkgan.networks import Generator
+from linkgan.styleclip import (GlobalDirections, LatentMapper, MapperConfig, channel_relevance, clip_identity,
+                               compute_style_stats, edit_channels, mapper_groups, optimize_latent, styleclip_lr,
+                               train_mapper)
+from test_clip import tiny_clip_model
+
+
+@pytest.fixture(scope="module")
+def clip() -> CLIPAdapter:
+    tok = open_clip.get_tokenizer("ViT-B-32", context_length=16)
+    return CLIPAdapter(tiny_clip_model(), tok, name="tiny", templates="none").to("cpu")
+
+
+@pytest.fixture
+def G(tiny_g_config) -> Generator:
+    torch.manual_seed(0)
+    return Generator(tiny_g_config).eval().requires_grad_(False)
+
+
+def sample_ws(G, n=2, seed=0):
+    z = torch.randn(n, G.config.z_dim, generator=torch.Generator().manual_seed(seed))
+    return G.broadcast(G.map(z, psi=0.7)).detach()
+
+
+# --- latent optimization --------------------------------------------------------------------------------
+
+def test_lr_schedule_matches_the_official_shape():
+    assert styleclip_lr(0.0, 0.1) == 0.0
+    assert abs(styleclip_lr(0.025, 0.1) - 0.05) < 1e-9             # half-way through the 5 % warm-up
+    assert styleclip_lr(0.5, 0.1) == pytest.approx(0.1)
+    assert styleclip_lr(0.875, 0.1) == pytest.approx(0.05)          # half-way down the last 25 %
+    assert styleclip_lr(1.0, 0.1) == pytest.approx(0.0)
+
+
+def test_optimization_reduces_the_clip_loss(G, clip):
+    ws0 = sample_ws(G)
+    t = clip.text_embedding("a face with blond hair")
+    with torch.no_grad():
+        before = clip_loss(clip, G.synthesize(ws0, noise_mode="const"), t)
+    seen = []
+    res = optimize_latent(G, clip, ws0, "a face with blond hair", steps=30, l2=0.0,
+                          progress=lambda s, n, rec: seen.append(s))
+    after = clip_loss(clip, res.images, t)
+    assert res.steps == 30 and seen == list(range(1, 31)) and res.stopped == ""
+    assert bool((after < before - 0.01).all()), (before, after)
+    assert res.ws.shape == ws0.shape and not res.ws.requires_grad
+
+
+def test_optimization_l2_and_identity_terms(G, clip):
+    ws0 = sample_ws(G)
+    free = optimize_latent(G, clip, ws0, "a smiling face", steps=15, l2=0.0)
+    tied = optimize_latent(G, clip, ws0, "a smiling face", steps=15, l2=5.0, id_weight=1.0)
+    assert (tied.ws - ws0).norm() < (free.ws - ws0).norm()
+    assert all(h["id"] >= -1e-6 for h in tied.history) and tied.history[-1]["id"] > 0
+    ident = clip_identity(clip)
+    img = G.synthesize(ws0, noise_mode="const")
+    assert float(ident(img, ident.reference(img)).abs().max()) < 1e-5
+
+
+def test_optimization_can_be_cancelled_and_stops_early(G, clip):
+    calls = []
+    res = optimize_latent(G, clip, sample_ws(G), "a face", steps=50, should_stop=lambda: len(calls) >= 3,
+                          progress=lambda s, n, rec: calls.append(s))
+    assert res.stopped == "cancelled" and res.steps == 3
+    assert res.images.shape == (2, 3, 16, 16)
+    res = optimize_latent(G, clip, sample_ws(G), "a face", steps=50, patience=2, min_delta=10.0)
+    assert res.stopped == "early" and res.steps == 3          # no step improves by 10: stop after 2 more
+
+
+# --- latent mapper --------------------------------------------------------------------------------------
+
+def test_mapper_groups_scale_the_official_split():
+    official = mapper_groups(18)
+    assert (official["coarse"], official["medium"], official["fine"]) == (range(0, 4), range(4, 8), range(8, 18))
+    for n in (6, 10, 12, 14):
+        g = mapper_groups(n)
+        rows = [r for k in ("coarse", "medium", "fine") for r in g[k]]
+        assert rows == list(range(n)) and all(len(g[k]) >= 1 for k in g)
+
+
+def test_mapper_strength_zero_is_identity_and_groups_switch_off(G, tmp_path):
+    torch.manual_seed(1)
+    m = LatentMapper(MapperConfig(num_ws=G.num_ws, w_dim=G.config.w_dim, groups=("coarse", "medium")))
+    ws = sample_ws(G, 3)
+    assert torch.equal(m.edit(ws, 0.0), ws)
+    edited = m.edit(ws, 0.1)
+    fine = mapper_groups(G.num_ws)["fine"]
+    assert torch.equal(edited[:, fine.start:], ws[:, fine.start:])          # fine group off: untouched
+    assert not torch.equal(edited[:, :fine.start], ws[:, :fine.start])
+    assert len(m.mlps["coarse"]) == 5                                       # PixelNorm + 4 EqualLinear
+    assert all(layer.lr_mul == 0.01 for layer in list(m.mlps["coarse"])[1:])
+    m.save_pretrained(tmp_path / "mapper")
+    loaded = LatentMapper.from_pretrained(tmp_path / "mapper")
+    assert loaded.config == m.config and torch.equal(loaded.edit(ws, 0.1), edited)
+    with pytest.raises(ValueError, match="groups"):
+        MapperConfig(num_ws=10, w_dim=8, groups=("hair",))
+
+
+def test_train_mapper_runs_saves_and_can_be_stopped(G, clip, tmp_path):
+    losses = []
+    m = train_mapper(G, clip, "a face with blond hair", steps=4, batch_size=2, out=tmp_path / "m", save_every=2,
+                     progress=lambda s, n, rec: losses.append(rec))
+    assert len(losses) == 4 and all({"clip", "l2", "id", "loss"} <= set(r) for r in losses)
+    loaded = LatentMapper.from_pretrained(tmp_path / "m")
+    assert loaded.config.prompt == "a face with blond hair" and loaded.metadata["steps_done"] == 4
+    ws = sample_ws(G)
+    assert torch.allclose(loaded.edit(ws, 0.1), m.edit(ws, 0.1))
+    stopped = []
+    train_mapper(G, clip, "a face", steps=50, batch_size=2, should_stop=lambda: len(stopped) >= 2,
+                 progress=lambda s, n, rec: stopped.append(s))
+    assert stopped == [1, 2]
+
+
+# --- global directions ----------------------------------------------------------------------------------
+
+@pytest.fixture
+def directions(G, clip) -> GlobalDirections:
+    stats = compute_style_stats(G, n=256, psi=0.7, batch=100)
+    fs3 = channel_relevance(G, clip, stats, n_images=2, batch=64)
+    return GlobalDirections(fs3, stats, edit_channels(G), {"clip": "tiny"})
+
+
+def test_relevance_covers_every_conv_channel_but_torgb(G, clip, directions):
+    chans = edit_channels(G)
+    assert all(not name.endswith("torgb") for name, _ in chans)
+    assert {n for n, _ in chans} == {n for n, _, _ in G.synthesis.style_layers() if not n.endswith("torgb")}
+    total = sum(c for _, c in chans)
+    assert directions.fs3.shape == (total, 24)
+    assert torch.allclose(directions.fs3.norm(dim=1), torch.ones(total), atol=1e-4)
+    stats = directions.stats
+    assert set(stats.std) == {n for n, _, _ in G.synthesis.style_layers()} and stats.n == 256
+
+
+def test_relevance_resumes_after_cancellation(G, clip, directions, tmp_path):
+    stats = directions.stats
+    ckpt = tmp_path / "fs3_partial.safetensors"
+    done = []
+    out = channel_relevance(G, clip, stats, n_images=2, batch=64, resume=ckpt, progress=lambda d, n: done.append(d),
+                            should_stop=lambda: len(done) >= 1)
+    assert out is None and ckpt.is_file() and done == [1]
+    out = channel_relevance(G, clip, stats, n_images=2, batch=64, resume=ckpt, progress=lambda d, n: done.append(d))
+    assert done == [1, 2]
+    assert torch.allclose(out, directions.fs3, atol=1e-5)                   # same as an uninterrupted run
+
+
+def test_beta_above_max_relevance_changes_nothing(G, clip, directions):
+    styles = G.ws_to_styles(sample_ws(G))
+    delta_t = clip.text_direction("a face", "a face with blond hair")
+    top = float(directions.relevance(delta_t).abs().max())
+    e = directions.edit(styles, delta_t, alpha=5.0, beta=top + 1e-3)
+    assert e.num_channels == 0 and e.channels == []
+    assert all(torch.equal(e.styles[k], styles[k]) for k in styles)
+
+
+def test_edit_touches_exactly_the_channels_it_reports(G, clip, directions):
+    styles = G.ws_to_styles(sample_ws(G))
+    delta_t = clip.text_direction("a face", "a face with blond hair")
+    r = directions.relevance(delta_t).abs()
+    beta = float(r.quantile(0.9))
+    e = directions.edit(styles, delta_t, alpha=4.0, beta=beta)
+    assert e.num_channels == int((r >= beta).sum()) == len(e.channels) == sum(e.per_layer.values())
+    changed = {(name, c) for name in styles for c in range(styles[name].shape[1])
+               if not torch.equal(e.styles[name][:, c], styles[name][:, c])}
+    assert changed == set(e.channels)
+    assert all(torch.equal(e.styles[n], styles[n]) for n in styles if n.endswith("torgb"))
+    # the most relevant channel moves by alpha * std, in the sign of its relevance
+    name, c = e.channels[0]
+    flat = [(n, i) for n, k in directions.channels for i in range(k)].index((name, c))
+    step = (e.styles[name][:, c] - styles[name][:, c]).abs()
+    assert torch.allclose(step, 4.0 * directions.std_flat[flat].expand_as(step), rtol=1e-4)
+    # alpha 0 is the identity; min_channels lowers beta to keep at least that many channels
+    assert all(torch.equal(v, styles[k]) for k, v in directions.edit(styles, delta_t, 0.0, beta).styles.items())
+    auto = directions.edit(styles, delta_t, alpha=4.0, beta=10.0, min_channels=20)
+    assert auto.num_channels >= 20 and auto.beta < 10.0
+    img = G.synthesize_styles(auto.styles, noise_mode="const")
+    assert img.shape == (2, 3, 16, 16) and torch.isfinite(img).all()
+
+
+def test_directions_save_load_round_trip(directions, tmp_path):
+    path = directions.save(tmp_path / "global_directions.safetensors")
+    loaded = GlobalDirections.load(path)
+    assert torch.equal(loaded.fs3, directions.fs3) and loaded.channels == directions.channels
+    assert loaded.meta == {"clip": "tiny"} and loaded.stats.psi == directions.stats.psi
+    assert all(torch.equal(loaded.stats.std[k], directions.stats.std[k]) for k in directions.stats.std)
+    with pytest.raises(FileNotFoundError, match="not computed yet"):
+        GlobalDirections.load(tmp_path / "missing.safetensors")

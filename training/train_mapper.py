@@ -1,0 +1,63 @@
+"""Train a StyleCLIP latent mapper for one prompt: a thin command line over `linkgan.styleclip.train_mapper`.
+
+    python training/train_mapper.py --generator toyfaces64-linked --prompt "a face with blond hair" \\
+        --out checkpoints/toyfaces64-linked-styleclip/mappers/blond_hair --steps 2000
+Writes config.json + model.safetensors (saved atomically every --save-every steps) and train_log.txt into --out.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+from styleclip_args import add_model_args, load_models  # noqa: E402
+from linkgan.styleclip import GROUPS, train_mapper  # noqa: E402
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_model_args(p)
+    p.add_argument("--prompt", required=True, help="target text, e.g. 'a face with blond hair'")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--steps", type=int, default=2000, help="optimiser steps (paper: 50k at batch 2)")
+    p.add_argument("--batch-size", type=int, default=4, help="latents per step")
+    p.add_argument("--lr", type=float, default=0.5, help="Adam lr (layers have lr multiplier 0.01; paper 0.5)")
+    p.add_argument("--psi", type=float, default=0.7, help="truncation of the sampled training latents")
+    p.add_argument("--strength", type=float, default=0.1, help="ws + strength * M(ws) during training")
+    p.add_argument("--l2", type=float, default=0.8, help="weight of the latent L2 term (paper 0.8)")
+    p.add_argument("--id", type=float, default=0.1, help="weight of the identity term (paper 0.1)")
+    p.add_argument("--groups", default=",".join(GROUPS), help="groups that are on, e.g. coarse,medium")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--save-every", type=int, default=500)
+    p.add_argument("--log-every", type=int, default=50)
+    a = p.parse_args(argv)
+    G, clip = load_models(a)
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    log = open(out / "train_log.txt", "a")
+    log.write(json.dumps({"argv": sys.argv[1:] if argv is None else argv}) + "\n")
+    t0 = time.perf_counter()
+
+    def progress(step, steps, rec):
+        if step % a.log_every == 0 or step == steps:
+            line = (f"step {step:6d}/{steps}  " + "  ".join(f"{k} {v:.4f}" for k, v in rec.items())
+                    + f"  elapsed {time.perf_counter() - t0:6.0f} s")
+            print(line)
+            log.write(line + "\n")
+            log.flush()
+
+    train_mapper(G, clip, a.prompt, steps=a.steps, batch_size=a.batch_size, lr=a.lr, psi=a.psi, strength=a.strength,
+                 l2_weight=a.l2, id_weight=a.id, groups=tuple(g for g in a.groups.split(",") if g), seed=a.seed,
+                 out=out, save_every=a.save_every, progress=progress)
+    print(f"saved {out} after {time.perf_counter() - t0:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
