@@ -9,7 +9,6 @@ own input size, resize mode and mean/std; text embeddings are prompt-ensembled o
 from __future__ import annotations
 
 import json
-import math
 import os
 from pathlib import Path
 from typing import Callable, Sequence
@@ -296,10 +295,3 @@ def save_project_clip(model: nn.Module, folder: str | os.PathLike, *, model_cfg:
     _atomic_write_bytes(folder / OPEN_CLIP_CONFIG, json.dumps(data, indent=2).encode())
     return folder
 
-
-def cosine_schedule(step: int, total: int, warmup: int, floor: float = 0.0) -> float:
-    """Linear warm-up over `warmup` steps, then cosine from 1 to `floor` at `total` (a learning-rate factor)."""
-    if step < warmup:
-        return (step + 1) / warmup
-    t = min(1.0, (step - warmup) / max(1, total - warmup))
-    return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t))

@@ -3,6 +3,7 @@ appends to a file, the per-interval progress line, an atomic torch checkpoint, a
 from __future__ import annotations
 
 import copy
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,3 +58,11 @@ class TrainRun:
     accuracy: dict[str, float] = field(default_factory=dict)   # held-out accuracy per attribute
     params: int = 0
     weights_dtype: str = "float32"
+
+
+def cosine_schedule(step: int, total: int, warmup: int, floor: float = 0.0) -> float:
+    """Linear warm-up over `warmup` steps, then cosine from 1 to `floor` at `total` (a learning-rate factor)."""
+    if step < warmup:
+        return (step + 1) / warmup
+    t = min(1.0, (step - warmup) / max(1, total - warmup))
+    return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t))

@@ -18,10 +18,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .clip import CLIPAdapter, build_open_clip, cosine_schedule, preprocess_images, save_project_clip
+from .clip import CLIPAdapter, build_open_clip, preprocess_images, save_project_clip
 from .data import ATTRIBUTES, HELDOUT_SEEDS, TRAIN_SEEDS, make_caption
 from .data.pool import render_faces, to_float
-from .runlog import RunLog, TrainRun, atomic_torch_save, fp16_rounded, step_line
+from .runlog import RunLog, TrainRun, atomic_torch_save, cosine_schedule, fp16_rounded, step_line
 
 # open_clip custom config: ViT at 64 px with 8 px patches (64 tokens), a 4-layer text transformer on open_clip's
 # BPE tokenizer (its 49408-word table is most of the weights), joint space of 128 dims. Captions have <= 41 tokens.
