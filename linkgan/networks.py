@@ -35,6 +35,8 @@ class GeneratorConfig:
     channel_max: int = 64         #   config-f (FFHQ-1024): channel_base=32768, channel_max=512
     blur_taps: tuple[int, ...] = (1, 3, 3, 1)  # FIR for up/down sampling
     w_avg_beta: float = 0.995     # EMA decay of the tracked w_avg (used by truncation)
+    noise: bool = True            # per-pixel noise inputs; False for domains without stochastic detail (then
+                                  #   no variation can bypass W, which LinkGAN's regularizer only sees)
 
     def __post_init__(self):
         self.blur_taps = tuple(self.blur_taps)
@@ -140,6 +142,8 @@ class SynthesisNetwork(nn.Module):
         if set(styles) != set(names):
             raise ValueError(f"styles must have exactly the layers {names}, got {sorted(styles)}")
         b = styles["b4.conv"].shape[0]
+        if not self.cfg.noise:
+            noise, noise_mode = None, "none"
         noises = noise if noise is not None else self.noises(noise_mode, b)
         if len(noises) != len(self.noise_sizes):
             raise ValueError(f"expected {len(self.noise_sizes)} noise maps, got {len(noises)}")

@@ -342,3 +342,15 @@ def test_golden_slice(tiny_g_config):
     with torch.no_grad():
         img = G(G.z_from_seeds([0]), noise_mode="const")
     torch.testing.assert_close(img[0, 0, :2, :2], GOLDEN, rtol=0, atol=1e-4)
+
+
+def test_generator_without_noise_ignores_noise_modes(tiny_g_config):
+    import dataclasses
+    torch.manual_seed(0)
+    G = Generator(dataclasses.replace(tiny_g_config, noise=False))
+    for n in G.synthesis.modules():
+        if hasattr(n, "weight") and n.__class__.__name__ == "NoiseInjection":
+            n.weight.data.fill_(1.0)                     # noise would show if it were injected
+    w = G.map(torch.randn(2, tiny_g_config.z_dim))
+    a, b = G.synthesize(w, noise_mode="random"), G.synthesize(w, noise_mode="const")
+    assert torch.equal(a, b) and torch.equal(a, G.synthesize(w, noise_mode="none"))
