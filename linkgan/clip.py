@@ -231,7 +231,7 @@ def _project_clip_folder(name: str, checkpoints_dir: Path | None) -> Path | None
     if path.is_dir():
         return path
     entry = REGISTRY.get(name)
-    if entry is not None and entry.local:
+    if entry is not None and entry.kind == "CLIP" and entry.local:
         folder = Path(checkpoints_dir or CHECKPOINTS_DIR) / entry.local
         if (folder / OPEN_CLIP_CONFIG).is_file():
             return folder
