@@ -114,7 +114,7 @@ def train_toy_clip(*, out: str | Path, run_dir: str | Path, steps: int = 1200, b
         resumed = f"resumed from {ckpt} at step {step}" + (
             f"; schedule changed from {was} to {steps} steps" if int(was) != steps else "")
         _log(resumed)
-        settings["resumed"] = resumed
+        settings["resumed"] = list(state.get("resumed", [])) + [resumed]   # every restart of this run, in order
     _log(f"params {params}")
     t0 = time.perf_counter()
     start = (seed * 7919 * pool) % max(1, len(TRAIN_SEEDS) - pool)
@@ -152,6 +152,7 @@ def train_toy_clip(*, out: str | Path, run_dir: str | Path, steps: int = 1200, b
             t_log, loss_sum, n_sum = now, 0.0, 0
         if step % ckpt_every == 0 or step == steps:
             atomic_torch_save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "steps": steps,
+                               "resumed": settings.get("resumed", []),
                                 "wall_s": wall_before + time.perf_counter() - t0}, ckpt)
     wall = wall_before + time.perf_counter() - t0
 
@@ -187,8 +188,8 @@ def model_card(run: TrainRun, *, command: str, settings: dict, eval_faces: int) 
 
     chance = {k: 1 / len(v) for k, v in ATTRIBUTES.items()}
     rows = "\n".join(f"| {k} | {v:.3f} | {chance[k]:.3f} |" for k, v in run.accuracy.items())
-    resumed = f"\n- {settings['resumed']} (warm-up and learning rates before it follow the old schedule)" \
-        if settings.get("resumed") else ""
+    resumed = "".join(f"\n- {note} (learning rates before it follow the old schedule)"
+                      for note in settings.get("resumed", []) if "schedule changed" in note)
     hw = (f"{cpu_model()}, {os.cpu_count()} cores, {torch.get_num_threads()} torch thread(s), no GPU, "
           f"sharing the cores with two GAN training runs" if settings["device"] == "cpu" else settings["device"])
     return f"""# toyfaces-clip
