@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -187,8 +188,15 @@ def main(argv=None) -> int:
     from linkgan.hub import DEFAULT_GENERATOR
     from linkgan.studio import Studio
 
+    from linkgan.hub import WeightsNotFoundError
+
     torch.set_num_threads(1)                 # one thread per request; requests run side by side
-    studio = Studio.load(a.model or DEFAULT_GENERATOR)
+    try:
+        studio = Studio.load(a.model or DEFAULT_GENERATOR)
+    except WeightsNotFoundError as e:
+        print(f"error: no generator to serve. {e}\nThe embedded default is still being trained (README, 'Model "
+              f"zoo'); pass --model with a generator folder, registry name or Hub repo id.", file=sys.stderr)
+        return 2
     demo = build_app(studio)
     demo.queue(default_concurrency_limit=a.concurrency, max_size=256)
     demo.launch(server_name=a.host, server_port=a.port, show_error=True)
