@@ -69,6 +69,13 @@ def _handlers(studio):
         return studio.display(studio.region_overlay(session, regions))
 
     @guard
+    def text_optimize(target, steps, session, progress=gr.Progress()):
+        """Edit by text with StyleCLIP latent optimisation (W+): the current image moves towards the target."""
+        def report(step, total, losses):
+            progress((step, total), desc=f"CLIP loss {losses['clip']:.3f}")
+        return view(studio.text_optimize(session, target, steps, progress=report))
+
+    @guard
     def undo(session):
         """Undo the last edit."""
         return view(studio.undo(session))
@@ -100,6 +107,7 @@ def _handlers(studio):
         return view(studio.load_latent(Path(path).read_bytes()))
 
     return dict(generate=generate, random_seed=random_seed, pick_example=pick_example, region=region,
+                text_optimize=text_optimize,
                 show_regions=show_regions, undo=undo, reset=reset, download=download, load_latent=load_latent)
 
 
@@ -154,6 +162,16 @@ def build_app(studio):
                         t = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="t (0 = unchanged, 1 = new seed's)",
                                       elem_id="t")
                         region_btn = gr.Button("Resample regions", variant="primary", elem_id="region-btn")
+                    with gr.Tab("3 · Text edit", id="text"):
+                        gr.Markdown("Describe the face you want; StyleCLIP's latent optimisation moves the "
+                                    "current image towards the text (CLIP: the toy CLIP by default, which "
+                                    "knows colours and hair styles best). Stop discards the running edit.")
+                        target = gr.Textbox(label="Target text", value="a face with purple hair",
+                                            elem_id="target")
+                        opt_steps = gr.Slider(5, 100, value=30, step=5, label="Steps", elem_id="opt-steps")
+                        with gr.Row():
+                            text_btn = gr.Button("Edit by text", variant="primary", elem_id="text-btn")
+                            stop_btn = gr.Button("Stop", elem_id="stop-btn")
                 compare = gr.ImageSlider(label="Before / after (drag)", type="pil", format="png", height=280,
                                          interactive=False, elem_id="compare")
 
@@ -165,6 +183,8 @@ def build_app(studio):
         region_btn.click(h["region"], [regions, new_seed, t, session], shown, api_name="region")
         t.release(h["region"], [regions, new_seed, t, session], shown, api_name=False)
         regions.change(h["show_regions"], [regions, session], region_view, api_name="show_regions")
+        text_event = text_btn.click(h["text_optimize"], [target, opt_steps, session], shown, api_name="text_optimize")
+        stop_btn.click(None, None, None, cancels=[text_event], api_name=False)
         undo_btn.click(h["undo"], [session], shown, api_name="undo")
         reset_btn.click(h["reset"], [session], shown, api_name="reset")
         save_btn.click(h["download"], [session], [png_file, latent_file], api_name="download")

@@ -52,8 +52,10 @@ def _check_number(name: str, value, lo: float, hi: float, *, integer: bool = Fal
 class Studio:
     """Loaded models + the user actions of the app, as plain functions of a session dict."""
 
-    def __init__(self, G: Generator, *, segmenter=None, name: str = "custom", device: str | torch.device = "cpu"):
+    def __init__(self, G: Generator, *, segmenter=None, name: str = "custom", device: str | torch.device = "cpu",
+                 clip: str | None = "toyfaces-clip"):
         self.G = G.eval().requires_grad_(False).to(device)
+        self.clip_name, self._clip = clip, None          # the CLIP loads on the first text edit
         self.name, self.device = name, torch.device(device)
         self.links: dict[str, Link] = generator_links(G)
         needs_seg = any(l.label is not None for l in self.links.values())
@@ -64,13 +66,13 @@ class Studio:
 
     @classmethod
     def load(cls, generator: str = DEFAULT_GENERATOR, *, device: str = "cpu",
-             segmenter: str = "toyfaces64-segmenter") -> "Studio":
+             segmenter: str = "toyfaces64-segmenter", clip: str | None = "toyfaces-clip") -> "Studio":
         G = Generator.from_pretrained(generator, device=device)
         seg = None
         if any(l.label is not None for l in generator_links(G).values()):
             from .segmenter import Segmenter
             seg = Segmenter.from_pretrained(segmenter, device=device).predict
-        return cls(G, segmenter=seg, name=generator, device=device)
+        return cls(G, segmenter=seg, name=generator, device=device, clip=clip)
 
     # --- sessions -------------------------------------------------------------------------------
     @staticmethod
@@ -199,6 +201,36 @@ class Studio:
         y = torch.where(m > 0, 0.55 * x + 0.45 * tint, 0.6 * x - 0.4)
         from .utils import to_uint8
         return Image.fromarray(to_uint8(y)[0])
+
+    @property
+    def clip(self):
+        if self._clip is None:
+            if not self.clip_name:
+                raise StudioError("text edits need a CLIP: start the app with --clip NAME")
+            from .clip import CLIPAdapter
+            self._clip = CLIPAdapter.load(self.clip_name, device=self.device)
+        return self._clip
+
+    def text_optimize(self, session: dict, target: str, steps=40, *, progress=None, should_stop=None) -> dict:
+        """StyleCLIP latent optimisation (W+, METHODS §2.1) of the current code towards `target`, early-stopping
+        when the loss stops improving; progress(step, steps, losses) after every step."""
+        from .styleclip import optimize_latent
+
+        target = (target or "").strip() if isinstance(target, str) else target
+        if not isinstance(target, str) or not target:
+            raise StudioError("type what the face should look like, e.g. 'a face with purple hair'")
+        steps = _check_number("steps", steps, 1, 300, integer=True)
+        try:
+            emb = self.clip.text_embedding(target)
+        except ValueError as e:                       # empty after tokenising, or longer than the context
+            raise StudioError(str(e)) from None
+        key = ["optimize", target]
+        ws_src = torch.from_numpy(self._start_ws(session, "text", key))[None].to(self.device)
+        res = optimize_latent(self.G, self.clip, ws_src, emb, steps=steps, patience=max(10, steps // 4),
+                              progress=progress, should_stop=should_stop)
+        params = {"method": "optimize", "target": target, "steps": res.steps, "stopped": res.stopped or "end",
+                  "clip_loss": round(res.history[-1]["clip"], 4) if res.history else None}
+        return self._push(session, "text", key, params, res.ws[0].cpu().numpy())
 
     # --- latent files ---------------------------------------------------------------------------
     def save_latent(self, session: dict) -> bytes:

@@ -38,8 +38,8 @@ def test_import_app_loads_nothing():
 def test_named_apis(app_server):
     c = client(app_server)
     names = set(c.view_api(print_info=False, return_format="dict")["named_endpoints"])
-    assert {"/generate", "/random_seed", "/region", "/show_regions", "/undo", "/reset", "/download",
-            "/load_latent"} <= names
+    assert {"/generate", "/random_seed", "/region", "/show_regions", "/text_optimize", "/undo", "/reset",
+            "/download", "/load_latent"} <= names
 
 
 def test_every_api_end_to_end(app_server, expected):
@@ -58,6 +58,9 @@ def test_every_api_end_to_end(app_server, expected):
     assert Image.open(png).format == "PNG" and Image.open(png).size == (32, 32)
     img3, _, hist = c.predict(api_name="/undo")
     assert np.array_equal(pixels(img3), pixels(img)) and "region" not in hist
+    img_t, _, hist = c.predict("a face with purple hair", 5, api_name="/text_optimize")
+    assert '1. text: {"method": "optimize", "target": "a face with purple hair"' in hist
+    assert not np.array_equal(pixels(img_t), pixels(img))
     c.predict(["mouth"], 3, 1.0, api_name="/region")
     img4, _, hist = c.predict(api_name="/reset")
     assert np.array_equal(pixels(img4), pixels(img))
@@ -73,6 +76,8 @@ def test_every_api_end_to_end(app_server, expected):
     ((["eyes"], -4, 0.5), "/region"),               # negative seed
     ((["eyes"], 9, 0.5), "/region"),                # nothing generated yet in this session
     ((), "/undo"),                                  # nothing to undo
+    (("", 5), "/text_optimize"),                    # empty prompt
+    (("purple " * 100, 5), "/text_optimize"),       # longer than the CLIP's context
 ])
 def test_bad_input_gives_an_error_and_the_server_keeps_serving(app_server, args, api):
     c = client(app_server)

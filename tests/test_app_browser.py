@@ -63,6 +63,17 @@ def test_new_user_walkthrough(page):
     page.locator("#region-btn").click()
     expect(history(page)).to_have_value(re.compile(r'"t": 0\.5'))
     expect(history(page)).not_to_have_value(re.compile("2. region"))
+    # text edit (StyleCLIP latent optimisation): a few steps, then undo it
+    page.get_by_role("tab", name="3 · Text edit").click()
+    page.locator("#opt-steps input[type=number]").fill("5")
+    page.locator("#opt-steps input[type=number]").press("Enter")
+    page.locator("#text-btn").click()
+    expect(history(page)).to_have_value(re.compile(re.escape('2. text: {"method": "optimize", "target": "a face with purple hair"')),
+                                        timeout=60_000)
+    shot(page, "flow-text")
+    page.locator("#undo").click()
+    expect(history(page)).not_to_have_value(re.compile("2. text"))
+    page.get_by_role("tab", name="2 · Region edit").click()
     # undo and reset
     page.locator("#undo").click()
     expect(history(page)).to_have_value('0. start: {"kind": "seed", "seed": 11, "psi": 0.7}')

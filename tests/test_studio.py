@@ -72,3 +72,17 @@ def test_region_overlay_marks_the_box(studio):
     inside = marked[12:16, 12:20] - plain[12:16, 12:20]
     outside = marked[0:4, 0:4] - plain[0:4, 0:4]
     assert inside.mean() > outside.mean() + 20            # tinted inside, darkened outside
+
+
+def test_text_optimize_moves_towards_the_text(studio):
+    s = studio.generate(4, 0.7)
+    steps_seen = []
+    e = studio.text_optimize(s, "a face with purple hair", 6, progress=lambda i, n, l: steps_seen.append(l["clip"]))
+    assert steps_seen and len(e["edits"]) == 1 and e["edits"][0]["kind"] == "text"
+    assert e["edits"][0]["params"]["steps"] == len(steps_seen) and steps_seen[-1] < steps_seen[0]
+    again = studio.text_optimize(e, "a face with purple hair", 3)       # the same text again: a tweak, not a stack
+    assert len(again["edits"]) == 1
+    with pytest.raises(StudioError, match="type what the face"):
+        studio.text_optimize(s, "   ", 5)
+    with pytest.raises(StudioError, match="reads at most .* shorten it"):
+        studio.text_optimize(s, "purple " * 200, 5)
