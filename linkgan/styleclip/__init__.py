@@ -4,6 +4,7 @@ Three methods, each working on any `linkgan.networks.Generator` and `linkgan.cli
 latent optimization in W+ (`optimize.py`, Sec. 4), the latent mapper (`mapper.py`, Sec. 5) and global
 directions in style space S (`global_directions.py`, Sec. 6).
 """
+from .convert import StyleCLIPMapperError, convert_styleclip_state, load_styleclip_mapper
 from .global_directions import (GlobalDirections, GlobalEdit, StyleStats, channel_relevance, compute_style_stats,
                                 edit_channels)
 from .identity import FeatureIdentity, clip_identity
@@ -13,7 +14,7 @@ from .zoo import DIRECTIONS_FILE, load_directions, load_mapper, seed_ws, stylecl
 
 __all__ = [
     "DIRECTIONS_FILE", "GROUPS", "FeatureIdentity", "GlobalDirections", "GlobalEdit", "LatentMapper", "MapperConfig",
-    "OptimizeResult", "StyleStats", "channel_relevance", "clip_identity", "compute_style_stats", "edit_channels",
-    "load_directions", "load_mapper", "mapper_groups", "optimize_latent", "seed_ws", "styleclip_folder",
+    "OptimizeResult", "StyleCLIPMapperError", "StyleStats", "channel_relevance", "clip_identity", "compute_style_stats", "convert_styleclip_state", "edit_channels",
+    "load_directions", "load_mapper", "load_styleclip_mapper", "mapper_groups", "optimize_latent", "seed_ws", "styleclip_folder",
     "styleclip_lr", "train_mapper",
 ]

@@ -23,8 +23,15 @@ from .identity import resolve_identity
 GROUPS = ("coarse", "medium", "fine")
 
 
-def mapper_groups(num_ws: int) -> dict[str, range]:
-    """W+ rows of each group: StyleGAN2-1024's split (0-3, 4-7, 8-17 of 18) scaled to num_ws, each >= 1 row."""
+def mapper_groups(num_ws: int, split: tuple[int, int] | None = None) -> dict[str, range]:
+    """W+ rows of each group: StyleGAN2-1024's split (0-3, 4-7, 8-17 of 18) scaled to num_ws, each >= 1 row.
+    split=(a, b): fixed boundaries instead (rows 0:a, a:b, b:num_ws, clipped to num_ws; groups may be empty), as
+    the official StyleCLIP LevelsMapper slices [:4], [4:8], [8:] whatever the generator's num_ws."""
+    if split is not None:
+        a, b = (min(int(v), num_ws) for v in split)
+        if not 0 <= a <= b or num_ws < 1:
+            raise ValueError(f"split must be 0 <= a <= b, got {tuple(split)}")
+        return {"coarse": range(0, a), "medium": range(a, b), "fine": range(b, num_ws)}
     if num_ws < 3:
         raise ValueError(f"need num_ws >= 3 for three groups, got {num_ws}")
     a = min(max(1, round(num_ws * 4 / 18)), num_ws - 2)
@@ -40,18 +47,31 @@ class MapperConfig:
     n_layers: int = 4                             # equalised linear layers per group (paper: 4)
     lr_mul: float = 0.01                          # their learning-rate multiplier (paper: 0.01)
     prompt: str = ""                              # the text it was trained for (metadata)
+    split: tuple[int, int] | None = None          # fixed group boundaries (see mapper_groups); None: scaled split
+    norm_axis: str = "channels"                   # PixelNorm over w_dim ("channels"), or over the group's W+ rows
+                                                  # ("rows": official StyleCLIP, whose PixelNorm uses dim=1)
 
     def __post_init__(self):
         self.groups = tuple(self.groups)
         unknown = sorted(set(self.groups) - set(GROUPS))
         if unknown or not self.groups:
             raise ValueError(f"groups must be a non-empty subset of {GROUPS}, got {self.groups}")
-        mapper_groups(self.num_ws)
+        if self.split is not None:
+            self.split = tuple(int(v) for v in self.split)
+            if len(self.split) != 2:
+                raise ValueError(f"split must be two row boundaries, got {self.split}")
+        if self.norm_axis not in ("channels", "rows"):
+            raise ValueError(f"norm_axis must be 'channels' or 'rows', got {self.norm_axis!r}")
+        mapper_groups(self.num_ws, self.split)
 
 
 class PixelNorm(nn.Module):
+    def __init__(self, dim: int = -1):
+        super().__init__()
+        self.dim = dim
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * torch.rsqrt(x.square().mean(dim=-1, keepdim=True) + 1e-8)
+        return x * torch.rsqrt(x.square().mean(dim=self.dim, keepdim=True) + 1e-8)
 
 
 class LatentMapper(nn.Module, ModelHubMixin):
@@ -62,9 +82,10 @@ class LatentMapper(nn.Module, ModelHubMixin):
     def __init__(self, config: MapperConfig | None = None):
         super().__init__()
         self.config = cfg = config or MapperConfig()
-        self.rows = mapper_groups(cfg.num_ws)
+        self.rows = mapper_groups(cfg.num_ws, cfg.split)
+        norm_dim = -1 if cfg.norm_axis == "channels" else 1
         self.mlps = nn.ModuleDict({
-            g: nn.Sequential(PixelNorm(), *[EqualLinear(cfg.w_dim, cfg.w_dim, lr_mul=cfg.lr_mul, activate=True)
+            g: nn.Sequential(PixelNorm(norm_dim), *[EqualLinear(cfg.w_dim, cfg.w_dim, lr_mul=cfg.lr_mul, activate=True)
                                             for _ in range(cfg.n_layers)])
             for g in cfg.groups})
 
