@@ -198,6 +198,9 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description="LinkGAN Studio: controllable GAN image editing in the browser")
     p.add_argument("--model", default=None, help="generator: registry name, folder or Hub repo id "
                                                  "(default: the embedded toyfaces64-linked)")
+    p.add_argument("--clip", default="toyfaces-clip",
+                   help="CLIP for text edits: a project CLIP, an open_clip 'hf-hub:' id (e.g. "
+                        "hf-hub:timm/vit_base_patch32_clip_224.openai for ViT-B-32 openai), or 'none'")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
     p.add_argument("--concurrency", type=int, default=2, help="requests processed at once (default 2)")
@@ -212,7 +215,7 @@ def main(argv=None) -> int:
 
     torch.set_num_threads(1)                 # one thread per request; requests run side by side
     try:
-        studio = Studio.load(a.model or DEFAULT_GENERATOR)
+        studio = Studio.load(a.model or DEFAULT_GENERATOR, clip=None if a.clip == "none" else a.clip)
     except WeightsNotFoundError as e:
         print(f"error: no generator to serve. {e}\nThe embedded default is still being trained (README, 'Model "
               f"zoo'); pass --model with a generator folder, registry name or Hub repo id.", file=sys.stderr)
