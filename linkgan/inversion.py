@@ -1,0 +1,227 @@
+"""GAN inversion (METHODS.md §3): photo -> latent code, by optimisation (the StyleGAN2 projector, Karras et al. 2020,
+Sec. 5 / NVlabs `projector.py`), by an e4e-style encoder (Tov et al. 2021; linkgan/encoder.py), or both (hybrid:
+the encoder's code starts a shorter optimisation). Codes are saved as .npz: ws, noise maps and where they came from.
+"""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .styleclip.optimize import styleclip_lr
+
+DEFAULT_STEPS = 1000         # StyleGAN2 projector
+HYBRID_FRACTION = 0.25       # hybrid: this fraction of DEFAULT_STEPS, starting from the encoder's code
+
+
+@dataclass
+class InversionResult:
+    ws: torch.Tensor                          # (B, num_ws, w_dim) codes (rows all equal for space "w")
+    noise: list[torch.Tensor]                 # one (B, 1, s, s) map per StyledConv (G.synthesis.noise_sizes)
+    images: torch.Tensor                      # (B, 3, H, W) G(ws, noise) in [-1, 1]
+    method: str                               # "optimize", "encoder" or "hybrid"
+    space: str                                # "w" or "w+"
+    steps: int = 0                            # optimisation steps run
+    stopped: str = ""                         # "" ran to the end; "early" plateau; "cancelled" should_stop()
+    losses: list[dict] = field(default_factory=list)   # per step: step, lr, lpips, mse, noise_reg, loss (batch means)
+
+    @property
+    def w(self) -> torch.Tensor:
+        """(B, w_dim): the W code links act on; the mean row for a W+ code."""
+        return self.ws.mean(dim=1)
+
+
+@torch.no_grad()
+def w_std(G, n: int = 10_000, seed: int = 123) -> float:
+    """Spread of W around w_avg: sqrt(mean ||w - mean(w)||^2) over n mapped z (the projector's noise scale)."""
+    z = torch.randn(n, G.config.z_dim, generator=torch.Generator().manual_seed(seed)).to(G.w_avg.device)
+    w = torch.cat([G.map(zc) for zc in z.split(2000)])
+    return float((w - w.mean(0)).square().sum(1).mean().sqrt())
+
+
+def noise_regularizer(noise: list[torch.Tensor]) -> torch.Tensor:
+    """(B,) sum over maps and scales of squared autocorrelations at shift 1 (StyleGAN2 Sec. 5): keeps the
+    optimised noise maps noise-like, so they cannot carry the image's content."""
+    reg = 0.0
+    for n in noise:
+        while True:
+            reg = reg + (n * torch.roll(n, shifts=1, dims=3)).mean(dim=(1, 2, 3)).square()
+            reg = reg + (n * torch.roll(n, shifts=1, dims=2)).mean(dim=(1, 2, 3)).square()
+            if n.shape[2] <= 8:
+                break
+            n = F.avg_pool2d(n, kernel_size=2)
+    return reg
+
+
+def _resolve_lpips(lpips, device):
+    if isinstance(lpips, str):
+        from .perceptual import load_lpips
+        return load_lpips(lpips, device=device)
+    return lpips
+
+
+def project(G, target: torch.Tensor, *, space: str = "w", steps: int = DEFAULT_STEPS, lr: float = 0.1,
+            lpips=None, lpips_weight: float = 1.0, mse_weight: float = 1.0, noise_reg_weight: float = 1e5,
+            noise_factor: float = 0.05, noise_ramp: float = 0.75, rampup: float = 0.05, rampdown: float = 0.25,
+            optimize_noise: bool = True, init_ws: torch.Tensor | None = None, w_std_value: float | None = None,
+            patience: int | None = None, min_delta: float = 1e-4,
+            callback: Callable[[int, float, torch.Tensor | None], None] | None = None, image_every: int = 0,
+            should_stop: Callable[[], bool] | None = None, seed: int = 0) -> InversionResult:
+    """Fit codes to target images (B, 3, R, R) in [-1, 1] by Adam (StyleGAN2 projector recipe).
+
+    space: "w" (one w per image, broadcast: best for edits; links live in W) or "w+" (one w per layer).
+    lpips: an LPIPS-like module (x, y) -> (B,), "vgg"/"alex" (loaded with linkgan.perceptual.load_lpips), or None
+    (no perceptual term). loss = lpips_weight * LPIPS + mse_weight * MSE + noise_reg_weight * noise_regularizer.
+    Starts at init_ws (B, num_ws | -, w_dim; its mean row for "w") or G.w_avg; latent noise of noise_factor * w-std
+    fades out (quadratically) by noise_ramp of the steps; lr warms up over `rampup` and ramps down (cosine) over the
+    last `rampdown`. Noise maps start random, are optimised and renormalised after every step.
+    patience: stop when the loss has not improved by min_delta for that many steps (None: never).
+    callback(step, loss, image): after every step; image is G's current output every `image_every` steps and at
+    the last step (else None). should_stop(): polled before every step; True ends the run with the codes so far.
+    """
+    if space not in ("w", "w+"):
+        raise ValueError(f"space must be 'w' or 'w+', got {space!r}")
+    if steps < 0:
+        raise ValueError(f"steps must be >= 0, got {steps}")
+    r = G.config.resolution
+    if target.ndim != 4 or tuple(target.shape[1:]) != (3, r, r):
+        raise ValueError(f"target must have shape (B, 3, {r}, {r}), got {tuple(target.shape)}")
+    device = G.w_avg.device
+    target = target.detach().to(device, torch.float32)
+    b, num_ws = target.shape[0], G.num_ws
+    lpips = _resolve_lpips(lpips, device)
+    gen = torch.Generator(device="cpu").manual_seed(seed)
+    std = w_std(G) if w_std_value is None and noise_factor > 0 else (w_std_value or 0.0)
+
+    if init_ws is None:
+        start = G.w_avg.detach().view(1, 1, -1).expand(b, num_ws, -1)
+    else:
+        start = init_ws.detach().to(device, torch.float32)
+        start = start.unsqueeze(1).expand(-1, num_ws, -1) if start.ndim == 2 else start
+    start = start.mean(dim=1, keepdim=True) if space == "w" else start
+    latent = start.clone().requires_grad_(True)                     # (B, 1 | num_ws, w_dim)
+    use_noise = bool(G.config.noise) and optimize_noise
+    noise = [torch.randn(b, 1, s, s, generator=gen).to(device).requires_grad_(use_noise)
+             for s in G.synthesis.noise_sizes]
+    if not use_noise:
+        noise = [n.expand(b, -1, -1, -1) for n in G.synthesis.noises("const", b)]
+    opt = torch.optim.Adam([latent] + (noise if use_noise else []), lr=lr, betas=(0.9, 0.999))
+
+    losses: list[dict] = []
+    best, since_best, stopped = math.inf, 0, ""
+    for step in range(steps):
+        if should_stop is not None and should_stop():
+            stopped = "cancelled"
+            break
+        t = step / steps
+        cur_lr = styleclip_lr(t, lr, rampdown=rampdown, rampup=rampup)
+        for group in opt.param_groups:
+            group["lr"] = cur_lr
+        scale = std * noise_factor * max(0.0, 1.0 - t / noise_ramp) ** 2
+        w_noise = torch.randn(latent.shape, generator=gen).to(device) * scale
+        ws = (latent + w_noise).expand(-1, num_ws, -1)
+        img = G.synthesize(ws, noise=noise)                          # (B, 3, R, R)
+        l_mse = (img - target).square().mean(dim=(1, 2, 3))          # (B,)
+        l_lpips = lpips(img, target) if lpips is not None and lpips_weight else torch.zeros_like(l_mse)
+        l_reg = noise_regularizer(noise) if use_noise else torch.zeros_like(l_mse)
+        loss = lpips_weight * l_lpips + mse_weight * l_mse + noise_reg_weight * l_reg   # (B,)
+        opt.zero_grad(set_to_none=True)
+        loss.sum().backward()                                        # per-image gradients stay independent
+        opt.step()
+        if use_noise:
+            with torch.no_grad():                                    # renormalise: zero mean, unit variance
+                for n in noise:
+                    n -= n.mean(dim=(1, 2, 3), keepdim=True)
+                    n *= n.square().mean(dim=(1, 2, 3), keepdim=True).rsqrt()
+        rec = {"step": step + 1, "lr": cur_lr, **{k: float(v.detach().mean()) for k, v in (
+            ("lpips", l_lpips), ("mse", l_mse), ("noise_reg", l_reg), ("loss", loss))}}
+        losses.append(rec)
+        if callback is not None:
+            last = step + 1 == steps
+            show = last or (image_every > 0 and (step + 1) % image_every == 0)
+            callback(step + 1, rec["loss"], img.detach() if show else None)
+        if rec["loss"] < best - min_delta:
+            best, since_best = rec["loss"], 0
+        else:
+            since_best += 1
+            if patience is not None and since_best >= patience:
+                stopped = "early"
+                break
+    with torch.no_grad():
+        ws = latent.detach().expand(-1, num_ws, -1).contiguous()
+        noise = [n.detach().clone() for n in noise]
+        images = G.synthesize(ws, noise=noise)
+    return InversionResult(ws=ws, noise=noise, images=images, method="optimize", space=space,
+                           steps=len(losses), stopped=stopped, losses=losses)
+
+
+def _fit_size(G, image: torch.Tensor) -> torch.Tensor:
+    """(B, 3, H, W) or (3, H, W) in [-1, 1] -> (B, 3, R, R) at G's resolution (area/bilinear resize if needed)."""
+    x = image.unsqueeze(0) if image.ndim == 3 else image
+    if x.ndim != 4 or x.shape[1] != 3:
+        raise ValueError(f"image must have shape (B, 3, H, W), got {tuple(image.shape)}")
+    r = G.config.resolution
+    if tuple(x.shape[-2:]) != (r, r):
+        x = F.interpolate(x.float(), size=(r, r), mode="bilinear", antialias=True, align_corners=False)
+    return x.to(G.w_avg.device, torch.float32)
+
+
+def invert(G, image: torch.Tensor, *, method: str = "hybrid", encoder=None, steps: int | None = None,
+           space: str = "w", lpips="vgg", hybrid_fraction: float = HYBRID_FRACTION, **project_kw) -> InversionResult:
+    """Invert images (B, 3, H, W) in [-1, 1] (resized to G's resolution) into G's latent space.
+
+    method: "encoder" (one forward pass of `encoder`; its W+ code, near W), "optimize" (`project` from w_avg,
+    `steps` default 1000), "hybrid" (`project` from the encoder's code; steps default hybrid_fraction * 1000).
+    space, lpips and project_kw go to `project`. For "encoder", noise maps are G's constant ones.
+    """
+    if method not in ("encoder", "optimize", "hybrid"):
+        raise ValueError(f"method must be 'encoder', 'optimize' or 'hybrid', got {method!r}")
+    if method != "optimize" and encoder is None:
+        raise ValueError(f"method {method!r} needs an encoder (linkgan.encoder.Encoder)")
+    x = _fit_size(G, image)
+    init = None
+    if encoder is not None and method != "optimize":
+        with torch.no_grad():
+            init = encoder(x.to(encoder.w_avg.device)).to(x.device)         # (B, num_ws, w_dim)
+    if method == "encoder":
+        with torch.no_grad():
+            noise = [n.expand(x.shape[0], -1, -1, -1).clone() for n in G.synthesis.noises("const", x.shape[0])]
+            images = G.synthesize(init, noise=noise)
+        return InversionResult(ws=init, noise=noise, images=images, method="encoder", space="w+")
+    if steps is None:
+        steps = DEFAULT_STEPS if method == "optimize" else max(1, round(hybrid_fraction * DEFAULT_STEPS))
+    res = project(G, x, space=space, steps=steps, lpips=lpips, init_ws=init, **project_kw)
+    res.method = method
+    return res
+
+
+def save_code(path: str | os.PathLike, result: InversionResult, *, model: str) -> None:
+    """Write an .npz: ws (B, num_ws, w_dim), noise_0..noise_{k-1} (B, 1, s, s), method, space, model, steps, loss."""
+    arrays = {"ws": result.ws.detach().cpu().float().numpy()}
+    arrays.update({f"noise_{i}": n.detach().cpu().float().numpy() for i, n in enumerate(result.noise)})
+    loss = result.losses[-1]["loss"] if result.losses else float("nan")
+    np.savez(path, **arrays, method=np.array(result.method), space=np.array(result.space), model=np.array(model),
+             steps=np.array(result.steps), loss=np.array(loss))
+
+
+def load_code(path: str | os.PathLike) -> dict:
+    """Read an .npz written by `save_code`: {"ws": tensor (B, num_ws, w_dim), "noise": [tensors], "method",
+    "space", "model", "steps"}. Raises ValueError with a clear message for anything else."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            data = {k: f[k] for k in f.files}
+    except FileNotFoundError:
+        raise ValueError(f"no latent code file {os.fspath(path)}") from None
+    except (OSError, ValueError, EOFError) as e:
+        raise ValueError(f"{os.fspath(path)} is not a latent code .npz: {e}") from None
+    ws = data.get("ws")
+    if ws is None or ws.ndim != 3:
+        raise ValueError(f"{os.fspath(path)} has no 'ws' array of shape (B, num_ws, w_dim)")
+    noise = [torch.from_numpy(data[f"noise_{i}"]) for i in range(len(data)) if f"noise_{i}" in data]
+    text = {k: str(data[k]) for k in ("method", "space", "model") if k in data}
+    return {"ws": torch.from_numpy(ws), "noise": noise, "steps": int(data.get("steps", 0)), **text}

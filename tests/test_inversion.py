@@ -1,0 +1,168 @@
+"""Inversion (linkgan/inversion.py, linkgan/encoder.py, linkgan/encoder_train.py) on a tiny random generator:
+the projector reduces its loss on G's own sample, W / W+ shapes, cancellation and early stop, the encoder's
+near-W contract, its losses and training loop (resumable), hybrid, and .npz codes."""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from linkgan.encoder import Encoder, EncoderConfig, LatentDiscriminator, LossWeights, encoder_losses
+from linkgan.encoder_train import EncoderOptimConfig, EncoderRunConfig, EncoderTrainConfig, train_encoder, unlocked_at
+from linkgan.inversion import invert, load_code, noise_regularizer, project, save_code
+from linkgan.networks import Generator, GeneratorConfig
+
+TINY = GeneratorConfig(resolution=16, z_dim=32, w_dim=32, n_mlp=2, channel_base=256, channel_max=16)
+
+
+@pytest.fixture(scope="module")
+def G() -> Generator:
+    torch.manual_seed(0)
+    g = Generator(TINY).eval().requires_grad_(False)
+    with torch.no_grad():
+        for m in g.modules():                       # noise strengths are zero at init: make noise matter
+            if hasattr(m, "weight") and type(m).__name__ == "NoiseInjection":
+                m.weight.fill_(0.1)
+    return g
+
+
+def _target(G, seed=1, n=1):
+    with torch.no_grad():
+        w = G.map(torch.randn(n, TINY.z_dim, generator=torch.Generator().manual_seed(seed)))
+        return G.synthesize(w, noise_mode="const"), w
+
+
+def test_projection_reduces_the_loss_in_w_and_w_plus(G):
+    x, _ = _target(G, n=2)
+    seen = []
+    res = project(G, x, steps=40, lr=0.1, callback=lambda s, l, img: seen.append((s, l, img)), image_every=10)
+    assert res.ws.shape == (2, G.num_ws, TINY.w_dim) and res.space == "w" and res.steps == 40
+    assert torch.equal(res.ws[:, 0], res.ws[:, -1])                         # W: every row the same
+    assert len(res.noise) == len(G.synthesis.noise_sizes) and res.noise[-1].shape == (2, 1, 16, 16)
+    first, last = res.losses[0]["mse"], res.losses[-1]["mse"]
+    assert last < 0.5 * first, (first, last)
+    assert [s for s, _, img in seen if img is not None] == [10, 20, 30, 40] and seen[-1][2].shape == x.shape
+    for n in res.noise:                                                     # renormalised noise maps
+        assert abs(float(n.mean())) < 1e-4 and abs(float(n.square().mean()) - 1) < 1e-3
+    plus = project(G, x, space="w+", steps=20, noise_reg_weight=1e5)
+    assert plus.ws.shape == (2, G.num_ws, TINY.w_dim) and not torch.equal(plus.ws[:, 0], plus.ws[:, -1])
+    assert plus.losses[-1]["loss"] < plus.losses[0]["loss"]
+
+
+def test_projection_uses_a_perceptual_term_when_given(G):
+    x, _ = _target(G)
+    calls = []
+
+    def fake_lpips(a, b):
+        calls.append(a.shape)
+        return (a - b).abs().mean(dim=(1, 2, 3))
+
+    res = project(G, x, steps=3, lpips=fake_lpips, lpips_weight=2.0)
+    assert len(calls) == 3 and res.losses[0]["lpips"] > 0
+    rec = res.losses[0]
+    assert rec["loss"] == pytest.approx(2.0 * rec["lpips"] + rec["mse"] + 1e5 * rec["noise_reg"], rel=1e-5)
+
+
+def test_cancellation_and_early_stop(G):
+    x, _ = _target(G)
+    calls = {"n": 0}
+
+    def stop():
+        calls["n"] += 1
+        return calls["n"] > 3
+
+    res = project(G, x, steps=50, should_stop=stop)
+    assert res.steps == 3 and res.stopped == "cancelled" and res.ws.shape[0] == 1
+    res = project(G, x, steps=50, lr=0.0, noise_factor=0.0, optimize_noise=False, patience=4)
+    assert res.stopped == "early" and res.steps == 5                       # nothing moves: a plateau at once
+    with pytest.raises(ValueError, match="space"):
+        project(G, x, space="s", steps=1)
+    with pytest.raises(ValueError, match=r"\(B, 3, 16, 16\)"):
+        project(G, x[:, :, :8], steps=1)
+
+
+def test_noise_regularizer_penalises_structure():
+    g = torch.Generator().manual_seed(0)
+    white = [torch.randn(2, 1, 16, 16, generator=g)]
+    smooth = [torch.ones(2, 1, 16, 16)]
+    assert noise_regularizer(white).shape == (2,)
+    assert float(noise_regularizer(smooth).min()) > 100 * float(noise_regularizer(white).max())
+
+
+def test_encoder_shape_and_near_w_contract(G):
+    cfg = EncoderConfig.for_generator(G, channel_base=256, channel_max=16)
+    torch.manual_seed(0)
+    E = Encoder(cfg).set_w_avg(torch.full((TINY.w_dim,), 0.5))
+    x, _ = _target(G, n=3)
+    ws = E(x)
+    assert ws.shape == (3, G.num_ws, TINY.w_dim)
+    assert torch.allclose(ws, ws[:, :1].expand_as(ws))                       # n_unlocked = 0: pure W
+    w0, _ = E.encode(x)
+    assert torch.allclose(ws[:, 0], 0.5 + w0)                                 # w_avg is added
+    E.set_unlocked(2)
+    ws2 = E(x)
+    assert torch.equal(ws2[:, 0], ws[:, 0]) and not torch.allclose(ws2[:, 1], ws2[:, 0])
+    assert torch.allclose(ws2[:, 3:], ws2[:, :1].expand_as(ws2[:, 3:]))     # rows past the unlocked ones = w0
+    E.set_unlocked(99)
+    assert int(E.n_unlocked) == G.num_ws - 1
+    with pytest.raises(ValueError, match="images must have shape"):
+        E(torch.zeros(1, 3, 8, 8))
+    assert [unlocked_at(s, 6, 10, 5) for s in (0, 9, 10, 14, 15, 100)] == [0, 0, 1, 1, 2, 5]
+
+
+def test_encoder_losses_and_offset_penalty_decreases(G):
+    cfg = EncoderConfig.for_generator(G, channel_base=256, channel_max=16, delta_init=1.0)
+    torch.manual_seed(0)
+    E = Encoder(cfg).set_w_avg(G.w_avg)
+    E.set_unlocked(G.num_ws - 1)
+    D = LatentDiscriminator(TINY.w_dim, hidden=32)
+    x, w = _target(G, n=4)
+    weights = LossWeights(l2=0.0, lpips=0.0, delta=1.0, latent_d=0.1, w_l2=0.0)   # the penalty alone (+ D)
+    opt = torch.optim.Adam(E.parameters(), lr=1e-2)
+    deltas = []
+    for _ in range(15):
+        total, terms = encoder_losses(E, G, x, ws_true=G.broadcast(w[:2]), latent_d=D, weights=weights)
+        assert {"l2", "delta", "latent_d"} <= set(terms) and total.ndim == 0
+        deltas.append(terms["delta"])
+        opt.zero_grad()
+        total.backward()
+        opt.step()
+    assert deltas[-1] < 0.5 * deltas[0], deltas
+    _, terms = encoder_losses(E, G, x, ws_true=G.broadcast(w[:2]), lpips=lambda a, b: (a - b).abs().mean((1, 2, 3)))
+    assert {"l2", "lpips", "delta", "w_l2"} <= set(terms)
+
+
+def test_train_encoder_resumes_and_hybrid_runs(G, tmp_path):
+    cfg = EncoderTrainConfig(
+        model=EncoderConfig(channel_base=256, channel_max=16),
+        optim=EncoderOptimConfig(batch_size=4, lr=1e-3, progressive_start=2, progressive_every=1, lpips=""),
+        run=EncoderRunConfig(out=str(tmp_path / "run"), steps=3, log_every=1, ckpt_every=2, generator="tiny"))
+    lines = []
+    folder = train_encoder(G, cfg, echo=lines.append)
+    E = Encoder.from_pretrained(folder)
+    assert E.config.num_ws == G.num_ws and int(E.n_unlocked) == 1       # the stage of step index 2
+    assert torch.equal(E.w_avg, G.w_avg) and E.metadata["generator"] == "tiny"
+    assert any("step      3/3" in line for line in lines) and (tmp_path / "run" / "checkpoint.pt").is_file()
+    longer = dataclasses.replace(cfg, run=dataclasses.replace(cfg.run, steps=4))
+    train_encoder(G, longer, resume=True, echo=lines.append)
+    assert "resumed at step 3" in lines
+    E = Encoder.from_pretrained(folder)
+    assert E.metadata["training"]["step"] == 4 and int(E.n_unlocked) == 2
+
+    x, _ = _target(G, n=1)
+    enc = invert(G, x, method="encoder", encoder=E)
+    assert enc.steps == 0 and enc.ws.shape == (1, G.num_ws, TINY.w_dim) and enc.images.shape == x.shape
+    hyb = invert(G, x, method="hybrid", encoder=E, steps=4, lpips=None)
+    assert hyb.method == "hybrid" and hyb.steps == 4 and hyb.space == "w"
+    big = torch.nn.functional.interpolate(x, size=(40, 40))                 # any size is resized to G's
+    assert invert(G, big, method="optimize", steps=2, lpips=None).ws.shape == (1, G.num_ws, TINY.w_dim)
+    with pytest.raises(ValueError, match="needs an encoder"):
+        invert(G, x, method="hybrid")
+    save_code(tmp_path / "code.npz", hyb, model="tiny")
+    code = load_code(tmp_path / "code.npz")
+    assert torch.equal(code["ws"], hyb.ws) and code["method"] == "hybrid" and code["model"] == "tiny"
+    assert len(code["noise"]) == len(hyb.noise) and torch.equal(code["noise"][2], hyb.noise[2])
+    with pytest.raises(ValueError, match="not a latent code"):
+        (tmp_path / "bad.npz").write_bytes(b"junk")
+        load_code(tmp_path / "bad.npz")
