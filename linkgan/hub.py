@@ -59,8 +59,12 @@ REGISTRY: dict[str, WeightSet] = {w.name: w for w in [
     WeightSet("toyfaces64-oracle", "AttributeOracle",
               "small CNN classifying every toy-face attribute (scores text edits independently of CLIP)",
               local="toyfaces64-oracle"),
+    WeightSet("toyfaces64-encoder", "Encoder",
+              "e4e-style encoder inverting 64 px toy faces into toyfaces64-linked's W+ (near W); training/train_encoder.py",
+              local="toyfaces64-encoder"),
 ]}
 DEFAULT_GENERATOR = "toyfaces64-linked"
+DEFAULT_ENCODER = "toyfaces64-encoder"
 
 
 def _atomic_write_bytes(path: Path, data: bytes) -> None:

@@ -1,0 +1,65 @@
+"""Train the e4e-style encoder for a generator: a thin command line over `linkgan.encoder_train`.
+
+    python training/train_encoder.py --out runs/encoder64 run.steps=5000
+    python training/train_encoder.py --out runs/encoder64 --resume          # continue a stopped run exactly
+    python training/train_encoder.py --generator runs/linked64/export --out runs/enc optim.lpips='"alex"'
+
+Overrides are `section.field=value` for the sections model / optim / loss / run (values are JSON where they
+parse as JSON). The weights land in <out>/encoder (config.json + model.safetensors); copy that folder to
+checkpoints/toyfaces64-encoder to ship it.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import torch  # noqa: E402
+
+from linkgan.encoder_train import EncoderTrainConfig, train_encoder  # noqa: E402
+from linkgan.hub import DEFAULT_GENERATOR, WeightsFormatError, WeightsNotFoundError  # noqa: E402
+from linkgan.networks import Generator  # noqa: E402
+from linkgan.train import replace_config  # noqa: E402
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--generator", default=DEFAULT_GENERATOR,
+                   help=f"generator to invert: registry name, folder or Hub repo id (default {DEFAULT_GENERATOR})")
+    p.add_argument("--out", required=True, help="run folder (config, log, checkpoint, encoder/)")
+    p.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.pt")
+    p.add_argument("--device", default=None, help="cpu / cuda (default: cuda when available)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("overrides", nargs="*", help="section.field=value, e.g. optim.batch_size=8 run.steps=2000")
+    a = p.parse_args(argv)
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    try:
+        pairs = dict(kv.split("=", 1) for kv in a.overrides)
+    except ValueError:
+        p.error("overrides look like section.field=value")
+    pairs["run.out"] = json.dumps(a.out)
+    pairs["run.generator"] = json.dumps(a.generator)
+    try:
+        cfg = replace_config(EncoderTrainConfig(), pairs)
+        G = Generator.from_pretrained(a.generator, device=a.device)
+    except WeightsNotFoundError as e:
+        print(f"error: generator {a.generator!r} is not trained yet or not found: {e}", file=sys.stderr)
+        return 2
+    except (ValueError, WeightsFormatError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    try:
+        folder = train_encoder(G, cfg, resume=a.resume, device=a.device)
+    except (FileNotFoundError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"encoder weights in {folder}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
