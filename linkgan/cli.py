@@ -107,6 +107,8 @@ def _add_resample(sub) -> None:
     p.add_argument("--t", type=float, nargs="+", default=[0.0, 0.5, 1.0], help="interpolation steps in [0, 1]")
     p.add_argument("--psi", type=float, default=0.7, help="truncation psi (default 0.7)")
     p.add_argument("--model", default=DEFAULT_GENERATOR, help="linked generator: name, folder or Hub repo id")
+    p.add_argument("--latent", type=Path, default=None,
+                   help="edit an inverted photo: a code .npz from `invert` (replaces --seed)")
     p.add_argument("--out", type=Path, required=True, help="output PNG path")
     p.set_defaults(func=_run_resample)
 
@@ -128,10 +130,98 @@ def _run_resample(args) -> int:
     unknown = [n for n in args.link if n not in links]
     if unknown:
         raise CLIError(f"{args.model} has no link(s) {unknown}; its links: {sorted(links) or 'none'}")
+    w, note = _latent_w(args.latent, G) if args.latent is not None else (None, "")
     images = resample_strip(G, [links[n] for n in args.link], seed=args.seed, new_seed=args.new_seed,
-                            ts=args.t, psi=args.psi)
+                            ts=args.t, psi=args.psi, w=w)
     _save_image(make_grid(images, cols=len(args.t)), args.out)
-    print(f"wrote {len(args.t)} images (links {args.link}, seed {args.seed} -> {args.new_seed}) to {args.out}")
+    source = f"code {args.latent}{note}" if args.latent is not None else f"seed {args.seed}"
+    print(f"wrote {len(args.t)} images (links {args.link}, {source} -> {args.new_seed}) to {args.out}")
+    return 0
+
+
+def _latent_w(path: Path, G):
+    """The w (1, w_dim) of an `invert` code for editing in W (where links live): the first image's code; a W+
+    code's mean row, said in the returned note. Shared by every subcommand that edits an inverted photo."""
+    import torch
+
+    from .inversion import load_code
+
+    try:
+        ws = load_code(path)["ws"][:1].float()                       # (1, num_ws, w_dim)
+    except ValueError as e:
+        raise CLIError(str(e)) from None
+    want = (G.num_ws, G.config.w_dim)
+    if tuple(ws.shape[1:]) != want:
+        raise CLIError(f"{path} holds codes of shape {tuple(ws.shape[1:])}, this generator wants {want}: "
+                       f"invert the photo with the same --model")
+    if torch.equal(ws, ws[:, :1].expand_as(ws)):
+        return ws[:, 0], ""
+    return ws.mean(dim=1), " (a W+ code: edited through its mean row, so it may look a little different)"
+
+
+# --- invert (photo -> latent code) ------------------------------------------------------------------
+def _add_invert(sub) -> None:
+    from .hub import DEFAULT_ENCODER, DEFAULT_GENERATOR
+
+    p = sub.add_parser("invert", help="invert a photo into the generator's latent space: writes a code .npz")
+    p.add_argument("photo", type=Path, help="image file (any format Pillow reads)")
+    p.add_argument("--method", choices=("encoder", "optimize", "hybrid"), default="hybrid",
+                   help="encoder (one pass), optimize (StyleGAN2 projector) or hybrid (encoder, then optimise; default)")
+    p.add_argument("--out", type=Path, required=True, help="output .npz: ws, noise maps, method, model")
+    p.add_argument("--recon", type=Path, default=None, help="also write the reconstruction as a PNG")
+    p.add_argument("--model", default=DEFAULT_GENERATOR, help="generator: name, folder or Hub repo id")
+    p.add_argument("--encoder", default=DEFAULT_ENCODER, help="encoder (encoder, hybrid): name, folder or Hub repo id")
+    p.add_argument("--steps", type=_positive_int, default=None, help="optimisation steps (default 1000; hybrid 250)")
+    p.add_argument("--space", choices=("w", "w+"), default="w", help="optimise in W (edits best; default) or W+")
+    p.add_argument("--lpips", choices=("vgg", "alex", "none"), default="vgg", help="perceptual loss backbone")
+    p.add_argument("--fit", choices=("crop", "pad"), default="crop", help="non-square photos: centre crop or pad")
+    p.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    p.set_defaults(func=_run_invert)
+
+
+def _run_invert(args) -> int:
+    from tqdm import tqdm
+
+    from .encoder import Encoder
+    from .hub import WeightsFormatError, WeightsNotFoundError
+    from .inversion import invert, save_code
+    from .networks import Generator
+    from .photos import PhotoError, load_photo
+
+    try:
+        G = Generator.from_pretrained(args.model, device=args.device)
+    except (WeightsNotFoundError, WeightsFormatError) as e:
+        raise CLIError(str(e)) from None
+    try:
+        x = load_photo(args.photo, G.config.resolution, mode=args.fit)
+    except PhotoError as e:
+        raise CLIError(f"{args.photo}: {e}") from None
+    encoder = None
+    if args.method != "optimize":
+        try:
+            encoder = Encoder.from_pretrained(args.encoder, device=args.device)
+        except WeightsNotFoundError as e:
+            raise CLIError(f"encoder not trained yet: {args.encoder} ({e}); use --method optimize, or train one "
+                           f"with training/train_encoder.py") from None
+        except WeightsFormatError as e:
+            raise CLIError(str(e)) from None
+    bar = tqdm(desc=f"invert ({args.method})", unit="step", disable=args.method == "encoder")
+    try:
+        res = invert(G, x, method=args.method, encoder=encoder, steps=args.steps, space=args.space,
+                     lpips=None if args.lpips == "none" else args.lpips,
+                     callback=lambda step, loss, _img: (bar.update(1), bar.set_postfix(loss=f"{loss:.4f}")))
+    finally:
+        bar.close()
+    try:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        save_code(args.out, res, model=args.model)
+    except OSError as e:
+        raise CLIError(f"cannot write {args.out}: {e.strerror or e}") from None
+    if args.recon is not None:
+        from .utils import make_grid
+        _save_image(make_grid(res.images, cols=1), args.recon)
+    loss = f", loss {res.losses[-1]['loss']:.4f}" if res.losses else ""
+    print(f"wrote the {res.method} code of {args.photo} ({res.space}, {res.steps} steps{loss}) to {args.out}")
     return 0
 
 
@@ -222,6 +312,7 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_dataset(sub)
     _add_resample(sub)
     _add_edit(sub)
+    _add_invert(sub)
     return parser
 
 
