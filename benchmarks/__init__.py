@@ -13,7 +13,7 @@ from typing import Callable, Iterable
 
 from linkgan.utils import cpu_model
 
-from . import app, data, generator, linkage, quality, segmenter, training
+from . import app, data, generator, inversion, linkage, quality, segmenter, training
 
 SECTIONS: dict[str, Callable[..., dict]] = {
     "generator": generator.run,
@@ -23,6 +23,7 @@ SECTIONS: dict[str, Callable[..., dict]] = {
     "quality": quality.run,
     "training": training.run,
     "app": app.run,
+    "inversion": inversion.run,
 }
 
 

@@ -36,16 +36,16 @@ def _target(G, seed=1, n=1):
 def test_projection_reduces_the_loss_in_w_and_w_plus(G):
     x, _ = _target(G, n=2)
     seen = []
-    res = project(G, x, steps=40, lr=0.1, callback=lambda s, l, img: seen.append((s, l, img)), image_every=10)
-    assert res.ws.shape == (2, G.num_ws, TINY.w_dim) and res.space == "w" and res.steps == 40
+    res = project(G, x, steps=30, lr=0.1, callback=lambda s, l, img: seen.append((s, l, img)), image_every=10)
+    assert res.ws.shape == (2, G.num_ws, TINY.w_dim) and res.space == "w" and res.steps == 30
     assert torch.equal(res.ws[:, 0], res.ws[:, -1])                         # W: every row the same
     assert len(res.noise) == len(G.synthesis.noise_sizes) and res.noise[-1].shape == (2, 1, 16, 16)
     first, last = res.losses[0]["mse"], res.losses[-1]["mse"]
     assert last < 0.5 * first, (first, last)
-    assert [s for s, _, img in seen if img is not None] == [10, 20, 30, 40] and seen[-1][2].shape == x.shape
+    assert [s for s, _, img in seen if img is not None] == [10, 20, 30] and seen[-1][2].shape == x.shape
     for n in res.noise:                                                     # renormalised noise maps
         assert abs(float(n.mean())) < 1e-4 and abs(float(n.square().mean()) - 1) < 1e-3
-    plus = project(G, x, space="w+", steps=20, noise_reg_weight=1e5)
+    plus = project(G, x, space="w+", steps=12, noise_reg_weight=1e5)
     assert plus.ws.shape == (2, G.num_ws, TINY.w_dim) and not torch.equal(plus.ws[:, 0], plus.ws[:, -1])
     assert plus.losses[-1]["loss"] < plus.losses[0]["loss"]
 
@@ -166,3 +166,45 @@ def test_train_encoder_resumes_and_hybrid_runs(G, tmp_path):
     with pytest.raises(ValueError, match="not a latent code"):
         (tmp_path / "bad.npz").write_bytes(b"junk")
         load_code(tmp_path / "bad.npz")
+
+
+def test_psnr_and_ssim():
+    from linkgan.image_metrics import psnr, ssim
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(2, 3, 16, 16, generator=g) * 2 - 1
+    noisy = (x + 0.6 * torch.randn(x.shape, generator=g)).clamp(-1, 1)
+    assert torch.allclose(ssim(x, x), torch.ones(2)) and torch.isinf(psnr(x, x)).all()
+    assert (ssim(x, noisy) < 0.8).all() and (ssim(x, noisy) > ssim(x, -x)).all()
+    half = torch.zeros(1, 3, 4, 4)                                         # error 0.5 on [0, 1] scale: 6.02 dB
+    assert float(psnr(half, torch.ones(1, 3, 4, 4))) == pytest.approx(6.0206, abs=1e-3)
+
+
+def test_benchmark_section_on_tiny_models(G, monkeypatch):
+    import benchmarks
+    from benchmarks import inversion as bench
+    from linkgan.hub import WeightsNotFoundError
+
+    assert benchmarks.SECTIONS["inversion"] is bench.run
+    monkeypatch.setattr(bench._weights, "generator", lambda name: (_ for _ in ()).throw(WeightsNotFoundError("x")))
+    with pytest.raises(WeightsNotFoundError, match="not trained yet: toyfaces64-linked"):
+        bench.run(quick=True)
+    g = Generator(TINY)
+    g.load_state_dict(G.state_dict())
+    g.metadata = {"links": [{"name": "eyes", "axes": [0, 8], "box": [0.25, 0.33, 0.75, 0.58]}]}
+    E = Encoder(EncoderConfig.for_generator(g, channel_base=256, channel_max=16)).set_w_avg(g.w_avg)
+    monkeypatch.setattr(bench, "_load_models", lambda: (g, E))
+
+    class FakeLPIPS(torch.nn.Module):
+        backbone_name = "fake"
+
+        def forward(self, a, b):
+            return (a - b).abs().mean(dim=(1, 2, 3))
+
+    monkeypatch.setattr("linkgan.perceptual.load_lpips", lambda net: FakeLPIPS())
+    out = bench.run(quick=True)
+    assert out["faces"] == 8 and out["lpips_backbone"] == "fake"
+    for method in ("encoder", "optimize", "hybrid"):
+        assert {"psnr", "ssim", "lpips", "lpips_backbone", "ms_per_image", "steps"} <= set(out[method])
+    assert out["optimize"]["steps"] == 100 and out["encoder"]["steps"] == 0
+    assert out["editability"]["ratio_inverted"] > 0 and out["editability"]["ratio_sampled"] > 0
