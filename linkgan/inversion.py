@@ -4,7 +4,6 @@ the encoder's code starts a shorter optimisation). Codes are saved as .npz: ws, 
 """
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass, field
 from typing import Callable
@@ -13,6 +12,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .runlog import Plateau
 from .styleclip.optimize import styleclip_lr
 
 DEFAULT_STEPS = 1000         # StyleGAN2 projector
@@ -113,7 +113,7 @@ def project(G, target: torch.Tensor, *, space: str = "w", steps: int = DEFAULT_S
     opt = torch.optim.Adam([latent] + (noise if use_noise else []), lr=lr, betas=(0.9, 0.999))
 
     losses: list[dict] = []
-    best, since_best, stopped = math.inf, 0, ""
+    plateau, stopped = Plateau(patience, min_delta), ""
     for step in range(steps):
         if should_stop is not None and should_stop():
             stopped = "cancelled"
@@ -145,13 +145,9 @@ def project(G, target: torch.Tensor, *, space: str = "w", steps: int = DEFAULT_S
             last = step + 1 == steps
             show = last or (image_every > 0 and (step + 1) % image_every == 0)
             callback(step + 1, rec["loss"], img.detach() if show else None)
-        if rec["loss"] < best - min_delta:
-            best, since_best = rec["loss"], 0
-        else:
-            since_best += 1
-            if patience is not None and since_best >= patience:
-                stopped = "early"
-                break
+        if plateau.update(rec["loss"]):
+            stopped = "early"
+            break
     with torch.no_grad():
         ws = latent.detach().expand(-1, num_ws, -1).contiguous()
         noise = [n.detach().clone() for n in noise]

@@ -60,6 +60,22 @@ class TrainRun:
     weights_dtype: str = "float32"
 
 
+class Plateau:
+    """Early stopping: `update(loss)` is True once the loss has not improved by `min_delta` for `patience`
+    updates in a row (patience None: never)."""
+
+    def __init__(self, patience: int | None, min_delta: float = 1e-4):
+        self.patience, self.min_delta = patience, min_delta
+        self.best, self.since_best = math.inf, 0
+
+    def update(self, loss: float) -> bool:
+        if loss < self.best - self.min_delta:
+            self.best, self.since_best = loss, 0
+            return False
+        self.since_best += 1
+        return self.patience is not None and self.since_best >= self.patience
+
+
 def cosine_schedule(step: int, total: int, warmup: int, floor: float = 0.0) -> float:
     """Linear warm-up over `warmup` steps, then cosine from 1 to `floor` at `total` (a learning-rate factor)."""
     if step < warmup:

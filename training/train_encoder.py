@@ -37,10 +37,12 @@ def main(argv=None) -> int:
     a = p.parse_args(argv)
     if a.threads:
         torch.set_num_threads(a.threads)
-    try:
-        pairs = dict(kv.split("=", 1) for kv in a.overrides)
-    except ValueError:
-        p.error("overrides look like section.field=value")
+    pairs = {}
+    for item in a.overrides:
+        key, sep, value = item.partition("=")
+        if not sep:
+            p.error(f"override {item!r} does not look like section.field=value")
+        pairs[key] = value
     pairs["run.out"] = json.dumps(a.out)
     pairs["run.generator"] = json.dumps(a.generator)
     try:
