@@ -124,6 +124,16 @@ def read_config(folder: Path) -> dict:
     return data
 
 
+def key_mismatch(missing: list[str], unexpected: list[str], wrong: list[str], *, wrong_label: str = "wrong shape",
+                 limit: int | None = 8) -> str:
+    """One line naming the missing, unexpected and wrong tensors of a state dict (at most `limit` of each)."""
+    def part(label: str, items: list[str]) -> str:
+        shown = items if limit is None else items[:limit]
+        return f"{label} {len(items)}: {shown}{' ...' if len(shown) < len(items) else ''}"
+    return "; ".join(part(label, items) for label, items in
+                     (("missing", missing), ("unexpected", unexpected), (wrong_label, wrong)) if items)
+
+
 def load_state(model: torch.nn.Module, weights_path: Path) -> None:
     """Strict load with a message naming every missing, unexpected or mis-shaped tensor."""
     from safetensors import SafetensorError
@@ -141,14 +151,8 @@ def load_state(model: torch.nn.Module, weights_path: Path) -> None:
     shapes = [f"{k}: file {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
               for k in sorted(set(own) & set(state)) if state[k].shape != own[k].shape]
     if missing or unexpected or shapes:
-        parts = []
-        if missing:
-            parts.append(f"missing {missing[:8]}{' ...' if len(missing) > 8 else ''}")
-        if unexpected:
-            parts.append(f"unexpected {unexpected[:8]}{' ...' if len(unexpected) > 8 else ''}")
-        if shapes:
-            parts.append(f"wrong shape {shapes[:8]}")
-        raise WeightsFormatError(f"{weights_path} does not match {type(model).__name__}: " + "; ".join(parts))
+        raise WeightsFormatError(f"{weights_path} does not match {type(model).__name__}: "
+                                 + key_mismatch(missing, unexpected, shapes))
     model.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()}, strict=True)
 
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from ..hub import WeightsFormatError
+from ..hub import WeightsFormatError, key_mismatch
 from .mapper import GROUPS, LatentMapper, MapperConfig
 
 THEIR_GROUP = {"coarse": "course_mapping", "medium": "medium_mapping", "fine": "fine_mapping"}   # sic: "course"
@@ -114,15 +114,10 @@ def convert_styleclip_state(state: dict, opts: dict | None = None, *, num_ws: in
         elif not bool(torch.isfinite(v).all()):
             wrong.append(f"{k}: holds NaN or inf")
     if missing or unexpected or wrong:
-        parts = []
-        if missing:
-            parts.append(f"missing {len(missing)}: {missing}")
-        if unexpected:
-            parts.append(f"unexpected {len(unexpected)}: {unexpected}")
-        if wrong:
-            parts.append(f"mis-shaped or invalid {len(wrong)}: {wrong}")
         raise StyleCLIPMapperError(f"{source}: not a StyleCLIP {'Single' if single else 'Levels'}Mapper for "
-                                   f"w_dim={w_dim} with groups {list(groups)}; " + "; ".join(parts))
+                                   f"w_dim={w_dim} with groups {list(groups)}; "
+                                   + key_mismatch(missing, unexpected, wrong, wrong_label="mis-shaped or invalid",
+                                                  limit=None))
 
     cfg = MapperConfig(num_ws=num_ws, w_dim=w_dim, groups=groups, n_layers=N_LAYERS, lr_mul=LR_MUL,
                        prompt=str(opts.get("description", "") or ""), split=split, norm_axis="rows")
