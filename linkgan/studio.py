@@ -133,10 +133,13 @@ class Studio:
 
     # --- rendering ------------------------------------------------------------------------------
     @torch.no_grad()
+    def _synthesize(self, ws: np.ndarray) -> torch.Tensor:
+        """(1, 3, H, W) in [-1, 1] of one code, with the generator's constant noise."""
+        return self.G.synthesize(torch.from_numpy(np.asarray(ws, np.float32))[None].to(self.device), noise_mode="const")
+
     def render(self, ws: np.ndarray) -> Image.Image:
-        x = self.G.synthesize(torch.from_numpy(np.asarray(ws, np.float32))[None].to(self.device), noise_mode="const")
         from .utils import to_uint8
-        return Image.fromarray(to_uint8(x)[0])
+        return Image.fromarray(to_uint8(self._synthesize(ws))[0])
 
     def image(self, session: dict) -> Image.Image:
         return self.render(self.current_ws(session))
@@ -195,7 +198,7 @@ class Studio:
     def region_overlay(self, session: dict, names: Sequence[str]) -> Image.Image:
         """The current image with the chosen regions tinted (semantic ones as the segmenter sees this image)."""
         links = self._links(names)
-        x = self.G.synthesize(torch.from_numpy(self.current_ws(session))[None].to(self.device), noise_mode="const")
+        x = self._synthesize(self.current_ws(session))
         m = region_masks(links, x, self.segmenter).amax(1, keepdim=True)          # (1, 1, H, W)
         tint = torch.tensor([1.0, 0.85, -0.6], device=x.device).view(1, 3, 1, 1)
         y = torch.where(m > 0, 0.55 * x + 0.45 * tint, 0.6 * x - 0.4)

@@ -140,7 +140,6 @@ class Trainer:
         if cfg.optim.batch_size % self.world:
             raise ValueError(f"optim.batch_size={cfg.optim.batch_size} must be divisible by the "
                              f"{self.world} processes")
-        self.local_batch = cfg.optim.batch_size // self.world
         self.extra_fakes: torch.Tensor | None = None     # perturbed images from the last link step, for D
         torch.manual_seed(cfg.run.seed)                   # same initial weights in every process
         self.G = Generator(cfg.generator).to(self.device)
