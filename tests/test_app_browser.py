@@ -23,6 +23,7 @@ def page(app_server):
             "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
         pg = browser.new_page(viewport={"width": 1280, "height": 900})
         pg.set_default_timeout(30_000)
+        sync_api.expect.set_options(timeout=20_000)      # a loaded 2-core CI machine: waits, not sleeps
         pg.goto(app_server.url)
         yield pg
         browser.close()
