@@ -25,7 +25,7 @@ def segmenter_features(seg, images: torch.Tensor, batch_size: int = 100) -> torc
     seg.eval()
     out = []
     for i in range(0, len(images), batch_size):
-        x = images[i:i + batch_size].contiguous(memory_format=torch.channels_last)
+        x = images[i:i + batch_size].to(next(seg.parameters()).device).contiguous(memory_format=torch.channels_last)
         feats = []
         for lvl, enc in enumerate(seg.encoders):
             if lvl > 0:
@@ -33,7 +33,7 @@ def segmenter_features(seg, images: torch.Tensor, batch_size: int = 100) -> torc
             x = enc(x)
             feats.append(x.mean(dim=(2, 3)))
         feats.append(F.adaptive_avg_pool2d(x, 2).flatten(1))
-        out.append(torch.cat(feats, 1).double())
+        out.append(torch.cat(feats, 1).double().cpu())
     return torch.cat(out)
 
 
@@ -57,12 +57,12 @@ def frechet_distance(a: torch.Tensor | np.ndarray, b: torch.Tensor | np.ndarray)
 @torch.no_grad()
 def generated_images(G, n: int, *, seed: int = 0, batch_size: int = 100, psi: float = 1.0) -> torch.Tensor:
     """n images of G from seeds seed..seed+n-1, untruncated, with random noise from a fixed RNG state."""
-    out = []
-    with torch.random.fork_rng(devices=[]):
+    out, device = [], G.w_avg.device
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(seed)
         for i in range(0, n, batch_size):
             seeds = range(seed + i, seed + min(n, i + batch_size))
-            out.append(G.synthesize(G.map(G.z_from_seeds(seeds), psi=psi), noise_mode="random"))
+            out.append(G.synthesize(G.map(G.z_from_seeds(seeds, device=device), psi=psi), noise_mode="random").cpu())
     return torch.cat(out)
 
 

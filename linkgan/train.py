@@ -11,6 +11,8 @@ import dataclasses
 import json
 import math
 import os
+import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -287,12 +289,22 @@ class Trainer:
         sampler = StepBatches(len(self.dataset), self.cfg.optim.batch_size, r.seed, self.step, r.steps,
                               self.rank, self.world)
         loader = DataLoader(self.dataset, batch_sampler=sampler, num_workers=r.workers,
+                            worker_init_fn=_ignore_stop_signals,     # the main process decides when to stop
                             # its own generator: the loader's seed draw must not shift the global RNG
                             generator=torch.Generator().manual_seed(r.seed))
         t0, step0, wall0 = time.time(), self.step, self.wall_s
         link_stats: dict[str, float] = {}
-        with open(self.out / "log.jsonl", "a") if self.rank == 0 else open(os.devnull, "w") as logf:
+        stop = _StopRequest(self.world)
+        with open(self.out / "log.jsonl", "a") if self.rank == 0 else open(os.devnull, "w") as logf, stop:
+            from .utils import describe_device
+            logf.write(json.dumps({"step": self.step, "start": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                                   "hardware": describe_device(self.device), "processes": self.world}) + "\n")
             for batch in loader:
+                if stop.requested:       # SIGTERM / Ctrl-C: keep every finished step, then leave
+                    self.save_checkpoint()
+                    self.log(f"stopped at step {self.step}; continue with --resume")
+                    logf.write(json.dumps({"step": self.step, "stopped": True}) + "\n")
+                    return
                 stats = self.train_step(batch["image"].to(self.device))
                 link_stats.update({k: v for k, v in stats.items() if ".L_" in k})   # lazy: keep the last ones
                 stats.update(link_stats)
@@ -344,6 +356,38 @@ class Trainer:
         path = self.out / f"samples_{self.step:07d}.png"
         make_grid(images).save(path)
         return path
+
+
+def _ignore_stop_signals(worker_id: int) -> None:
+    # `timeout` and Ctrl-C signal the whole process group; workers end when the main process does
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+class _StopRequest:
+    """While active, SIGTERM and SIGINT ask the loop to checkpoint and return instead of dying mid-step.
+    Single-process runs only: under torchrun the processes would stop at different steps, so there the
+    periodic checkpoints are what a stopped run resumes from."""
+
+    def __init__(self, world: int):
+        self.requested = False
+        self.active = world == 1 and threading.current_thread() is threading.main_thread()
+        self._old: dict = {}
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:               # a second signal: stop now
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __enter__(self):
+        if self.active:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
 
 
 # --- data, fine-tuning and data-parallel helpers ---------------------------------------------------

@@ -132,6 +132,15 @@ def dataset_sheet(seeds: Sequence[int], *, size: int = 64, masks: bool = False,
     return make_grid(np.stack(tiles), cols=cols)
 
 
+def describe_device(device) -> str:
+    """Hardware in words for logs and model cards: the GPU's name, or the CPU's model and torch threads."""
+    import torch
+    device = torch.device(device)
+    if device.type == "cuda":
+        return f"{torch.cuda.get_device_name(device)} (CUDA {torch.version.cuda}), torch {torch.__version__}"
+    return f"{cpu_model()}, {torch.get_num_threads()} torch thread(s), no GPU, torch {torch.__version__}"
+
+
 def cpu_model() -> str:
     """The CPU's model name (for model cards and benchmark reports)."""
     try:

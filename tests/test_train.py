@@ -45,6 +45,43 @@ def test_resume_continues_identically(tmp_path, make_cfg):
     assert moved, "training did not change the generator"
 
 
+class _SignalAt(torch.utils.data.Dataset):
+    """A dataset that sends this process SIGTERM while the batch of step `at` is drawn (as `timeout` would)."""
+
+    def __init__(self, inner, at, batch):
+        self.inner, self.at, self.batch, self.n = inner, at, batch, 0
+
+    def __len__(self):
+        return len(self.inner)
+
+    def __getitem__(self, i):
+        self.n += 1
+        if self.n == self.at * self.batch:
+            import os
+            import signal
+            os.kill(os.getpid(), signal.SIGTERM)
+        return self.inner[i]
+
+
+def test_sigterm_checkpoints_and_resume_matches_an_uninterrupted_run(tmp_path):
+    full = Trainer(tiny_cfg(tmp_path / "full", 6), log=lambda s: None)
+    full.train()
+    cfg = tiny_cfg(tmp_path / "part", 6)
+    cfg.run.ckpt_every = 100                           # no periodic checkpoint: only the stop writes one
+    part = Trainer(cfg, log=lambda s: None)
+    part.dataset = _SignalAt(part.dataset, at=4, batch=4)
+    part.train()              # the signal came while batch 4 was drawn: 3 steps done, then a clean return
+    assert part.step == 3
+    log = (tmp_path / "part" / "log.jsonl").read_text()
+    assert '"stopped": true' in log and '"hardware"' in log
+    resumed = Trainer(cfg, log=lambda s: None)
+    resumed.load_checkpoint(tmp_path / "part" / "checkpoint.pt")
+    assert resumed.step == 3
+    resumed.train()
+    for k, v in full.G_ema.state_dict().items():
+        assert torch.equal(v, resumed.G_ema.state_dict()[k]), f"G_ema.{k} differs after a SIGTERM stop and resume"
+
+
 def test_checkpoint_write_is_atomic(tmp_path):
     t = Trainer(tiny_cfg(tmp_path / "r", 1), log=lambda s: None)
     path = t.save_checkpoint()

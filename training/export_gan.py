@@ -8,12 +8,17 @@ config.json), README.md (the card: how to re-create it, steps, wall time, hardwa
 (32 untruncated samples) and, for a linked generator, resample.png (each link resampled, t = 0 .. 1).
 Metrics: LinkGAN editing precision and leakage per link (or, for a generator without links, the same
 measures on the links named by --links-of), and the Fréchet distance to procedural faces.
+
+A model trained in stages (from scratch, then fine-tuned with `--init`) names the earlier run folders with
+`--earlier` (oldest first): the card then counts every stage's steps, wall time and hardware. When the last
+stage's checkpoint.pt stayed on another machine, `--weights` names the weight set exported there.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -28,33 +33,72 @@ from linkgan.quality import (FEATURE_SPACE, frechet_distance, generated_images, 
                              segmenter_features)
 from linkgan.segmenter import Segmenter  # noqa: E402
 from linkgan.train import Trainer, config_from_dict  # noqa: E402
-from linkgan.utils import cpu_model, make_grid  # noqa: E402
+from linkgan.utils import make_grid  # noqa: E402
+
+
+def stage_record(run: Path) -> dict:
+    """Steps, wall time and hardware of one run folder, from its log.jsonl (the last training record)."""
+    log = run / "log.jsonl"
+    if not log.is_file():
+        raise FileNotFoundError(f"{log} not found: every stage needs its run log")
+    step, wall, hardware = 0, 0.0, []
+    for line in log.read_text().splitlines():
+        rec = json.loads(line) if line.strip() else {}
+        step = max(step, int(rec.get("step", 0)))
+        wall = float(rec.get("wall_min", wall))
+        if rec.get("hardware"):
+            hw = f"{rec['hardware']} x {rec.get('processes', 1)} process(es)"
+            if hw not in hardware:
+                hardware.append(hw)
+    cfg = json.loads((run / "config.json").read_text())
+    return {"run": run.name, "steps": step, "wall_min": round(wall, 1), "hardware": hardware,
+            "batch_size": cfg["optim"]["batch_size"], "init": Path(cfg["run"].get("init") or "").name,
+            "lambda_in": cfg["link"]["lambda_in"] if cfg["link"]["links"] else None,
+            "lambda_out": cfg["link"]["lambda_out"] if cfg["link"]["links"] else None}
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--run", required=True, help="run folder with checkpoint.pt and config.json")
     p.add_argument("--name", required=True, help="weight set name: writes checkpoints/<name>")
-    p.add_argument("--command", required=True, help="the command(s) that re-create the run, for the card")
-    p.add_argument("--links-of", default=None, help="for a generator without links: measure these links' axes "
-                                                     "and regions (a run folder's config.json)")
+    p.add_argument("--command", required=True, action="append",
+                   help="a command that re-creates the model (repeat for each stage, in order), for the card")
+    p.add_argument("--earlier", action="append", default=[], help="an earlier stage's run folder (repeat, oldest first)")
+    p.add_argument("--weights", default=None, help="the run's exported weight set, when its checkpoint.pt is elsewhere")
+    p.add_argument("--links-of", default=None, help="for a generator without links: measure the axes and "
+                                                     "regions of these links (a run folder or a linked weight set)")
     p.add_argument("--eval-seeds", type=int, default=200)
     p.add_argument("--fd-images", type=int, default=2000)
     p.add_argument("--out-dir", default="checkpoints")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="where to measure")
     a = p.parse_args(argv)
     run = Path(a.run)
     cfg = config_from_dict(json.loads((run / "config.json").read_text()))
-    cfg.run.init = ""                                   # the checkpoint holds everything
-    trainer = Trainer(cfg, device="cpu", log=lambda s: None)
-    trainer.load_checkpoint(run / "checkpoint.pt")
+    stages = [stage_record(Path(r)) for r in a.earlier]
     folder = Path(a.out_dir) / a.name
-    trainer.export(folder, command=a.command, wall_min=round(trainer.wall_s / 60, 1))
-    G = Generator.from_pretrained(str(folder))
-    seg = Segmenter.from_pretrained("toyfaces64-segmenter")
+    if a.weights is None:
+        cfg.run.init = ""                               # the checkpoint holds everything
+        trainer = Trainer(cfg, device="cpu", log=lambda s: None)
+        trainer.load_checkpoint(run / "checkpoint.pt")
+        trainer.export(folder, command=a.command)
+        stages.append({**stage_record(run), "steps": trainer.step, "wall_min": round(trainer.wall_s / 60, 1)})
+    else:
+        if Path(a.weights).resolve() != folder.resolve():
+            shutil.rmtree(folder, ignore_errors=True)
+            shutil.copytree(a.weights, folder, ignore=shutil.ignore_patterns("README.md", "*.png", "metrics.json"))
+        stages.append(stage_record(run))
+    steps, wall = sum(st["steps"] for st in stages), sum(st["wall_min"] for st in stages)
+    config = json.loads((folder / "config.json").read_text())   # the training record travels with the weights
+    config["training"] = {**config.get("training", {}), "step": steps, "command": a.command, "wall_min": round(wall, 1),
+                          "stages": stages}
+    (folder / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    G = Generator.from_pretrained(str(folder), device=a.device)
+    seg = Segmenter.from_pretrained("toyfaces64-segmenter", device=a.device)
 
     links = list(generator_links(G).values())
     if not links and a.links_of:
-        links = links_from_specs(json.loads((Path(a.links_of) / "config.json").read_text())["link"]["links"])
+        other = json.loads((Path(a.links_of) / "config.json").read_text())   # a run folder or a weight set
+        links = links_from_specs(other["link"]["links"] if "link" in other else other["links"])
     seeds = range(HELDOUT_SEEDS.start, HELDOUT_SEEDS.start + a.eval_seeds)
     metrics = link_metrics(G, links, seeds=seeds, segmenter=seg.predict) if links else {}
     start = HELDOUT_SEEDS.start
@@ -62,12 +106,18 @@ def main(argv=None) -> int:
     fd = frechet_distance(segmenter_features(seg, generated_images(G, a.fd_images)), real)
 
     with torch.no_grad():
+        G = G.cpu()                                     # the sheets are drawn as users will draw them
         make_grid(generated_images(G, 32), cols=8).save(folder / "samples.png")
         if generator_links(G):
             rows = [resample_strip(G, [l], seed=s, new_seed=s + 1000, ts=[0, 0.25, 0.5, 0.75, 1.0])
                     for l in links for s in (1, 2)]
             make_grid(torch.cat(rows), cols=5).save(folder / "resample.png")
-    hw = f"{cpu_model()}, {torch.get_num_threads()} torch thread(s), no GPU"
+    hardware = list(dict.fromkeys(h for st in stages for h in st["hardware"])) or ["unrecorded hardware"]
+    stage_rows = "\n".join(
+        f"| {i + 1} | {st['init'] or 'from scratch'} | {st['steps']} | {st['batch_size']} | "
+        f"{'-' if st['lambda_in'] is None else st['lambda_in']} / {'-' if st['lambda_out'] is None else st['lambda_out']} | "
+        f"{st['wall_min']:.1f} | {'; '.join(st['hardware'])} |" for i, st in enumerate(stages))
+    commands = "\n".join(a.command)
     params = sum(p.numel() for p in G.parameters())
     rows = "\n".join(f"| {k} | {l.axes[0]}-{l.axes[1]} | {v['mse_in']:.2f} | {v['mse_out']:.2f} | {v['ratio']:.3f} "
                      f"| {v['leak_in']:.2f} | {v['leak_out']:.2f} |" for l, (k, v) in zip(links, metrics.items()))
@@ -81,11 +131,17 @@ toy faces {"with LinkGAN links: resampling a link's axes of W changes only its r
 ## Re-create
 
 ```
-{a.command}
+{commands}
 ```
 
-- steps: {trainer.step} at batch {cfg.optim.batch_size} ({trainer.step * cfg.optim.batch_size / 1000:.1f}k images); wall time
-  {trainer.wall_s / 60:.0f} min of this run's own training on {hw}
+- steps: {steps} in {len(stages)} stage(s) ({sum(st["steps"] * st["batch_size"] for st in stages) / 1000:.0f}k images); wall time
+  {wall:.0f} min of training on {" and ".join(hardware)}
+
+| stage | starts from | steps | batch | lambda_in / lambda_out | wall min | hardware |
+| --- | --- | --- | --- | --- | --- | --- |
+{stage_rows}
+
+The last stage's settings:
 - optimisation: Adam lr {cfg.optim.lr}, betas {tuple(cfg.optim.betas)}, R1 gamma {cfg.optim.r1_gamma} every
   {cfg.optim.r1_every}, style mixing {cfg.optim.mixing_prob}, EMA half-life {cfg.optim.ema_kimg} kimg
 - links: `{json.dumps(cfg.link.links)}`; lambda_in {cfg.link.lambda_in}, lambda_out {cfg.link.lambda_out},
@@ -108,7 +164,7 @@ feature space "{FEATURE_SPACE}": **{fd:.3f}**.
 `samples.png`: seeds 0-31, untruncated.{" `resample.png`: per link, two faces with the link's axes moved towards another face's, t = 0, 0.25, 0.5, 0.75, 1." if linked else ""}
 """
     (folder / "README.md").write_text(card)
-    summary = {"name": a.name, "step": trainer.step, "wall_min": round(trainer.wall_s / 60, 1), "fd": round(fd, 4),
+    summary = {"name": a.name, "step": steps, "wall_min": round(wall, 1), "stages": stages, "fd": round(fd, 4),
                "links": metrics}
     (folder / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(json.dumps(summary, indent=2))

@@ -62,6 +62,7 @@ def main(argv=None) -> int:
     try:
         cfg = replace_config(TrainConfig(), pairs)
         device = init_distributed() or a.device
+        torch.backends.cudnn.benchmark = True      # fixed shapes: let cuDNN pick its fastest kernels
         trainer = Trainer(cfg, device=device)
     except (ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
