@@ -63,8 +63,10 @@ class LinkConfig:
     links: list[dict] = field(default_factory=list)   # [{"name", "axes": [a, b], one of "box"/"half"/"label"}]
     alpha: float = 1.0            # perturbation std, in units of the batch's per-axis std of w (METHODS §1:
                                   #   "near the per-axis std of W"; relative, so it follows W as it trains)
-    lambda_in: float = 1.0        # weight of L_in (region vs unlinked axes), mean over region pixels
-    lambda_out: float = 1.0       # weight of L_out (outside vs linked axes), mean over outside pixels
+    lambda_in: float = 10.0       # weight of L_in (region vs unlinked axes), mean over region pixels
+    lambda_out: float = 100.0     # weight of L_out (outside vs linked axes), mean over outside pixels
+                                  #   (both measured on toy faces 64 px, README "How the default generators
+                                  #   were trained": 10/100 gave the lowest ratios; lambda_in 30 collapsed)
     every: int = 8                # lazy interval (the paper: every 8 G steps); the loss is scaled by it
     adversarial: bool = True      # perturbed images also enter G's adversarial loss and D's fakes
 
