@@ -14,11 +14,13 @@ import tempfile
 from pathlib import Path
 
 EXAMPLE_SEEDS = [3, 11, 26, 42, 57, 71, 88, 105]
+TEXT_METHODS = ("optimize", "mapper", "global")
+PHOTO_STEPS = {"optimize": 200, "hybrid": 50}     # the Photo tab's default steps (CPU: ~10 steps/s at 64 px)
 INTRO = """# LinkGAN Studio
 Make a face, then change **one region at a time** (LinkGAN links chosen axes of the latent code to image
 regions: resampling them changes only that region). Every edit stacks on the **current image** at the
 left: undo, reset, compare before/after, download the PNG or the latent file (load it back to get the
-same image). Start in **1 · Generate** or pick an example below."""
+same image). Start in **1 · Generate**, pick an example below, or start from a photo in **4 · Photo**."""
 
 
 def _handlers(studio):
@@ -76,6 +78,35 @@ def _handlers(studio):
         return view(studio.text_optimize(session, target, steps, progress=report))
 
     @guard
+    def text_mapper(prompt, strength, session):
+        """Edit by text with a shipped StyleCLIP latent mapper (one per prompt): ws + strength * M(ws)."""
+        return view(studio.text_mapper(session, prompt, strength))
+
+    @guard
+    def text_global(target, neutral, alpha, beta, session):
+        """Edit by text with StyleCLIP global directions: style channels relevant to target - neutral (|R| >= beta)
+        move by alpha."""
+        return view(studio.text_global(session, target, neutral, alpha, beta))
+
+    def text_method(method):
+        """Show the controls of the chosen text-edit method."""
+        return [gr.update(visible=method == m) for m in TEXT_METHODS]
+
+    @guard
+    def invert_photo(photo, method, steps, session, progress=gr.Progress()):
+        """Start from a photo (any image file): invert it into the generator's latent space by the encoder (one
+        pass), optimisation or hybrid (encoder, then optimisation); the edit tabs then edit it."""
+        def report(step, total, loss):
+            progress((step, total), desc=f"loss {loss:.4f}")
+        new = studio.invert_photo(session, photo, method, steps, progress=report)
+        after, _, hist, new = view(new)
+        return after, (studio.display(studio.photo_image(photo)), after), hist, new
+
+    def photo_method(method):
+        """The steps slider: hidden for the encoder (one pass), the method's default otherwise."""
+        return gr.update(visible=method != "encoder", value=PHOTO_STEPS.get(method, 50))
+
+    @guard
     def undo(session):
         """Undo the last edit."""
         return view(studio.undo(session))
@@ -107,8 +138,28 @@ def _handlers(studio):
         return view(studio.load_latent(Path(path).read_bytes()))
 
     return dict(generate=generate, random_seed=random_seed, pick_example=pick_example, region=region,
-                text_optimize=text_optimize,
-                show_regions=show_regions, undo=undo, reset=reset, download=download, load_latent=load_latent)
+                text_optimize=text_optimize, text_mapper=text_mapper, text_global=text_global, text_method=text_method,
+                show_regions=show_regions, invert_photo=invert_photo, photo_method=photo_method, undo=undo,
+                reset=reset, download=download, load_latent=load_latent)
+
+
+def _photo_input(**kw):
+    """A gr.Image whose upload reaches Studio.invert_photo as the file itself, not decoded by Gradio first: then
+    linkgan.photos checks it (non-image, truncated, huge, any mode, EXIF) and every bad upload gets its message.
+    The instance's preprocess is replaced rather than subclassing gr.Image (a subclass makes Gradio write an
+    app.pyi stub next to this file); browsers and API clients see a plain Image."""
+    import gradio as gr
+
+    image = gr.Image(**kw)
+    decode = image.preprocess
+
+    def preprocess(payload):
+        if payload is not None and payload.path and not (payload.url or "").startswith("data:"):
+            return payload.path
+        return decode(payload)
+
+    image.preprocess = preprocess
+    return image
 
 
 def build_app(studio):
@@ -163,15 +214,57 @@ def build_app(studio):
                                       elem_id="t")
                         region_btn = gr.Button("Resample regions", variant="primary", elem_id="region-btn")
                     with gr.Tab("3 · Text edit", id="text"):
-                        gr.Markdown("Describe the face you want; StyleCLIP's latent optimisation moves the "
-                                    "current image towards the text (CLIP: the toy CLIP by default, which "
-                                    "knows colours and hair styles best). Stop discards the running edit.")
-                        target = gr.Textbox(label="Target text", value="a face with purple hair",
-                                            elem_id="target")
-                        opt_steps = gr.Slider(5, 100, value=30, step=5, label="Steps", elem_id="opt-steps")
+                        gr.Markdown("Describe the face you want (CLIP: the toy CLIP by default, which knows "
+                                    "colours and hair styles best). StyleCLIP's three methods: **optimize** "
+                                    "moves the latent towards the text (seconds; Stop discards the running "
+                                    "edit), **mapper** applies a network trained for one prompt (instant), "
+                                    "**global** moves the style channels relevant to target minus neutral text "
+                                    "by alpha (instant; higher beta touches fewer channels).")
+                        text_method = gr.Radio(list(TEXT_METHODS), value="optimize", label="Method",
+                                               elem_id="text-method")
+                        with gr.Column(visible=True) as opt_box:
+                            target = gr.Textbox(label="Target text", value="a face with purple hair",
+                                                elem_id="target")
+                            opt_steps = gr.Slider(5, 100, value=30, step=5, label="Steps", elem_id="opt-steps")
+                            with gr.Row():
+                                text_btn = gr.Button("Edit by text", variant="primary", elem_id="text-btn")
+                                stop_btn = gr.Button("Stop", elem_id="stop-btn")
+                        mapper_prompts = list(studio.mapper_prompts().values())
+                        with gr.Column(visible=False) as mapper_box:
+                            mapper_prompt = gr.Dropdown(mapper_prompts, value=(mapper_prompts or [None])[0],
+                                                        label="Mapper (one per shipped prompt)",
+                                                        allow_custom_value=True,      # the Studio explains
+                                                        info=None if mapper_prompts else "none shipped for this "
+                                                        "generator", elem_id="mapper-prompt")
+                            strength = gr.Slider(0.0, 0.3, value=0.1, step=0.01, label="Strength (trained at 0.1)",
+                                                 elem_id="mapper-strength")
+                            mapper_btn = gr.Button("Apply mapper", variant="primary", elem_id="mapper-btn")
+                        with gr.Column(visible=False) as global_box:
+                            global_target = gr.Textbox(label="Target text", value="a face with purple hair",
+                                                       elem_id="global-target")
+                            neutral = gr.Textbox(label="Neutral text", value="a face", elem_id="global-neutral")
+                            alpha = gr.Slider(-10, 10, value=8, step=0.5, label="alpha (strength)", elem_id="alpha")
+                            beta = gr.Slider(0.0, 0.5, value=0.1, step=0.01, label="beta (threshold)",
+                                             elem_id="beta")
+                            global_btn = gr.Button("Apply global direction", variant="primary", elem_id="global-btn")
+                    with gr.Tab("4 · Photo", id="photo"):
+                        no_encoder = studio.encoder_problem()
+                        gr.Markdown("Start from a photo: it is cropped to a square and inverted into the "
+                                    "generator's latent space, then it is the current image for the edit tabs. "
+                                    "**encoder** is one pass (instant, rough), **optimize** fits the code by "
+                                    "LPIPS + MSE (seconds), **hybrid** starts the fit from the encoder's code "
+                                    "(as good in a quarter of the steps)."
+                                    + (f"\n\n*{no_encoder}*" if no_encoder else ""))
+                        photo = _photo_input(label="Photo", sources=["upload", "webcam"], type="filepath",
+                                             format="png", height=220, elem_id="photo")
+                        photo_method = gr.Radio(["encoder", "optimize", "hybrid"],
+                                                value="optimize" if no_encoder else "hybrid",
+                                                label="Method", elem_id="photo-method")
+                        photo_steps = gr.Slider(10, 1000, value=PHOTO_STEPS["optimize" if no_encoder else "hybrid"],
+                                                step=10, label="Optimisation steps", elem_id="photo-steps")
                         with gr.Row():
-                            text_btn = gr.Button("Edit by text", variant="primary", elem_id="text-btn")
-                            stop_btn = gr.Button("Stop", elem_id="stop-btn")
+                            photo_btn = gr.Button("Invert", variant="primary", elem_id="photo-btn")
+                            photo_stop = gr.Button("Stop", elem_id="photo-stop")
                 compare = gr.ImageSlider(label="Before / after (drag)", type="pil", format="png", height=280,
                                          interactive=False, elem_id="compare")
 
@@ -185,10 +278,21 @@ def build_app(studio):
         regions.change(h["show_regions"], [regions, session], region_view, api_name="show_regions")
         text_event = text_btn.click(h["text_optimize"], [target, opt_steps, session], shown, api_name="text_optimize")
         stop_btn.click(None, None, None, cancels=[text_event], api_name=False)
+        text_method.change(h["text_method"], text_method, [opt_box, mapper_box, global_box], api_name=False)
+        mapper_btn.click(h["text_mapper"], [mapper_prompt, strength, session], shown, api_name="text_mapper")
+        strength.release(h["text_mapper"], [mapper_prompt, strength, session], shown, api_name=False)
+        global_in = [global_target, neutral, alpha, beta, session]
+        global_btn.click(h["text_global"], global_in, shown, api_name="text_global")
+        alpha.release(h["text_global"], global_in, shown, api_name=False)
+        beta.release(h["text_global"], global_in, shown, api_name=False)
         undo_btn.click(h["undo"], [session], shown, api_name="undo")
         reset_btn.click(h["reset"], [session], shown, api_name="reset")
         save_btn.click(h["download"], [session], [png_file, latent_file], api_name="download")
         latent_in.upload(h["load_latent"], [latent_in, session], shown, api_name="load_latent")
+        photo_event = photo_btn.click(h["invert_photo"], [photo, photo_method, photo_steps, session], shown,
+                                      api_name="invert_photo")
+        photo_stop.click(None, None, None, cancels=[photo_event], api_name=False)
+        photo_method.change(h["photo_method"], photo_method, photo_steps, api_name=False)
     return demo
 
 
@@ -201,6 +305,9 @@ def main(argv=None) -> int:
     p.add_argument("--clip", default="toyfaces-clip",
                    help="CLIP for text edits: a project CLIP, an open_clip 'hf-hub:' id (e.g. "
                         "hf-hub:timm/vit_base_patch32_clip_224.openai for ViT-B-32 openai), or 'none'")
+    p.add_argument("--encoder", default="auto",
+                   help="photo encoder (Photo tab): registry name, folder or Hub repo id, 'none', or 'auto' (the "
+                        "shipped toyfaces64-encoder for the default generator, none for any other)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
     p.add_argument("--concurrency", type=int, default=2, help="requests processed at once (default 2)")
@@ -220,6 +327,8 @@ def main(argv=None) -> int:
         print(f"error: no generator to serve. {e}\nThe embedded default is still being trained (README, 'Model "
               f"zoo'); pass --model with a generator folder, registry name or Hub repo id.", file=sys.stderr)
         return 2
+    if a.encoder != "auto":
+        studio.use_encoder(None if a.encoder == "none" else a.encoder)
     demo = build_app(studio)
     demo.queue(default_concurrency_limit=a.concurrency, max_size=256)
     demo.launch(server_name=a.host, server_port=a.port, show_error=True)

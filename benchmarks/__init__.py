@@ -13,7 +13,7 @@ from typing import Callable, Iterable
 
 from linkgan.utils import cpu_model
 
-from . import app, data, generator, inversion, linkage, quality, segmenter, training
+from . import app, data, generator, inversion, linkage, quality, segmenter, styleclip, training
 
 SECTIONS: dict[str, Callable[..., dict]] = {
     "generator": generator.run,
@@ -24,6 +24,7 @@ SECTIONS: dict[str, Callable[..., dict]] = {
     "training": training.run,
     "app": app.run,
     "inversion": inversion.run,
+    "styleclip": styleclip.run,
 }
 
 

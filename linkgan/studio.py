@@ -15,6 +15,7 @@ import copy
 import io
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -27,7 +28,11 @@ from .networks import Generator
 
 LATENT_FORMAT = "linkgan-latent/1"
 MAX_SEED = 2**31 - 1
+MAX_ALPHA = 10.0               # StyleCLIP global directions: the paper's GUI range is -10..10
+MAX_MAPPER_STRENGTH = 0.3      # mappers train at 0.1; 3x that is already far outside what they learned
 DISPLAY_SIZE = 256
+PHOTO_METHODS = ("encoder", "optimize", "hybrid")
+MAX_INVERSION_STEPS = 1000     # the StyleGAN2 projector's full run
 
 
 class StudioError(ValueError):
@@ -53,9 +58,11 @@ class Studio:
     """Loaded models + the user actions of the app, as plain functions of a session dict."""
 
     def __init__(self, G: Generator, *, segmenter=None, name: str = "custom", device: str | torch.device = "cpu",
-                 clip: str | None = "toyfaces-clip"):
+                 clip: str | None = "toyfaces-clip", styleclip: str | Path | None = None):
         self.G = G.eval().requires_grad_(False).to(device)
+        self._styleclip = {"folder": styleclip, "mappers": {}, "directions": None}   # loaded on first use
         self.clip_name, self._clip = clip, None          # the CLIP loads on the first text edit
+        self._inversion = {"encoder": "auto", "lpips": "vgg", "loaded": None}   # photos: see use_encoder
         self.name, self.device = name, torch.device(device)
         self.links: dict[str, Link] = generator_links(G)
         needs_seg = any(l.label is not None for l in self.links.values())
@@ -90,13 +97,22 @@ class Studio:
             raise StudioError("no image yet: generate a face, upload a photo or load a latent file first")
         return np.asarray(session["edits"][-1]["ws"] if session["edits"] else session["base"], dtype=np.float32)
 
-    def _push(self, session: dict, kind: str, key, params: dict, ws: np.ndarray) -> dict:
+    def _push(self, session: dict, kind: str, key, params: dict, ws: np.ndarray, s_offset=None) -> dict:
+        """s_offset: the style-space offset of the result (global text edits); None keeps the one it starts from."""
         session = copy.deepcopy(self._check_session(session))
         edits = session["edits"]
         if edits and edits[-1]["kind"] == kind and edits[-1]["key"] == key:
             edits.pop()                              # a tweak of the last edit replaces it
-        edits.append({"kind": kind, "key": key, "params": params, "ws": np.asarray(ws, dtype=np.float32)})
+        if s_offset is None:
+            s_offset = edits[-1].get("s_offset") if edits else session.get("base_offset")
+        edits.append({"kind": kind, "key": key, "params": params, "ws": np.asarray(ws, dtype=np.float32),
+                      "s_offset": None if s_offset is None else np.asarray(s_offset, dtype=np.float32)})
         return session
+
+    def current_offset(self, session: dict) -> np.ndarray | None:
+        """The style-space offset of the current image (from StyleCLIP global edits), or None."""
+        session = self._check_session(session)
+        return session["edits"][-1].get("s_offset") if session["edits"] else session.get("base_offset")
 
     def _start_ws(self, session: dict, kind: str, key) -> np.ndarray:
         """The code an edit applies to: the current one, or the one before a tweaked edit of the same kind."""
@@ -133,22 +149,25 @@ class Studio:
 
     # --- rendering ------------------------------------------------------------------------------
     @torch.no_grad()
-    def _synthesize(self, ws: np.ndarray) -> torch.Tensor:
-        """(1, 3, H, W) in [-1, 1] of one code, with the generator's constant noise."""
-        return self.G.synthesize(torch.from_numpy(np.asarray(ws, np.float32))[None].to(self.device), noise_mode="const")
+    def _synthesize(self, ws: np.ndarray, s_offset: np.ndarray | None = None) -> torch.Tensor:
+        """(1, 3, H, W) in [-1, 1] of one code, with the generator's constant noise; s_offset: added to its styles."""
+        ws = torch.from_numpy(np.asarray(ws, np.float32))[None].to(self.device)
+        if s_offset is None:
+            return self.G.synthesize(ws, noise_mode="const")
+        return self.G.synthesize_styles(self._offset_styles(self.G.ws_to_styles(ws), s_offset), noise_mode="const")
 
-    def render(self, ws: np.ndarray) -> Image.Image:
+    def render(self, ws: np.ndarray, s_offset: np.ndarray | None = None) -> Image.Image:
         from .utils import to_uint8
-        return Image.fromarray(to_uint8(self._synthesize(ws))[0])
+        return Image.fromarray(to_uint8(self._synthesize(ws, s_offset))[0])
 
     def image(self, session: dict) -> Image.Image:
-        return self.render(self.current_ws(session))
+        return self.render(self.current_ws(session), self.current_offset(session))
 
     def before(self, session: dict) -> Image.Image:
         session = self._check_session(session)
         if session["base"] is None:
             raise StudioError("no image yet")
-        return self.render(session["base"])
+        return self.render(session["base"], session.get("base_offset"))
 
     @staticmethod
     def display(img: Image.Image, size: int = DISPLAY_SIZE) -> Image.Image:
@@ -198,7 +217,7 @@ class Studio:
     def region_overlay(self, session: dict, names: Sequence[str]) -> Image.Image:
         """The current image with the chosen regions tinted (semantic ones as the segmenter sees this image)."""
         links = self._links(names)
-        x = self._synthesize(self.current_ws(session))
+        x = self._synthesize(self.current_ws(session), self.current_offset(session))
         m = region_masks(links, x, self.segmenter).amax(1, keepdim=True)          # (1, 1, H, W)
         tint = torch.tensor([1.0, 0.85, -0.6], device=x.device).view(1, 3, 1, 1)
         y = torch.where(m > 0, 0.55 * x + 0.45 * tint, 0.6 * x - 0.4)
@@ -235,6 +254,212 @@ class Studio:
                   "clip_loss": round(res.history[-1]["clip"], 4) if res.history else None}
         return self._push(session, "text", key, params, res.ws[0].cpu().numpy())
 
+    # --- StyleCLIP: shipped latent mappers and global directions (METHODS §2.2, §2.3) --------------
+    @property
+    def styleclip_dir(self) -> Path:
+        """Where this generator's mappers and global directions live (linkgan.styleclip.zoo layout)."""
+        from .styleclip import styleclip_folder
+        folder = self._styleclip["folder"]
+        return Path(folder) if folder is not None else styleclip_folder(self.name)
+
+    def mapper_names(self) -> list[str]:
+        """Names of the shipped latent mappers of this generator (folders under styleclip_dir/mappers)."""
+        folder = self.styleclip_dir / "mappers"
+        return sorted(p.name for p in folder.iterdir() if (p / "config.json").is_file()) if folder.is_dir() else []
+
+    def _mapper(self, name: str):
+        from .styleclip import LatentMapper
+        cache = self._styleclip["mappers"]
+        if name not in cache:
+            m = LatentMapper.from_pretrained(self.styleclip_dir / "mappers" / name, device=self.device)
+            if (m.config.num_ws, m.config.w_dim) != (self.G.num_ws, self.G.config.w_dim):
+                raise StudioError(f"mapper {name!r} was trained for W+ of shape ({m.config.num_ws}, "
+                                  f"{m.config.w_dim}), not this generator's")
+            cache[name] = m
+        return cache[name]
+
+    def mapper_prompts(self) -> dict[str, str]:
+        """{mapper name: the text it was trained for} of the shipped mappers."""
+        return {n: self._mapper(n).config.prompt or n for n in self.mapper_names()}
+
+    def text_mapper(self, session: dict, prompt: str, strength=0.1) -> dict:
+        """StyleCLIP latent mapper: ws + strength * M(ws) with the shipped mapper of `prompt` (its text or name)."""
+        prompts = self.mapper_prompts()
+        if not prompts:
+            raise StudioError(f"no latent mappers are shipped for {self.name}: train one with python "
+                              f"training/train_mapper.py --generator {self.name} --prompt '...' "
+                              f"--out {self.styleclip_dir / 'mappers' / 'NAME'}")
+        prompt = prompt.strip() if isinstance(prompt, str) else ""
+        if not prompt:
+            raise StudioError(f"choose a mapper: {', '.join(prompts.values())}")
+        name = prompt if prompt in prompts else {v: k for k, v in prompts.items()}.get(prompt)
+        if name is None:
+            raise StudioError(f"no mapper for {prompt[:80]!r}; the shipped ones: {', '.join(prompts.values())} "
+                              f"(free text works with the global method)")
+        strength = _check_number("strength", strength, 0.0, MAX_MAPPER_STRENGTH)
+        key = ["mapper", name]
+        ws = torch.from_numpy(self._start_ws(session, "text", key))[None].to(self.device)
+        with torch.no_grad():
+            edited = self._mapper(name).edit(ws, strength)[0].cpu().numpy()
+        params = {"method": "mapper", "mapper": name, "prompt": prompts[name], "strength": strength}
+        return self._push(session, "text", key, params, edited)
+
+    def _directions(self):
+        if self._styleclip["directions"] is None:
+            from .styleclip import DIRECTIONS_FILE, GlobalDirections, edit_channels
+            path = self.styleclip_dir / DIRECTIONS_FILE
+            if not path.is_file():
+                raise StudioError(f"no global directions are shipped for {self.name}: compute them with python "
+                                  f"training/compute_directions.py --generator {self.name} --out {path}")
+            dirs = GlobalDirections.load(path)
+            if [tuple(c) for c in dirs.channels] != [tuple(c) for c in edit_channels(self.G)]:
+                raise StudioError(f"the global directions at {path} were computed for another generator")
+            if dirs.meta.get("clip") not in (None, self.clip.name):
+                raise StudioError(f"the global directions at {path} were measured with CLIP "
+                                  f"{dirs.meta.get('clip')!r}, the app uses {self.clip.name!r}")
+            self._styleclip["directions"] = dirs
+        return self._styleclip["directions"]
+
+    def _start_offset(self, session: dict, kind: str, key) -> np.ndarray | None:
+        """The style offset an edit applies to (as _start_ws: before a tweaked edit of the same kind and key)."""
+        session = self._check_session(session)
+        edits = session["edits"]
+        if edits and edits[-1]["kind"] == kind and edits[-1]["key"] == key:
+            return edits[-2].get("s_offset") if len(edits) > 1 else session.get("base_offset")
+        return self.current_offset(session)
+
+    def _offset_styles(self, styles: dict, s_offset: np.ndarray) -> dict:
+        """styles (per layer (B, C)) + a flat offset over the edit channels (global-direction layout)."""
+        from .styleclip import edit_channels
+        out, off = dict(styles), 0
+        flat = torch.from_numpy(np.asarray(s_offset, np.float32)).to(self.device)
+        for name, c in edit_channels(self.G):
+            out[name] = styles[name] + flat[off:off + c]
+            off += c
+        return out
+
+    def text_global(self, session: dict, target: str, neutral: str = "a face", alpha=4.0, beta=0.15) -> dict:
+        """StyleCLIP global direction: s' = s + alpha * delta_s for the channels whose relevance to
+        (target - neutral) is at least beta. Kept as a style offset that later edits carry along."""
+        texts = {}
+        for label, text in (("target", target), ("neutral", neutral)):
+            text = text.strip() if isinstance(text, str) else ""
+            if not text:
+                raise StudioError(f"the {label} text is empty: " + ("type what the face should look like, e.g. "
+                                  "'a face with purple hair'" if label == "target" else "describe the face as it "
+                                  "is, e.g. 'a face'"))
+            texts[label] = text
+        alpha = _check_number("alpha", alpha, -MAX_ALPHA, MAX_ALPHA)
+        beta = _check_number("beta", beta, 0.0, 1.0)
+        dirs = self._directions()
+        try:
+            delta_t = self.clip.text_direction(texts["neutral"], texts["target"])
+        except ValueError as e:                       # empty after tokenising, too long, or target == neutral
+            raise StudioError(str(e)) from None
+        zeros = {name: torch.zeros(1, c) for name, c in dirs.channels}
+        e = dirs.edit(zeros, delta_t, alpha, beta)
+        if e.num_channels == 0:
+            top = float(dirs.relevance(delta_t).abs().max())
+            raise StudioError(f"beta {beta:g} is above the relevance of every channel (largest {top:.3f}): "
+                              f"lower beta to edit")
+        key = ["global", texts["target"], texts["neutral"]]
+        ws = self._start_ws(session, "text", key)
+        start = self._start_offset(session, "text", key)
+        delta = torch.cat([e.styles[name][0] for name, _ in dirs.channels]).numpy()
+        s_offset = delta if start is None else np.asarray(start, np.float32) + delta
+        params = {"method": "global", "target": texts["target"], "neutral": texts["neutral"], "alpha": alpha,
+                  "beta": round(e.beta, 4), "channels": e.num_channels}
+        return self._push(session, "text", key, params, ws, s_offset=s_offset)
+
+    # --- photos: inversion into the generator's latent space (METHODS §3) ---------------------------
+    def use_encoder(self, encoder="auto", *, lpips="vgg") -> None:
+        """Choose the photo encoder: a registry name, folder or Hub repo id, an `Encoder`, None (optimisation
+        only) or "auto" (the shipped DEFAULT_ENCODER for the default generator, none for any other).
+        lpips: the perceptual loss of optimize / hybrid ("vgg", "alex" or None for MSE only)."""
+        if lpips not in (None, "vgg", "alex"):
+            raise StudioError(f"lpips must be 'vgg', 'alex' or None, got {lpips!r}")
+        self._inversion = {"encoder": encoder, "lpips": lpips, "loaded": None}
+
+    def photo_encoder(self):
+        """The loaded encoder (checked against this generator) or a StudioError saying why there is none."""
+        from .encoder import Encoder
+        from .hub import DEFAULT_ENCODER, WeightsFormatError, WeightsNotFoundError
+
+        state = self._inversion
+        if state["loaded"] is None:
+            enc = state["encoder"]
+            if isinstance(enc, str) and enc == "auto":
+                enc = DEFAULT_ENCODER if self.name == DEFAULT_GENERATOR else None
+            if enc is None:
+                raise StudioError(f"no encoder for this generator ({self.name}): use the optimize method, or "
+                                  f"train one with python training/train_encoder.py --generator {self.name}")
+            if not isinstance(enc, Encoder):
+                try:
+                    enc = Encoder.from_pretrained(enc, device=self.device)
+                except WeightsNotFoundError:
+                    raise StudioError(f"the encoder {enc} is not trained yet: use the optimize method") from None
+                except WeightsFormatError as e:
+                    raise StudioError(f"the encoder {enc} cannot be loaded ({e}): use the optimize method") from None
+            c = enc.config
+            if (c.resolution, c.w_dim, c.num_ws) != (self.resolution, self.G.config.w_dim, self.G.num_ws) or \
+                    not torch.allclose(enc.w_avg.to(self.device), self.G.w_avg, atol=1e-4):
+                raise StudioError(f"the encoder was trained for another generator than {self.name}: "
+                                  f"use the optimize method")
+            state["loaded"] = enc.eval().requires_grad_(False).to(self.device)
+        return state["loaded"]
+
+    def encoder_problem(self) -> str | None:
+        """None when the encoder and hybrid methods can run, else why not (the message they would raise)."""
+        try:
+            self.photo_encoder()
+        except StudioError as e:
+            return str(e)
+        return None
+
+    def _photo_lpips(self):
+        """The perceptual loss of optimize / hybrid, loaded once (None: MSE only)."""
+        state = self._inversion
+        if isinstance(state["lpips"], str):
+            from .perceptual import load_lpips
+            state["lpips"] = load_lpips(state["lpips"], device=self.device)
+        return state["lpips"]
+
+    def fit_photo(self, image) -> torch.Tensor:
+        """An upload (path, bytes or PIL image) -> (1, 3, R, R) in [-1, 1] at the generator's resolution."""
+        from .photos import PhotoError, load_photo
+        if image is None or (isinstance(image, str) and not image):
+            raise StudioError("upload a photo (or take one with the webcam) first")
+        try:
+            return load_photo(image, self.resolution)
+        except PhotoError as e:
+            raise StudioError(f"cannot use this upload: {e}") from None
+
+    def photo_image(self, image) -> Image.Image:
+        """The upload as the generator sees it (square, its resolution): what inversion reconstructs."""
+        from .utils import to_uint8
+        return Image.fromarray(to_uint8(self.fit_photo(image))[0])
+
+    def invert_photo(self, session: dict, image, method: str = "hybrid", steps=100, *, progress=None,
+                     should_stop=None) -> dict:
+        """A new session starting from the inversion of a photo: "encoder" (one pass), "optimize" (`steps` of the
+        StyleGAN2 projector in W from w_avg) or "hybrid" (the encoder's code, then `steps` of optimisation).
+        Noise maps stay the generator's constant ones, so the code alone reproduces the image (and latent files
+        and edits stay exact). progress(step, steps, loss) after every step; should_stop() ends it early."""
+        from .inversion import invert
+
+        if method not in PHOTO_METHODS:
+            raise StudioError(f"method must be one of {', '.join(PHOTO_METHODS)}, got {method!r}")
+        steps = 0 if method == "encoder" else _check_number("steps", steps, 1, MAX_INVERSION_STEPS, integer=True)
+        encoder = self.photo_encoder() if method != "optimize" else None
+        x = self.fit_photo(image)
+        report = None if progress is None else (lambda step, loss, _img: progress(step, steps, loss))
+        res = invert(self.G, x, method=method, encoder=encoder, steps=steps or None, lpips=self._photo_lpips(),
+                     optimize_noise=False, callback=report, should_stop=should_stop)
+        source = {"kind": "photo", "method": method, "steps": res.steps, "stopped": res.stopped or "end"}
+        if res.losses:
+            source["loss"] = round(res.losses[-1]["loss"], 5)
+        return self.start(res.ws[0].cpu().numpy(), source)
+
     # --- latent files ---------------------------------------------------------------------------
     def save_latent(self, session: dict) -> bytes:
         """npz: the current ws (exact), the starting code, the edit history with every parameter."""
@@ -243,7 +468,10 @@ class Studio:
         meta = {"format": LATENT_FORMAT, "generator": self.name, "noise_mode": "const", "source": session["source"],
                 "edits": [{"kind": e["kind"], "params": e["params"]} for e in session["edits"]]}
         buf = io.BytesIO()
-        np.savez(buf, ws=ws, base=np.asarray(session["base"], np.float32), meta=np.array(json.dumps(meta)))
+        arrays = {"ws": ws, "base": np.asarray(session["base"], np.float32), "meta": np.array(json.dumps(meta))}
+        if self.current_offset(session) is not None:        # StyleCLIP global edits: styles(ws) + s_offset
+            arrays["s_offset"] = np.asarray(self.current_offset(session), np.float32)
+        np.savez(buf, **arrays)
         return buf.getvalue()
 
     def load_latent(self, data: bytes) -> dict:
@@ -251,10 +479,17 @@ class Studio:
         try:
             with np.load(io.BytesIO(data), allow_pickle=False) as f:
                 ws, meta = np.asarray(f["ws"], np.float32), json.loads(str(f["meta"]))
+                s_offset = np.asarray(f["s_offset"], np.float32) if "s_offset" in f.files else None
         except Exception as e:         # noqa: BLE001 - any damage to the file is the user's error to see
             raise StudioError(f"not a latent file saved by LinkGAN Studio ({type(e).__name__}: {e})") from None
         if not isinstance(meta, dict) or meta.get("format") != LATENT_FORMAT:
             raise StudioError(f"not a latent file saved by LinkGAN Studio (format {meta.get('format')!r})")
-        if not np.isfinite(ws).all():
+        if not np.isfinite(ws).all() or (s_offset is not None and not np.isfinite(s_offset).all()):
             raise StudioError("the latent file holds non-finite values")
-        return self.start(ws, {"kind": "file", "generator": meta.get("generator"), "edits": meta.get("edits", [])})
+        session = self.start(ws, {"kind": "file", "generator": meta.get("generator"), "edits": meta.get("edits", [])})
+        if s_offset is not None:
+            from .styleclip import edit_channels
+            if s_offset.shape != (sum(c for _, c in edit_channels(self.G)),):
+                raise StudioError(f"the latent file's style offset has shape {s_offset.shape}, not this generator's")
+            session["base_offset"] = s_offset
+        return session

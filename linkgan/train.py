@@ -24,7 +24,7 @@ from torch.utils.data import DataLoader, Sampler
 
 from .data import HELDOUT_SEEDS, TRAIN_SEEDS, ToyFacesDataset
 from .hub import config_to_dict
-from .links import Segmenter, link_metrics, link_regularizer, links_from_specs, validate_links
+from .links import Link, Segmenter, link_metrics, link_regularizer, links_from_specs, validate_links
 from .networks import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
 
 

@@ -32,3 +32,10 @@ def app_server(tmp_path_factory):
     server = AppServer(model)
     yield server
     server.close()
+
+
+@pytest.fixture(scope="session")
+def expected(app_server):
+    """What each request should return: a Studio on the app server's weights, in this process."""
+    from linkgan.studio import Studio
+    return Studio.load(str(app_server.proc.args[app_server.proc.args.index("--model") + 1]))

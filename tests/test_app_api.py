@@ -3,31 +3,16 @@ serving; a bounded load test (12 concurrent clients, 240 requests) where no user
 from __future__ import annotations
 
 import concurrent.futures as cf
-import io
 
 import numpy as np
 import pytest
 from PIL import Image
 
 gradio_client = pytest.importorskip("gradio_client")
-from gradio_client import Client, handle_file  # noqa: E402
+from gradio_client import handle_file  # noqa: E402
 
 import app  # noqa: E402
-
-
-def pixels(path) -> np.ndarray:
-    return np.asarray(Image.open(path).convert("RGB"))
-
-
-@pytest.fixture(scope="module")
-def expected(app_server):
-    """What each request should return, computed by a Studio on the same weights in this process."""
-    from linkgan.studio import Studio
-    return Studio.load(str(app_server.proc.args[app_server.proc.args.index("--model") + 1]))
-
-
-def client(app_server) -> Client:
-    return Client(app_server.url, verbose=False)
+from app_server import client, pixels  # noqa: E402
 
 
 def test_import_app_loads_nothing():

@@ -38,7 +38,18 @@ def shot(page, name):
     page.screenshot(path=str(DOCS / f"{name}.png"), full_page=True)
 
 
-def test_new_user_walkthrough(page):
+@pytest.fixture(scope="module")
+def photo_file(tmp_path_factory) -> Path:
+    """A photo to upload: a procedural toy face, 200x160 (neither square nor the generator's size)."""
+    from PIL import Image
+
+    from linkgan.data import toy_face
+    path = tmp_path_factory.mktemp("upload") / "face.png"
+    Image.fromarray(toy_face(5, size=256).image).resize((200, 160)).save(path)
+    return path
+
+
+def test_new_user_walkthrough(page, photo_file):
     expect = sync_api.expect
     # 1. Generate
     page.locator("#seed input").fill("42")
@@ -72,8 +83,23 @@ def test_new_user_walkthrough(page):
     expect(history(page)).to_have_value(re.compile(re.escape('2. text: {"method": "optimize", "target": "a face with purple hair"')),
                                         timeout=60_000)
     shot(page, "flow-text")
-    page.locator("#undo").click()
-    expect(history(page)).not_to_have_value(re.compile("2. text"))
+    # the other two StyleCLIP methods: global directions (alpha/beta sliders), then a shipped mapper on top
+    page.locator("#text-method").get_by_label("global").check()
+    expect(page.locator("#global-btn")).to_be_visible()
+    page.locator("#alpha input[type=number]").fill("6")
+    page.locator("#alpha input[type=number]").press("Enter")
+    page.locator("#global-btn").click()
+    expect(history(page)).to_have_value(re.compile(re.escape('3. text: {"method": "global", "target": "a face with '
+                                                             'purple hair", "neutral": "a face", "alpha": 6.0')))
+    shot(page, "flow-text-global")
+    page.locator("#text-method").get_by_label("mapper").check()
+    expect(page.locator("#mapper-btn")).to_be_visible()
+    page.locator("#mapper-btn").click()
+    expect(history(page)).to_have_value(re.compile(re.escape('4. text: {"method": "mapper", "mapper": "purple_hair"')))
+    shot(page, "flow-text-mapper")
+    for n in (4, 3, 2):
+        page.locator("#undo").click()
+        expect(history(page)).not_to_have_value(re.compile(f"{n}. text"))
     page.get_by_role("tab", name="2 · Region edit").click()
     # undo and reset
     page.locator("#undo").click()
@@ -82,6 +108,19 @@ def test_new_user_walkthrough(page):
     expect(history(page)).to_have_value(re.compile("1. region"))
     page.locator("#reset").click()
     expect(history(page)).to_have_value('0. start: {"kind": "seed", "seed": 11, "psi": 0.7}')
+    # 4. Photo: upload a picture, invert it (optimisation: the tiny test generator ships no encoder), edit it
+    page.get_by_role("tab", name="4 · Photo").click()
+    page.locator("#photo input[type=file]").set_input_files(str(photo_file))
+    page.locator("#photo-method").get_by_label("optimize").check()
+    page.locator("#photo-steps input[type=number]").fill("20")
+    page.locator("#photo-steps input[type=number]").press("Enter")
+    page.locator("#photo-btn").click()
+    expect(history(page)).to_have_value(re.compile(re.escape('0. start: {"kind": "photo", "method": "optimize", '
+                                                             '"steps": 20')), timeout=60_000)
+    shot(page, "flow-photo")
+    page.get_by_role("tab", name="2 · Region edit").click()
+    page.locator("#region-btn").click()
+    expect(history(page)).to_have_value(re.compile(r'^0\. start: \{"kind": "photo".*\n1\. region', re.S))
     # download: PNG and latent file links appear
     page.get_by_text("Download / load").click()
     page.locator("#prepare").click()

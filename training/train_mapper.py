@@ -16,6 +16,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
+import torch  # noqa: E402
+
 from styleclip_args import add_model_args, load_models  # noqa: E402
 from linkgan.styleclip import GROUPS, train_mapper  # noqa: E402
 
@@ -36,6 +38,7 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--save-every", type=int, default=500)
     p.add_argument("--log-every", type=int, default=50)
+    p.add_argument("--fp16", action="store_true", help="save the weights as float16 (half the file size)")
     a = p.parse_args(argv)
     G, clip = load_models(a)
     out = Path(a.out)
@@ -54,7 +57,8 @@ def main(argv=None) -> int:
 
     train_mapper(G, clip, a.prompt, steps=a.steps, batch_size=a.batch_size, lr=a.lr, psi=a.psi, strength=a.strength,
                  l2_weight=a.l2, id_weight=a.id, groups=tuple(g for g in a.groups.split(",") if g), seed=a.seed,
-                 out=out, save_every=a.save_every, progress=progress)
+                 out=out, save_every=a.save_every, save_dtype=torch.float16 if a.fp16 else None,
+                 progress=progress)
     print(f"saved {out} after {time.perf_counter() - t0:.0f} s")
     return 0
 

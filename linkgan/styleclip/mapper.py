@@ -110,12 +110,13 @@ def train_mapper(G, clip: CLIPAdapter, prompt: str, *, steps: int = 2000, batch_
                  psi: float = 0.7, strength: float = 0.1, clip_weight: float = 1.0, l2_weight: float = 0.8,
                  id_weight: float = 0.1, identity="clip", groups: tuple[str, ...] = GROUPS, seed: int = 0,
                  noise_mode: str = "const", out: str | Path | None = None, save_every: int = 500,
-                 progress: Callable[[int, int, dict], None] | None = None,
+                 save_dtype: torch.dtype | None = None, progress: Callable[[int, int, dict], None] | None = None,
                  should_stop: Callable[[], bool] | None = None) -> LatentMapper:
     """Train a LatentMapper for `prompt` on sampled latents (w = G.map(z, psi) broadcast to W+; the paper uses
     inverted photos). Loss per batch: clip_weight * D_CLIP(G(ws'), t) + l2_weight * mean((ws' - ws)^2)
     + id_weight * L_ID, with ws' = ws + strength * M(ws) (official: Adam lr 0.5 on lr_mul 0.01 layers, strength 0.1,
-    50k steps at batch 2). `out`: save_pretrained there every `save_every` steps and at the end (atomic).
+    50k steps at batch 2). `out`: save_pretrained there every `save_every` steps and at the end (atomic), with the
+    weights cast to `save_dtype` (e.g. torch.float16 halves the file; None keeps float32).
     progress(step, steps, losses) after each step; should_stop() ends training early (the mapper so far is kept)."""
     device = G.w_avg.device
     target = clip.text_embedding(prompt)
@@ -149,14 +150,15 @@ def train_mapper(G, clip: CLIPAdapter, prompt: str, *, steps: int = 2000, batch_
         if progress is not None:
             progress(step, steps, {"clip": l_clip.item(), "l2": l_l2.item(), "id": l_id.item(), "loss": loss.item()})
         if out is not None and (step % save_every == 0):
-            _save(mapper, out, meta, step, time.perf_counter() - t0)
+            _save(mapper, out, meta, step, time.perf_counter() - t0, save_dtype)
     mapper.eval()
     if out is not None:
-        _save(mapper, out, meta, step, time.perf_counter() - t0)
+        _save(mapper, out, meta, step, time.perf_counter() - t0, save_dtype)
     return mapper
 
 
-def _save(mapper: LatentMapper, out, meta: dict, step: int, wall_s: float) -> None:
+def _save(mapper: LatentMapper, out, meta: dict, step: int, wall_s: float, dtype: torch.dtype | None = None) -> None:
     was = mapper.training
-    mapper.save_pretrained(out, extra={**json.loads(json.dumps(meta)), "steps_done": step, "wall_s": round(wall_s, 1)})
+    mapper.save_pretrained(out, extra={**json.loads(json.dumps(meta)), "steps_done": step, "wall_s": round(wall_s, 1)},
+                           dtype=dtype)
     mapper.train(was)

@@ -1,0 +1,204 @@
+"""StyleCLIP benchmark (METHODS.md §2, issue "Text-driven editing"): the three text-editing methods on the default
+zoo (toyfaces64-linked + toyfaces-clip + the shipped mappers and global directions), judged by the attribute oracle
+(toyfaces64-oracle), which never saw CLIP.
+
+Per method and prompt, over seeds the mappers were not trained on (`SEED0 + i`, psi 0.7, const noise):
+- success: among the seeds whose image lacks the target value before the edit (as the oracle sees it, and where the
+  attribute is visible), the fraction that has it after;
+- preservation: the fraction of the other attributes (visible before and after) the oracle reads the same after;
+- latency_ms: CPU wall time of one edit of one 64 px image (text embedding cached; `text_ms` is a new prompt's
+  first embedding), median of several; for `optimize` per step and per edit.
+Plus `directions_preprocess_s` / `mapper_train_s` (from the shipped files' metadata) and `table2`: LinkGAN's
+Table 2 (mse_in / mse_out x1e-3 inside / outside a link's region) for a LinkGAN resample of that link versus a
+global-direction edit and a mapper edit aimed at the same part.
+Paper timings (StyleCLIP Table 1, one GPU): optimization 98 s, mapper 75 ms, global directions 72 ms per edit.
+"""
+from __future__ import annotations
+
+import statistics
+import time
+
+import torch
+
+from . import _weights
+
+PAPER = {"optimize.latency_ms": 98_000.0, "mapper.latency_ms": 75.0, "global.latency_ms": 72.0,
+         "hardware": "one GPU (StyleGAN2 1024 px, StyleCLIP Table 1)"}
+SEED0 = 7_000_000          # benchmark faces: G's seeds SEED0 + i (mappers train on torch.randn draws of seed 0)
+NEUTRAL = "a face"
+
+# (mapper name, target text, oracle attribute, value, global alpha, global beta): the shipped prompts, chosen among
+# the attributes the toy CLIP knows (its card: hair colour 0.96, skin 0.99, background 0.94 zero-shot accuracy).
+PROMPTS = [
+    ("purple_hair", "a face with purple hair", "hair_color", "purple", 8.0, 0.1),
+    ("blond_hair", "a face with blond hair", "hair_color", "blond", 8.0, 0.1),
+    ("blue_background", "a face with a blue background", "background", "blue", 8.0, 0.1),
+    ("pink_background", "a face with a pink background", "background", "pink", 8.0, 0.1),
+    ("dark_skin", "a face with dark skin", "skin_tone", "dark", 8.0, 0.1),
+]
+MAPPER_STRENGTH = 0.1       # the training strength
+OPT = {"steps": 30, "lr": 0.1, "l2": 0.008}
+# Table 2: (link, global-direction target, mapper aimed at the same part or None)
+TABLE2 = [("hair", "a face with purple hair", "purple_hair"), ("eyes", "a face with closed eyes", None)]
+
+
+def load_zoo(generator: str | None = None):
+    """(G, clip, oracle, directions, {mapper name: mapper}) of the default zoo; a missing piece raises and says how
+    to make it."""
+    from linkgan.clip import CLIPAdapter
+    from linkgan.hub import DEFAULT_GENERATOR
+    from linkgan.oracle import AttributeOracle
+    from linkgan.styleclip import load_directions, load_mapper
+
+    name = generator or DEFAULT_GENERATOR
+    G = _weights.generator(name).eval().requires_grad_(False)
+    clip = CLIPAdapter.load("toyfaces-clip", device="cpu")
+    oracle = _weights.load(AttributeOracle, "toyfaces64-oracle",
+                           "python training/train_oracle.py --out checkpoints/toyfaces64-oracle").eval()
+    dirs = load_directions(name)
+    mappers = {p[0]: load_mapper(p[0], name, device="cpu").eval().requires_grad_(False) for p in PROMPTS}
+    return G, clip, oracle, dirs, mappers
+
+
+def _hidden(pred: dict[str, list[str]], i: int) -> set[str]:
+    """Attributes not visible in image i, from the oracle's own reading (FaceAttributes.hidden_attributes' rules)."""
+    hidden = set()
+    if pred["glasses"][i] == "sunglasses":
+        hidden |= {"eyes", "eye_color"}
+    elif pred["eyes"][i] == "closed":
+        hidden.add("eye_color")
+    if pred["hair_style"][i] == "bald" and pred["beard"][i] != "full":
+        hidden.add("hair_color")
+    return hidden
+
+
+def score(oracle, before: torch.Tensor, after: torch.Tensor, attribute: str, value: str) -> dict:
+    """success and preservation (see the module doc) of edits before -> after (B, 3, H, W) towards attribute=value."""
+    pb, pa = oracle.predict(before), oracle.predict(after)
+    hit = eligible = kept = others = 0
+    for i in range(len(before)):
+        hb, ha = _hidden(pb, i), _hidden(pa, i)
+        if attribute not in hb and pb[attribute][i] != value:
+            eligible += 1
+            hit += attribute not in ha and pa[attribute][i] == value
+        for k in pb:
+            if k != attribute and k not in hb and k not in ha:
+                others += 1
+                kept += pb[k][i] == pa[k][i]
+    return {"success": round(hit / eligible, 3) if eligible else None, "eligible": eligible,
+            "preservation": round(kept / others, 3) if others else None}
+
+
+def _median_ms(fn, n: int) -> float:
+    fn()                                                                  # warm-up
+    times = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        fn()
+        times.append(1000 * (time.perf_counter() - t0))
+    return round(statistics.median(times), 2)
+
+
+@torch.no_grad()
+def global_edit(G, dirs, clip, ws: torch.Tensor, target: str, alpha: float, beta: float, neutral: str = NEUTRAL):
+    styles = dirs.edit(G.ws_to_styles(ws), clip.text_direction(neutral, target), alpha, beta).styles
+    return G.synthesize_styles(styles, noise_mode="const")
+
+
+@torch.no_grad()
+def mapper_edit(G, mapper, ws: torch.Tensor, strength: float = MAPPER_STRENGTH):
+    return G.synthesize(mapper.edit(ws, strength), noise_mode="const")
+
+
+def optimize_edit(G, clip, ws: torch.Tensor, target: str, steps: int):
+    from linkgan.styleclip import optimize_latent
+    return optimize_latent(G, clip, ws, target, steps=steps, lr=OPT["lr"], l2=OPT["l2"]).images
+
+
+def _table2(G, clip, dirs, mappers, ws: torch.Tensor, seeds: list[int]) -> dict:
+    from linkgan.links import generator_links, masked_mse, region_masks, resample
+
+    links = generator_links(G)
+    seg = _weights.segmenter().predict if any(l.label is not None for l in links.values()) else None
+    out = {}
+    with torch.no_grad():
+        x = G.synthesize(ws, noise_mode="const")
+        w_new = G.map(G.z_from_seeds([s + 10**9 for s in seeds]), psi=0.7)
+    for link_name, target, mapper_name in TABLE2:
+        if link_name not in links:
+            continue
+        link = links[link_name]
+        m = region_masks([link], x, seg)[:, 0]
+        with torch.no_grad():
+            edits = {"linkgan": G.synthesize(resample(ws, G.broadcast(w_new), [link]), noise_mode="const"),
+                     "global": global_edit(G, dirs, clip, ws, target, *_global_params(target))}
+            if mapper_name in mappers:
+                edits["mapper"] = mapper_edit(G, mappers[mapper_name], ws)
+        row = {}
+        for method, y in edits.items():
+            d = (y - x).square()
+            row[method] = {"mse_in": round(1e3 * float(masked_mse(d, m).mean()), 2),
+                           "mse_out": round(1e3 * float(masked_mse(d, 1 - m).mean()), 2)}
+        out[link_name] = {"target": target, "mapper": mapper_name, **row}
+    return out
+
+
+def _global_params(target: str) -> tuple[float, float]:
+    for p in PROMPTS:
+        if p[1] == target:
+            return p[4], p[5]
+    return PROMPTS[0][4], PROMPTS[0][5]
+
+
+def run(*, quick: bool = False) -> dict:
+    G, clip, oracle, dirs, mappers = load_zoo()
+    n, n_opt, steps, n_time = (8, 2, 3, 3) if quick else (100, 24, OPT["steps"], 20)
+    seeds = [SEED0 + i for i in range(n)]
+    with torch.no_grad():
+        ws = G.broadcast(G.map(G.z_from_seeds(seeds), psi=0.7))
+        before = G.synthesize(ws, noise_mode="const")
+    out: dict = {"seeds": f"{SEED0}..+{n} (optimize: first {n_opt})", "psi": 0.7, "neutral": NEUTRAL,
+                 "oracle": "toyfaces64-oracle", "clip": clip.name}
+    methods = {"global": {"prompts": {}}, "mapper": {"prompts": {}, "strength": MAPPER_STRENGTH},
+               "optimize": {"prompts": {}, **OPT, "steps": steps}}
+    for name, target, attr, value, alpha, beta in PROMPTS:
+        clip.text_embedding(target), clip.text_embedding(NEUTRAL)
+        after = global_edit(G, dirs, clip, ws, target, alpha, beta)
+        methods["global"]["prompts"][name] = {"target": target, "alpha": alpha, "beta": beta,
+                                              **score(oracle, before, after, attr, value)}
+        after = mapper_edit(G, mappers[name], ws)
+        methods["mapper"]["prompts"][name] = {"target": target, **score(oracle, before, after, attr, value)}
+        after = optimize_edit(G, clip, ws[:n_opt], target, steps)
+        methods["optimize"]["prompts"][name] = {"target": target,
+                                                **score(oracle, before[:n_opt], after, attr, value)}
+
+    name, target, _, _, alpha, beta = PROMPTS[0]
+    w1 = ws[:1]
+    methods["global"]["latency_ms"] = _median_ms(lambda: global_edit(G, dirs, clip, w1, target, alpha, beta), n_time)
+    methods["mapper"]["latency_ms"] = _median_ms(lambda: mapper_edit(G, mappers[name], w1), n_time)
+    t0 = time.perf_counter()
+    optimize_edit(G, clip, w1, target, steps)
+    per_edit = 1000 * (time.perf_counter() - t0)
+    methods["optimize"].update(latency_ms=round(per_edit, 1), latency_ms_per_step=round(per_edit / steps, 2))
+
+    def new_text():
+        clip._text_cache.clear()
+        clip.text_embedding(target)
+    methods["global"]["text_ms"] = _median_ms(new_text, max(1, n_time // 4))
+    for m in methods.values():
+        ok = [p for p in m["prompts"].values() if (p["success"] or 0) >= 0.8 and (p["preservation"] or 0) >= 0.9]
+        m["prompts_passing"] = f"{len(ok)}/{len(m['prompts'])} (success >= 0.8 and preservation >= 0.9)"
+    out.update(methods)
+    out["directions_preprocess_s"] = dirs.meta.get("wall_s")
+    out["directions_images"] = dirs.meta.get("n_images")
+    out["mapper_train_s"] = {k: _mapper_meta(v).get("wall_s") for k, v in mappers.items()}
+    out["mapper_train_steps"] = {k: _mapper_meta(v).get("steps_done") for k, v in mappers.items()}
+    out["table2"] = _table2(G, clip, dirs, mappers, ws, seeds)
+    out["timing"] = (f"CPU fp32, {torch.get_num_threads()} thread(s), 64 px, one image per edit incl. rendering"
+                     + (" (quick: fewer seeds and steps)" if quick else ""))
+    out["paper"] = PAPER
+    return out
+
+
+def _mapper_meta(mapper) -> dict:
+    return getattr(mapper, "metadata", None) or {}

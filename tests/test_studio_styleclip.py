@@ -1,0 +1,109 @@
+"""The app service's StyleCLIP mapper and global-direction edits (linkgan.studio.Studio.text_mapper / text_global)
+on a tiny generator with tiny but real StyleCLIP artefacts (app_server.tiny_styleclip)."""
+import numpy as np
+import pytest
+import torch
+
+from app_server import LINKS, MAPPER_PROMPT, tiny_styleclip
+from linkgan.networks import Generator, GeneratorConfig
+from linkgan.studio import Studio, StudioError
+
+
+def _tiny_g():
+    torch.manual_seed(0)
+    G = Generator(GeneratorConfig(resolution=32, z_dim=32, w_dim=32, n_mlp=2, channel_base=256, channel_max=32))
+    G.metadata = {"links": LINKS}
+    return G
+
+
+@pytest.fixture(scope="module")
+def seg():
+    from linkgan.segmenter import Segmenter
+    return Segmenter.from_pretrained("toyfaces64-segmenter").predict
+
+
+@pytest.fixture(scope="module")
+def studio(tmp_path_factory, seg):
+    G = _tiny_g()
+    folder = tiny_styleclip(G, tmp_path_factory.mktemp("tiny") / "styleclip")
+    return Studio(G, segmenter=seg, name="tiny", styleclip=folder)
+
+
+def pixels(studio, s):
+    return np.asarray(studio.image(s)).astype(int)
+
+
+def test_mapper_prompts_are_the_shipped_ones(studio):
+    assert studio.mapper_names() == ["purple_hair"]
+    assert studio.mapper_prompts() == {"purple_hair": MAPPER_PROMPT}
+
+
+def test_mapper_edit_tweak_undo(studio):
+    s = studio.generate(3, 0.7)
+    e1 = studio.text_mapper(s, MAPPER_PROMPT, 0.1)
+    assert e1["edits"][0]["params"] == {"method": "mapper", "mapper": "purple_hair", "prompt": MAPPER_PROMPT,
+                                        "strength": 0.1}
+    assert not np.array_equal(studio.current_ws(e1), studio.current_ws(s))
+    e2 = studio.text_mapper(e1, "purple_hair", 0.2)          # by name; the same mapper again: a tweak
+    assert len(e2["edits"]) == 1
+    m = studio._mapper("purple_hair")
+    want = studio.current_ws(s) + 0.2 * m(torch.from_numpy(studio.current_ws(s))[None])[0].numpy()
+    np.testing.assert_allclose(studio.current_ws(e2), want, atol=1e-5)
+    zero = studio.text_mapper(s, MAPPER_PROMPT, 0.0)         # strength 0 is the identity
+    assert np.array_equal(pixels(studio, zero), pixels(studio, s))
+    assert np.array_equal(studio.current_ws(studio.undo(e2)), studio.current_ws(s))
+
+
+def test_global_edit_tweak_and_zero_alpha(studio):
+    s = studio.generate(4, 0.7)
+    g1 = studio.text_global(s, "a face with purple hair", "a face", 4.0, 0.0)
+    p = g1["edits"][0]["params"]
+    assert p["method"] == "global" and p["channels"] > 0 and p["alpha"] == 4.0
+    assert np.array_equal(studio.current_ws(g1), studio.current_ws(s))       # the edit lives in style space
+    assert not np.array_equal(pixels(studio, g1), pixels(studio, s))
+    g2 = studio.text_global(g1, "a face with purple hair", "a face", 6.0, 0.0)   # alpha dragged: replaces
+    assert len(g2["edits"]) == 1
+    np.testing.assert_allclose(studio.current_offset(g2), 1.5 * studio.current_offset(g1), rtol=1e-5, atol=1e-7)
+    flat = studio.text_global(s, "a face with purple hair", "a face", 0.0, 0.0)
+    assert np.array_equal(pixels(studio, flat), pixels(studio, s))
+    assert studio.current_offset(studio.undo(g2)) is None
+
+
+def test_global_offset_is_carried_by_later_edits_and_saved(studio):
+    s = studio.text_global(studio.generate(5, 0.7), "a face with a blue background", "a face", 5.0, 0.05)
+    r = studio.region(s, ["eyes"], 9, 1.0)
+    np.testing.assert_array_equal(studio.current_offset(r), studio.current_offset(s))
+    m = studio.text_mapper(r, MAPPER_PROMPT, 0.1)
+    np.testing.assert_array_equal(studio.current_offset(m), studio.current_offset(s))
+    back = studio.load_latent(studio.save_latent(m))
+    assert np.array_equal(pixels(studio, back), pixels(studio, m))
+    assert np.array_equal(pixels(studio, studio.undo(studio.undo(m))), pixels(studio, s))
+    g = studio.text_global(m, "a face with blond hair", "a face", 3.0, 0.05)    # a second direction stacks
+    assert len(g["edits"]) == 4 and not np.allclose(studio.current_offset(g), studio.current_offset(m))
+
+
+@pytest.mark.parametrize("call, msg", [
+    (lambda st, s: st.text_mapper(s, "", 0.1), "choose a mapper: a face with purple hair"),
+    (lambda st, s: st.text_mapper(s, "a face with a beard", 0.1), "no mapper for 'a face with a beard'"),
+    (lambda st, s: st.text_mapper(s, MAPPER_PROMPT, 0.9), "strength must be between 0 and 0.3"),
+    (lambda st, s: st.text_global(s, "  ", "a face", 4, 0.1), "the target text is empty"),
+    (lambda st, s: st.text_global(s, "a face with blond hair", "", 4, 0.1), "the neutral text is empty"),
+    (lambda st, s: st.text_global(s, "purple " * 200, "a face", 4, 0.1), "reads at most .* shorten it"),
+    (lambda st, s: st.text_global(s, "a face", "a face", 4, 0.1), "give the same text embedding"),
+    (lambda st, s: st.text_global(s, "a face with blond hair", "a face", 40, 0.1), "alpha must be between"),
+    (lambda st, s: st.text_global(s, "a face with blond hair", "a face", 4, 1.0), "above the relevance of every"),
+    (lambda st, s: st.text_mapper(st.new_session(), MAPPER_PROMPT, 0.1), "no image yet"),
+])
+def test_user_mistakes_get_clear_errors(studio, call, msg):
+    with pytest.raises(StudioError, match=msg):
+        call(studio, studio.generate(1, 0.7))
+
+
+def test_generator_without_styleclip_artefacts_says_so(seg, tmp_path):
+    bare = Studio(_tiny_g(), segmenter=seg, name="tiny", styleclip=tmp_path / "none")
+    s = bare.generate(1, 0.7)
+    assert bare.mapper_prompts() == {}
+    with pytest.raises(StudioError, match="no latent mappers are shipped for tiny: train one with"):
+        bare.text_mapper(s, MAPPER_PROMPT, 0.1)
+    with pytest.raises(StudioError, match="no global directions are shipped for tiny: compute them with"):
+        bare.text_global(s, "a face with blond hair", "a face", 4, 0.1)
