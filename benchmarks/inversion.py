@@ -69,18 +69,19 @@ def run(*, quick: bool = False) -> dict:
     out: dict = {"faces": n, "heldout_seeds": f"{HELDOUT_SEEDS.start}..+{n}", "lpips_backbone": lp.backbone_name}
     codes = {}
     for method, k in steps.items():
-        rows, ws, t0 = [], [], time.perf_counter()
+        rows, ws, ws_plus, t0 = [], [], [], time.perf_counter()
         for i in range(0, n, batch):
             x = faces[i:i + batch]
             res = invert(G, x, method=method, encoder=E, steps=k or None, lpips=lp)
             with torch.no_grad():
                 rows.append(torch.stack([psnr(res.images, x), ssim(res.images, x), lp(res.images, x)], 1))
             ws.append(res.w)
+            ws_plus.append(res.ws)
         wall = time.perf_counter() - t0
         m = torch.cat(rows).mean(0).tolist()
         out[method] = {"psnr": round(m[0], 3), "ssim": round(m[1], 4), "lpips": round(m[2], 4),
                        "lpips_backbone": lp.backbone_name, "ms_per_image": round(1000 * wall / n, 1), "steps": k}
-        codes[method] = torch.cat(ws)
+        codes[method], codes[method + "+"] = torch.cat(ws), torch.cat(ws_plus)
     links = list(generator_links(G).values())
     if links:
         seg = _weights.segmenter().predict if any(l.label is not None for l in links) else None
@@ -89,6 +90,13 @@ def run(*, quick: bool = False) -> dict:
             inv, smp = _mean_ratio(G, codes["hybrid"], links, seg), _mean_ratio(G, sampled, links, seg)
         out["editability"] = {"ratio_inverted": inv["mean"], "ratio_sampled": smp["mean"], "codes": "hybrid (W)",
                               "per_link_inverted": inv, "per_link_sampled": smp}
+    from linkgan.hub import DEFAULT_GENERATOR
+    from .styleclip import global_success
+    sampled = G.map(G.z_from_seeds([HELDOUT_SEEDS.start + i for i in range(n)]), psi=0.7)
+    out.setdefault("editability", {})["styleclip"] = {
+        "inverted": global_success(G, DEFAULT_GENERATOR, codes["hybrid+"]),
+        "sampled": global_success(G, DEFAULT_GENERATOR, G.broadcast(sampled)),
+        "note": "global direction on the hybrid W+ codes of the held-out faces vs on sampled codes (psi 0.7)"}
     out["timing"] = (f"CPU fp32, {torch.get_num_threads()} threads, wall time / images, batches of {batch}"
                      + (" (quick: fewer faces and steps)" if quick else ""))
     out["paper"] = PAPER

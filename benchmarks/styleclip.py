@@ -45,19 +45,37 @@ TABLE2 = [("hair", "a face with purple hair", "purple_hair"), ("eyes", "a face w
 def load_zoo(generator: str | None = None):
     """(G, clip, oracle, directions, {mapper name: mapper}) of the default zoo; a missing piece raises and says how
     to make it."""
-    from linkgan.clip import CLIPAdapter
     from linkgan.hub import DEFAULT_GENERATOR
-    from linkgan.oracle import AttributeOracle
-    from linkgan.styleclip import load_directions, load_mapper
+    from linkgan.styleclip import load_mapper
 
     name = generator or DEFAULT_GENERATOR
     G = _weights.generator(name).eval().requires_grad_(False)
+    clip, oracle, dirs = load_judges(name)
+    mappers = {p[0]: load_mapper(p[0], name, device="cpu").eval().requires_grad_(False) for p in PROMPTS}
+    return G, clip, oracle, dirs, mappers
+
+
+def load_judges(generator: str):
+    """(clip, oracle, global directions of `generator`): what a global-direction edit and its scoring need."""
+    from linkgan.clip import CLIPAdapter
+    from linkgan.oracle import AttributeOracle
+    from linkgan.styleclip import load_directions
+
     clip = CLIPAdapter.load("toyfaces-clip", device="cpu")
     oracle = _weights.load(AttributeOracle, "toyfaces64-oracle",
                            "python training/train_oracle.py --out checkpoints/toyfaces64-oracle").eval()
-    dirs = load_directions(name)
-    mappers = {p[0]: load_mapper(p[0], name, device="cpu").eval().requires_grad_(False) for p in PROMPTS}
-    return G, clip, oracle, dirs, mappers
+    return clip, oracle, load_directions(generator)
+
+
+def global_success(G, generator: str, ws: torch.Tensor, prompt: tuple = PROMPTS[0]) -> dict:
+    """success / preservation of the global-direction edit of `prompt` (a PROMPTS row) applied to codes ws."""
+    clip, oracle, dirs = load_judges(generator)
+    _, target, attr, value, alpha, beta = prompt
+    with torch.no_grad():
+        before = G.synthesize(ws, noise_mode="const")
+    after = global_edit(G, dirs, clip, ws, target, alpha, beta)
+    return {"method": "global", "target": target, "alpha": alpha, "beta": beta,
+            **score(oracle, before, after, attr, value)}
 
 
 def _hidden(pred: dict[str, list[str]], i: int) -> set[str]:

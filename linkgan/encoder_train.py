@@ -51,6 +51,14 @@ class EncoderTrainConfig:
     def to_dict(self) -> dict:
         return {k: config_to_dict(getattr(self, k)) for k in ("model", "optim", "loss", "run")}
 
+    @classmethod
+    def from_dict(cls, d: dict) -> "EncoderTrainConfig":
+        """The config of a run's config.json or checkpoint (fields added since it was written take defaults)."""
+        base = cls().to_dict()
+        d = {k: {**base[k], **d.get(k, {})} for k in base}
+        return cls(model=EncoderConfig(**d["model"]), optim=EncoderOptimConfig(**d["optim"]),
+                   loss=LossWeights(**d["loss"]), run=EncoderRunConfig(**d["run"]))
+
 
 def unlocked_at(step: int, num_ws: int, start: int, every: int) -> int:
     """e4e's progressive stage: offsets unlocked at `step` (0 before `start`, then one more every `every`)."""
@@ -114,8 +122,11 @@ class EncoderTrainer:
 
     def load_checkpoint(self, path) -> None:
         state = torch.load(path, map_location=self.device, weights_only=True)
-        if state["config"]["model"] != self.cfg.to_dict()["model"]:
-            raise ValueError(f"{path} was written for another encoder config: {state['config']['model']}")
+        mine, theirs = self.cfg.to_dict(), EncoderTrainConfig.from_dict(state["config"]).to_dict()
+        diff = sorted(k for k in mine if k != "run" and mine[k] != theirs[k])
+        if diff:
+            raise ValueError(f"{path} was written with another config (sections {diff}); resume without "
+                             f"overrides of those sections to continue it")
         self.E.load_state_dict(state["E"])
         self.opt.load_state_dict(state["opt"])
         if self.D is not None and state["D"]:

@@ -133,6 +133,29 @@ def test_encoder_losses_and_offset_penalty_decreases(G):
     assert {"l2", "lpips", "delta", "w_l2"} <= set(terms)
 
 
+def test_train_encoder_script_resumes_with_the_runs_own_config(G, tmp_path, capsys):
+    """`--resume` continues the run as it was configured: its overrides are not lost (nor silently changed) when
+    the resume command only names the run folder."""
+    import json
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "training"))
+    from train_encoder import main
+
+    G.save_pretrained(tmp_path / "g")
+    run = tmp_path / "run"
+    first = ["--generator", str(tmp_path / "g"), "--out", str(run), "model.channel_base=256", "model.channel_max=16",
+             "optim.batch_size=2", 'optim.lpips=""', "run.steps=2", "run.ckpt_every=1"]
+    assert main(first) == 0
+    assert main(["--out", str(run), "--resume", "run.steps=3"]) == 0
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["optim"]["batch_size"] == 2 and cfg["optim"]["lpips"] == "" and cfg["run"]["steps"] == 3
+    assert cfg["run"]["generator"] == str(tmp_path / "g")
+    assert "resumed at step 2" in (run / "log.txt").read_text()
+    assert main(["--out", str(run), "--resume", "optim.batch_size=4"]) == 2
+    assert "another config (sections ['optim'])" in capsys.readouterr().err
+
+
 def test_train_encoder_resumes_and_hybrid_runs(G, tmp_path):
     cfg = EncoderTrainConfig(
         model=EncoderConfig(channel_base=256, channel_max=16),

@@ -173,7 +173,7 @@ def test_path_length_regulariser_reaches_g(tmp_path):
     assert stats["pl"] > 0 and float(t.pl_mean) > 0
 
 
-def _torchrun(tmp_path, *args):
+def _torchrun(tmp_path, *args, tiny_config=True):
     import os, subprocess, sys
     from pathlib import Path
     root = Path(__file__).resolve().parent.parent
@@ -185,7 +185,7 @@ def _torchrun(tmp_path, *args):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     return subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
                            "--standalone", str(root / "training" / "train_gan.py"),
-                           "--out", str(tmp_path / "ddp"), "--threads", "1", *args, *tiny],
+                           "--out", str(tmp_path / "ddp"), "--threads", "1", *args, *(tiny if tiny_config else [])],
                           capture_output=True, text=True, env=env, timeout=300)
 
 
@@ -195,6 +195,7 @@ def test_two_process_gloo_ddp_run_trains_and_resumes(tmp_path):
     state = torch.load(tmp_path / "ddp" / "checkpoint.pt", weights_only=True)
     assert state["step"] == 3 and len(state["rng"]) == 2          # both processes' RNG, for exact resume
     assert not torch.equal(state["rng"][0], state["rng"][1])       # each process draws its own z
-    r = _torchrun(tmp_path, "--resume", "run.steps=4")              # weights checked in sync at each save
+    # the resume command names only the run: its saved config (the tiny one) is the base, run.steps goes on top
+    r = _torchrun(tmp_path, "--resume", "run.steps=4", tiny_config=False)   # weights checked in sync at each save
     assert r.returncode == 0, r.stderr[-3000:]
     assert torch.load(tmp_path / "ddp" / "checkpoint.pt", weights_only=True)["step"] == 4

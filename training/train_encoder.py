@@ -27,10 +27,12 @@ from linkgan.train import replace_config  # noqa: E402
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--generator", default=DEFAULT_GENERATOR,
-                   help=f"generator to invert: registry name, folder or Hub repo id (default {DEFAULT_GENERATOR})")
+    p.add_argument("--generator", default=None,
+                   help=f"generator to invert: registry name, folder or Hub repo id (default {DEFAULT_GENERATOR}; "
+                        f"with --resume the run's own)")
     p.add_argument("--out", required=True, help="run folder (config, log, checkpoint, encoder/)")
-    p.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.pt")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from <out>/checkpoint.pt with the run's saved config (overrides apply on top)")
     p.add_argument("--device", default=None, help="cpu / cuda (default: cuda when available)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("overrides", nargs="*", help="section.field=value, e.g. optim.batch_size=8 run.steps=2000")
@@ -44,9 +46,15 @@ def main(argv=None) -> int:
             p.error(f"override {item!r} does not look like section.field=value")
         pairs[key] = value
     pairs["run.out"] = json.dumps(a.out)
-    pairs["run.generator"] = json.dumps(a.generator)
+    if a.generator is not None:
+        pairs["run.generator"] = json.dumps(a.generator)
+    base = EncoderTrainConfig()
+    saved = Path(a.out) / "config.json"
+    if a.resume and saved.is_file():            # continue the run as it was configured; overrides go on top
+        base = EncoderTrainConfig.from_dict(json.loads(saved.read_text()))
     try:
-        cfg = replace_config(EncoderTrainConfig(), pairs)
+        cfg = replace_config(base, pairs)
+        a.generator = cfg.run.generator
         G = Generator.from_pretrained(a.generator, device=a.device)
     except WeightsNotFoundError as e:
         print(f"error: generator {a.generator!r} is not trained yet or not found: {e}", file=sys.stderr)

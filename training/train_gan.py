@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
 
-from linkgan.train import TrainConfig, Trainer, replace_config  # noqa: E402
+from linkgan.train import TrainConfig, Trainer, config_from_dict, replace_config  # noqa: E402
 
 
 def init_distributed() -> str | None:
@@ -42,7 +42,8 @@ def init_distributed() -> str | None:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", required=True, help="run folder (config, log, checkpoints, samples)")
-    p.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.pt")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from <out>/checkpoint.pt with the run's saved config (overrides apply on top)")
     p.add_argument("--init", default=None, help="fine-tune from a checkpoint.pt or a weight set (= run.init)")
     p.add_argument("--data", default=None, help="'toyfaces' (default) or a folder of images (= run.data)")
     p.add_argument("--device", default=None, help="cpu / cuda (default: cuda when available)")
@@ -59,8 +60,12 @@ def main(argv=None) -> int:
     for key, value in (("run.init", a.init), ("run.data", a.data)):
         if value is not None:
             pairs[key] = json.dumps(value)
+    base = TrainConfig()
+    saved = Path(a.out) / "config.json"
+    if a.resume and saved.is_file():            # continue the run as it was configured; overrides go on top
+        base = config_from_dict(json.loads(saved.read_text()))
     try:
-        cfg = replace_config(TrainConfig(), pairs)
+        cfg = replace_config(base, pairs)
         device = init_distributed() or a.device
         torch.backends.cudnn.benchmark = True      # fixed shapes: let cuDNN pick its fastest kernels
         trainer = Trainer(cfg, device=device)
