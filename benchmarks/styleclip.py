@@ -207,8 +207,7 @@ def run(*, quick: bool = False) -> dict:
         ok = [p for p in m["prompts"].values() if (p["success"] or 0) >= 0.8 and (p["preservation"] or 0) >= 0.9]
         m["prompts_passing"] = f"{len(ok)}/{len(m['prompts'])} (success >= 0.8 and preservation >= 0.9)"
     out.update(methods)
-    out["directions_preprocess_s"] = dirs.meta.get("wall_s")
-    out["directions_images"] = dirs.meta.get("n_images")
+    out.update(_preprocess_time(G, clip, dirs, quick))
     out["mapper_train_s"] = {k: _mapper_meta(v).get("wall_s") for k, v in mappers.items()}
     out["mapper_train_steps"] = {k: _mapper_meta(v).get("steps_done") for k, v in mappers.items()}
     out["table2"] = _table2(G, clip, dirs, mappers, ws, seeds)
@@ -216,6 +215,25 @@ def run(*, quick: bool = False) -> dict:
                      + (" (quick: fewer seeds and steps)" if quick else ""))
     out["paper"] = PAPER
     return out
+
+
+def _preprocess_time(G, clip, dirs, quick: bool) -> dict:
+    """Global-direction preprocessing time for the shipped settings, measured here: the style statistics over
+    n_stats codes, plus the relevance of a few images times the shipped number of images (each image costs the
+    same: two renders per channel)."""
+    from linkgan.styleclip import channel_relevance, compute_style_stats
+
+    n_stats, n_images = int(dirs.meta.get("n_stats", 100_000)), int(dirs.meta.get("n_images", 100))
+    probe = 1 if quick else 2
+    t0 = time.perf_counter()
+    stats = compute_style_stats(G, n_stats // 10 if quick else n_stats, dirs.meta.get("psi", 0.7))
+    stats_s = (time.perf_counter() - t0) * (10 if quick else 1)
+    t0 = time.perf_counter()
+    channel_relevance(G, clip, stats, probe)
+    per_image = (time.perf_counter() - t0) / probe
+    return {"directions_preprocess_s": round(stats_s + per_image * n_images, 1),
+            "directions_preprocess": f"{n_stats} codes for the statistics ({stats_s:.1f} s) + {n_images} images x "
+                                     f"{per_image:.1f} s of relevance (timed on {probe})"}
 
 
 def _mapper_meta(mapper) -> dict:

@@ -225,7 +225,12 @@ def test_benchmark_section_on_tiny_models(G, monkeypatch):
             return (a - b).abs().mean(dim=(1, 2, 3))
 
     monkeypatch.setattr("linkgan.perceptual.load_lpips", lambda net: FakeLPIPS())
+    judged = []                         # the StyleCLIP judges (toy CLIP, oracle, directions) are the 64 px zoo's
+    monkeypatch.setattr("benchmarks.styleclip.global_success",
+                        lambda G_, name, ws: judged.append(ws.shape) or {"success": 1.0, "preservation": 1.0})
     out = bench.run(quick=True)
+    assert judged == [(8, g.num_ws, TINY.w_dim)] * 2                       # inverted W+ codes, then sampled ones
+    assert set(out["editability"]["styleclip"]) == {"inverted", "sampled", "note"}
     assert out["faces"] == 8 and out["lpips_backbone"] == "fake"
     for method in ("encoder", "optimize", "hybrid"):
         assert {"psnr", "ssim", "lpips", "lpips_backbone", "ms_per_image", "steps"} <= set(out[method])

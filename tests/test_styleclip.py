@@ -151,6 +151,16 @@ def test_relevance_resumes_after_cancellation(G, clip, directions, tmp_path):
     out = channel_relevance(G, clip, stats, n_images=2, batch=64, resume=ckpt, progress=lambda d, n: done.append(d))
     assert done == [1, 2]
     assert torch.allclose(out, directions.fs3, atol=1e-5)                   # same as an uninterrupted run
+    # GlobalDirections.compute on a stopped run: the same directions, the partial file removed once done, and the
+    # wall time counting the earlier run too
+    from safetensors.torch import load_file, save_file
+    channel_relevance(G, clip, stats, n_images=2, batch=64, resume=ckpt, should_stop=lambda: len(done) >= 3,
+                      progress=lambda d, n: done.append(d))
+    state = load_file(str(ckpt))
+    save_file({**state, "wall_s": torch.tensor(1000.0, dtype=torch.float64)}, str(ckpt))   # an earlier hour-long run
+    dirs = GlobalDirections.compute(G, clip, n_stats=256, n_images=2, batch=64, resume=ckpt)
+    assert torch.allclose(dirs.fs3, directions.fs3, atol=1e-5)
+    assert not ckpt.exists() and dirs.meta["wall_s"] >= 1000
 
 
 def test_beta_above_max_relevance_changes_nothing(G, clip, directions):

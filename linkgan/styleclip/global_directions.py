@@ -81,12 +81,13 @@ def channel_relevance(G, clip: CLIPAdapter, stats: StyleStats, n_images: int = 1
     total = sum(c for _, c in channels)
     device = G.w_avg.device
     acc = torch.zeros(total, clip.embed_dim, dtype=torch.float64)
-    start = 0
+    start, spent, t0 = 0, 0.0, time.perf_counter()     # spent: seconds of earlier (stopped) runs
     if resume is not None and Path(resume).is_file():
         state = load_file(str(resume))
         if tuple(state["sum"].shape) != tuple(acc.shape):
             raise ValueError(f"{resume} holds a sum of shape {tuple(state['sum'].shape)}, expected {tuple(acc.shape)}")
         acc, start = state["sum"], int(state["images_done"])
+        spent = float(state["wall_s"]) if "wall_s" in state else 0.0
     g = torch.Generator(device="cpu").manual_seed(seed)
     z_all = torch.randn(n_images, G.config.z_dim, generator=g)       # image i is the same on every (re)start
     # (layer, channel) of every flat index, and its mean and std
@@ -110,7 +111,9 @@ def channel_relevance(G, clip: CLIPAdapter, stats: StyleStats, n_images: int = 1
                 diffs.append((emb[k:] - emb[:k]).double().cpu())
             acc += torch.cat(diffs)
         if resume is not None and ((i + 1) % save_every == 0 or i + 1 == n_images):
-            _atomic_save_file({"sum": acc.contiguous(), "images_done": torch.tensor(i + 1)}, Path(resume), save_file)
+            _atomic_save_file({"sum": acc.contiguous(), "images_done": torch.tensor(i + 1),
+                               "wall_s": torch.tensor(spent + time.perf_counter() - t0, dtype=torch.float64)},
+                              Path(resume), save_file)
         if progress is not None:
             progress(i + 1, n_images)
     return F.normalize((acc / n_images).float(), dim=-1)
@@ -228,11 +231,18 @@ class GlobalDirections:
         t0 = time.perf_counter()
         stats = compute_style_stats(G, n_stats, psi, batch=1000,
                                     progress=(lambda d, t: progress("stats", d, t)) if progress else None)
+        t1 = time.perf_counter()
         fs3 = channel_relevance(G, clip, stats, n_images, psi=psi, batch=batch, resume=resume,
                                 progress=(lambda d, t: progress("relevance", d, t)) if progress else None,
                                 should_stop=should_stop)
         if fs3 is None:
             return None
+        relevance_s = time.perf_counter() - t1
+        if resume is not None and Path(resume).is_file():      # done: its running sum (and time) is no longer needed
+            from safetensors.torch import load_file
+            state = load_file(str(resume))
+            relevance_s = float(state["wall_s"]) if "wall_s" in state else relevance_s
+            Path(resume).unlink()
         info = {"clip": clip.name, "n_stats": n_stats, "psi": psi, "n_images": n_images,
-                "wall_s": round(time.perf_counter() - t0, 1), **(meta or {})}
+                "wall_s": round(t1 - t0 + relevance_s, 1), **(meta or {})}
         return cls(fs3, stats, edit_channels(G), info)
