@@ -15,6 +15,7 @@ from pathlib import Path
 
 EXAMPLE_SEEDS = [3, 11, 26, 42, 57, 71, 88, 105]
 TEXT_METHODS = ("optimize", "mapper", "global")
+GLOBAL_DEFAULTS = {"alpha": 5.0, "beta": 0.5, "min_channels": 10}   # toy CLIP relevances reach ~0.6 (README)
 PHOTO_STEPS = {"optimize": 200, "hybrid": 50}     # the Photo tab's default steps (CPU: ~10 steps/s at 64 px)
 INTRO = """# LinkGAN Studio
 Make a face, then change **one region at a time** (LinkGAN links chosen axes of the latent code to image
@@ -83,10 +84,10 @@ def _handlers(studio):
         return view(studio.text_mapper(session, prompt, strength))
 
     @guard
-    def text_global(target, neutral, alpha, beta, session):
+    def text_global(target, neutral, alpha, beta, min_channels, session):
         """Edit by text with StyleCLIP global directions: style channels relevant to target - neutral (|R| >= beta)
-        move by alpha."""
-        return view(studio.text_global(session, target, neutral, alpha, beta))
+        move by alpha; min_channels > 0 lowers beta automatically until at least that many channels move."""
+        return view(studio.text_global(session, target, neutral, alpha, beta, min_channels))
 
     def text_method(method):
         """Show the controls of the chosen text-edit method."""
@@ -243,9 +244,14 @@ def build_app(studio):
                             global_target = gr.Textbox(label="Target text", value="a face with purple hair",
                                                        elem_id="global-target")
                             neutral = gr.Textbox(label="Neutral text", value="a face", elem_id="global-neutral")
-                            alpha = gr.Slider(-10, 10, value=8, step=0.5, label="alpha (strength)", elem_id="alpha")
-                            beta = gr.Slider(0.0, 0.5, value=0.1, step=0.01, label="beta (threshold)",
+                            alpha = gr.Slider(-10, 10, value=GLOBAL_DEFAULTS["alpha"], step=0.5, label="alpha (strength)",
+                                              elem_id="alpha")
+                            beta = gr.Slider(0.0, 1.0, value=GLOBAL_DEFAULTS["beta"], step=0.01,
+                                             label="beta (relevance threshold: higher touches fewer channels)",
                                              elem_id="beta")
+                            min_channels = gr.Slider(0, 100, value=GLOBAL_DEFAULTS["min_channels"], step=1,
+                                                     label="Automatic beta: at least this many channels (0 = off)",
+                                                     elem_id="min-channels")
                             global_btn = gr.Button("Apply global direction", variant="primary", elem_id="global-btn")
                     with gr.Tab("4 · Photo", id="photo"):
                         no_encoder = studio.encoder_problem()
@@ -281,10 +287,10 @@ def build_app(studio):
         text_method.change(h["text_method"], text_method, [opt_box, mapper_box, global_box], api_name=False)
         mapper_btn.click(h["text_mapper"], [mapper_prompt, strength, session], shown, api_name="text_mapper")
         strength.release(h["text_mapper"], [mapper_prompt, strength, session], shown, api_name=False)
-        global_in = [global_target, neutral, alpha, beta, session]
+        global_in = [global_target, neutral, alpha, beta, min_channels, session]
         global_btn.click(h["text_global"], global_in, shown, api_name="text_global")
-        alpha.release(h["text_global"], global_in, shown, api_name=False)
-        beta.release(h["text_global"], global_in, shown, api_name=False)
+        for slider in (alpha, beta, min_channels):
+            slider.release(h["text_global"], global_in, shown, api_name=False)
         undo_btn.click(h["undo"], [session], shown, api_name="undo")
         reset_btn.click(h["reset"], [session], shown, api_name="reset")
         save_btn.click(h["download"], [session], [png_file, latent_file], api_name="download")

@@ -338,9 +338,11 @@ class Studio:
             off += c
         return out
 
-    def text_global(self, session: dict, target: str, neutral: str = "a face", alpha=4.0, beta=0.15) -> dict:
+    def text_global(self, session: dict, target: str, neutral: str = "a face", alpha=4.0, beta=0.15,
+                    min_channels=0) -> dict:
         """StyleCLIP global direction: s' = s + alpha * delta_s for the channels whose relevance to
-        (target - neutral) is at least beta. Kept as a style offset that later edits carry along."""
+        (target - neutral) is at least beta. min_channels > 0: the automatic beta, lowered until at least that many
+        channels move. Kept as a style offset that later edits carry along."""
         texts = {}
         for label, text in (("target", target), ("neutral", neutral)):
             text = text.strip() if isinstance(text, str) else ""
@@ -352,23 +354,25 @@ class Studio:
         alpha = _check_number("alpha", alpha, -MAX_ALPHA, MAX_ALPHA)
         beta = _check_number("beta", beta, 0.0, 1.0)
         dirs = self._directions()
+        min_channels = _check_number("min_channels", min_channels, 0, dirs.fs3.shape[0], integer=True)
         try:
             delta_t = self.clip.text_direction(texts["neutral"], texts["target"])
         except ValueError as e:                       # empty after tokenising, too long, or target == neutral
             raise StudioError(str(e)) from None
         zeros = {name: torch.zeros(1, c) for name, c in dirs.channels}
-        e = dirs.edit(zeros, delta_t, alpha, beta)
+        e = dirs.edit(zeros, delta_t, alpha, beta, min_channels=min_channels or None)
         if e.num_channels == 0:
             top = float(dirs.relevance(delta_t).abs().max())
             raise StudioError(f"beta {beta:g} is above the relevance of every channel (largest {top:.3f}): "
-                              f"lower beta to edit")
+                              f"lower beta, or set a minimum number of channels (automatic beta)")
         key = ["global", texts["target"], texts["neutral"]]
         ws = self._start_ws(session, "text", key)
         start = self._start_offset(session, "text", key)
         delta = torch.cat([e.styles[name][0] for name, _ in dirs.channels]).numpy()
         s_offset = delta if start is None else np.asarray(start, np.float32) + delta
         params = {"method": "global", "target": texts["target"], "neutral": texts["neutral"], "alpha": alpha,
-                  "beta": round(e.beta, 4), "channels": e.num_channels}
+                  "beta": round(e.beta, 4), "channels": e.num_channels,
+                  **({"min_channels": min_channels} if min_channels else {})}
         return self._push(session, "text", key, params, ws, s_offset=s_offset)
 
     # --- photos: inversion into the generator's latent space (METHODS §3) ---------------------------

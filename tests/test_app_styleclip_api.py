@@ -24,12 +24,12 @@ def test_mapper_and_global_end_to_end(app_server, expected):
     assert np.array_equal(pixels(img_m), np.asarray(expected.display(expected.image(want))))
     img_m2, _, hist = c.predict(MAPPER_PROMPT, 0.2, api_name="/text_mapper")      # strength tweak replaces
     assert "2. text" not in hist and '"strength": 0.2' in hist
-    img_g, _, hist = c.predict("a face with blond hair", "a face", 5.0, 0.0, api_name="/text_global")
+    img_g, _, hist = c.predict("a face with blond hair", "a face", 5.0, 0.0, 0, api_name="/text_global")
     assert '2. text: {"method": "global", "target": "a face with blond hair", "neutral": "a face"' in hist
     want = expected.text_global(expected.text_mapper(expected.generate(6, 0.7), MAPPER_PROMPT, 0.2),
                                 "a face with blond hair", "a face", 5.0, 0.0)
     assert np.array_equal(pixels(img_g), np.asarray(expected.display(expected.image(want))))
-    _, _, hist = c.predict("a face with blond hair", "a face", 2.0, 0.0, api_name="/text_global")   # alpha tweak
+    _, _, hist = c.predict("a face with blond hair", "a face", 2.0, 0.0, 0, api_name="/text_global")   # alpha tweak
     assert "3. text" not in hist and '"alpha": 2.0' in hist
     img_u, _, _ = c.predict(api_name="/undo")
     assert np.array_equal(pixels(img_u), pixels(img_m2))
@@ -39,9 +39,10 @@ def test_mapper_and_global_end_to_end(app_server, expected):
     (("", 0.1), "/text_mapper", "choose a mapper"),
     (("a face with a beard", 0.1), "/text_mapper", "no mapper for"),
     ((MAPPER_PROMPT, 2.0), "/text_mapper", "greater than maximum value 0.3"),   # gradio checks sliders
-    (("", "a face", 4.0, 0.1), "/text_global", "target text is empty"),
-    (("a face with blond hair", " ", 4.0, 0.1), "/text_global", "neutral text is empty"),
-    (("purple " * 100, "a face", 4.0, 0.1), "/text_global", "shorten it"),
+    (("", "a face", 4.0, 0.1, 0), "/text_global", "target text is empty"),
+    (("a face with blond hair", " ", 4.0, 0.1, 0), "/text_global", "neutral text is empty"),
+    (("purple " * 100, "a face", 4.0, 0.1, 0), "/text_global", "shorten it"),
+    (("a face with blond hair", "a face", 4.0, 1.0, 0), "/text_global", "above the relevance of every channel"),
 ])
 def test_bad_input_gives_a_clear_error_and_the_server_keeps_serving(app_server, args, api, msg):
     c = client(app_server)

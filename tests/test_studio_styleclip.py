@@ -69,6 +69,19 @@ def test_global_edit_tweak_and_zero_alpha(studio):
     assert studio.current_offset(studio.undo(g2)) is None
 
 
+def test_automatic_beta_moves_at_least_min_channels(studio):
+    s = studio.generate(4, 0.7)
+    for n in (1, 7):
+        g = studio.text_global(s, "a face with purple hair", "a face", 4.0, 1.0, min_channels=n)   # beta above all
+        p = g["edits"][0]["params"]
+        assert p["channels"] == n and p["beta"] < 1.0 and p["min_channels"] == n
+        assert np.count_nonzero(studio.current_offset(g)) == n
+    many = studio.text_global(s, "a face with purple hair", "a face", 4.0, 0.0, min_channels=3)   # beta passes more
+    assert many["edits"][0]["params"]["channels"] > 3 and many["edits"][0]["params"]["beta"] == 0.0
+    with pytest.raises(StudioError, match="min_channels must be between 0 and"):
+        studio.text_global(s, "a face with purple hair", "a face", 4.0, 0.1, min_channels=10**6)
+
+
 def test_global_offset_is_carried_by_later_edits_and_saved(studio):
     s = studio.text_global(studio.generate(5, 0.7), "a face with a blue background", "a face", 5.0, 0.05)
     r = studio.region(s, ["eyes"], 9, 1.0)
@@ -91,7 +104,7 @@ def test_global_offset_is_carried_by_later_edits_and_saved(studio):
     (lambda st, s: st.text_global(s, "purple " * 200, "a face", 4, 0.1), "reads at most .* shorten it"),
     (lambda st, s: st.text_global(s, "a face", "a face", 4, 0.1), "give the same text embedding"),
     (lambda st, s: st.text_global(s, "a face with blond hair", "a face", 40, 0.1), "alpha must be between"),
-    (lambda st, s: st.text_global(s, "a face with blond hair", "a face", 4, 1.0), "above the relevance of every"),
+    (lambda st, s: st.text_global(s, "a face with blond hair", "a face", 4, 1.0), "above the relevance of every.*minimum number of channels"),
     (lambda st, s: st.text_mapper(st.new_session(), MAPPER_PROMPT, 0.1), "no image yet"),
 ])
 def test_user_mistakes_get_clear_errors(studio, call, msg):
