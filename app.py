@@ -15,7 +15,7 @@ from pathlib import Path
 
 EXAMPLE_SEEDS = [3, 11, 26, 42, 57, 71, 88, 105]
 TEXT_METHODS = ("optimize", "mapper", "global")
-GLOBAL_DEFAULTS = {"alpha": 5.0, "beta": 0.5, "min_channels": 10}   # toy CLIP relevances reach ~0.6 (README)
+GLOBAL_DEFAULTS = {"alpha": 4.0, "beta": 0.4, "min_channels": 20}   # toy CLIP relevances reach ~0.6 (README)
 PHOTO_STEPS = {"optimize": 200, "hybrid": 50}     # the Photo tab's default steps (CPU: ~10 steps/s at 64 px)
 INTRO = """# LinkGAN Studio
 Make a face, then change **one region at a time** (LinkGAN links chosen axes of the latent code to image
@@ -226,7 +226,7 @@ def build_app(studio):
                         with gr.Column(visible=True) as opt_box:
                             target = gr.Textbox(label="Target text", value="a face with purple hair",
                                                 elem_id="target")
-                            opt_steps = gr.Slider(5, 100, value=30, step=5, label="Steps", elem_id="opt-steps")
+                            opt_steps = gr.Slider(5, 200, value=60, step=5, label="Steps", elem_id="opt-steps")
                             with gr.Row():
                                 text_btn = gr.Button("Edit by text", variant="primary", elem_id="text-btn")
                                 stop_btn = gr.Button("Stop", elem_id="stop-btn")

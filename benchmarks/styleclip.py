@@ -20,6 +20,8 @@ import time
 
 import torch
 
+from linkgan.studio import TEXT_OPTIMIZE
+
 from . import _weights
 
 PAPER = {"optimize.latency_ms": 98_000.0, "mapper.latency_ms": 75.0, "global.latency_ms": 72.0,
@@ -29,15 +31,17 @@ NEUTRAL = "a face"
 
 # (mapper name, target text, oracle attribute, value, global alpha, global beta): the shipped prompts, chosen among
 # the attributes the toy CLIP knows (its card: hair colour 0.96, skin 0.99, background 0.94 zero-shot accuracy).
+# alpha / beta per prompt: the best success x preservation over channels {5..80} x alpha {3..20} on 60 tuning seeds
+# 8_000_000.. (not the benchmark's), beta being the relevance of the last channel kept.
 PROMPTS = [
-    ("purple_hair", "a face with purple hair", "hair_color", "purple", 8.0, 0.1),
-    ("blond_hair", "a face with blond hair", "hair_color", "blond", 8.0, 0.1),
-    ("blue_background", "a face with a blue background", "background", "blue", 8.0, 0.1),
-    ("pink_background", "a face with a pink background", "background", "pink", 8.0, 0.1),
-    ("dark_skin", "a face with dark skin", "skin_tone", "dark", 8.0, 0.1),
+    ("purple_hair", "a face with purple hair", "hair_color", "purple", 3.0, 0.349),
+    ("blond_hair", "a face with blond hair", "hair_color", "blond", 5.0, 0.486),
+    ("blue_background", "a face with a blue background", "background", "blue", 12.0, 0.177),
+    ("pink_background", "a face with a pink background", "background", "pink", 12.0, 0.338),
+    ("dark_skin", "a face with dark skin", "skin_tone", "dark", 5.0, 0.486),
 ]
 MAPPER_STRENGTH = 0.1       # the training strength
-OPT = {"steps": 30, "lr": 0.1, "l2": 0.008}
+OPT = TEXT_OPTIMIZE                # what the app runs (linkgan.studio: l2 0.002, 60 steps)
 # Table 2: (link, global-direction target, mapper aimed at the same part or None)
 TABLE2 = [("hair", "a face with purple hair", "purple_hair"), ("eyes", "a face with closed eyes", None)]
 
@@ -170,7 +174,7 @@ def _global_params(target: str) -> tuple[float, float]:
 
 def run(*, quick: bool = False) -> dict:
     G, clip, oracle, dirs, mappers = load_zoo()
-    n, n_opt, steps, n_time = (8, 2, 3, 3) if quick else (100, 24, OPT["steps"], 20)
+    n, n_opt, steps, n_time = (8, 2, 3, 3) if quick else (100, 100, OPT["steps"], 20)
     seeds = [SEED0 + i for i in range(n)]
     with torch.no_grad():
         ws = G.broadcast(G.map(G.z_from_seeds(seeds), psi=0.7))
