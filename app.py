@@ -16,7 +16,6 @@ from pathlib import Path
 EXAMPLE_SEEDS = [3, 11, 26, 42, 57, 71, 88, 105]
 TEXT_METHODS = ("optimize", "mapper", "global")
 GLOBAL_DEFAULTS = {"alpha": 4.0, "beta": 0.4, "min_channels": 20}   # toy CLIP relevances reach ~0.6 (README)
-PHOTO_STEPS = {"optimize": 200, "hybrid": 50}     # the Photo tab's default steps (CPU: ~10 steps/s at 64 px)
 INTRO = """# LinkGAN Studio
 Make a face, then change **one region at a time** (LinkGAN links chosen axes of the latent code to image
 regions: resampling them changes only that region). Every edit stacks on the **current image** at the
@@ -27,6 +26,7 @@ same image). Start in **1 · Generate**, pick an example below, or start from a 
 def _handlers(studio):
     """The app's callbacks: each takes the user's session (gr.State) and returns outputs plus the new session."""
     import gradio as gr
+    from linkgan.studio import PHOTO_STEPS
     from linkgan.studio import StudioError
 
     def guard(fn):
@@ -166,7 +166,7 @@ def _photo_input(**kw):
 def build_app(studio):
     """The Blocks for a loaded Studio."""
     import gradio as gr
-    from linkgan.studio import MAX_SEED
+    from linkgan.studio import MAX_SEED, PHOTO_STEPS
 
     h = _handlers(studio)
     links = studio.link_names()

@@ -35,6 +35,7 @@ DISPLAY_SIZE = 256
 # toy faces in 30-60 steps: oracle success 0.14-0.28 vs 0.86; README "Text editing").
 TEXT_OPTIMIZE = {"steps": 60, "lr": 0.1, "l2": 0.002}
 PHOTO_METHODS = ("encoder", "optimize", "hybrid")
+PHOTO_STEPS = {"optimize": 200, "hybrid": 50}  # the app's default steps: hybrid a quarter of optimize (benchmarked)
 MAX_INVERSION_STEPS = 1000     # the StyleGAN2 projector's full run
 
 
