@@ -98,13 +98,15 @@ def config_from_dict(config_class: type, data: dict, *, source: str = "config") 
 
 def save_model(model: torch.nn.Module, folder: str | os.PathLike, *, extra: dict | None = None,
                dtype: torch.dtype | None = None) -> Path:
-    """Write config.json (model type + config + `extra`) and model.safetensors into `folder`, atomically."""
+    """Write config.json (model type + config + `extra`) and model.safetensors into `folder`, atomically.
+    dtype: cast the parameters (not the buffers: w_avg and other statistics stay exact) to it, e.g. float16."""
     from safetensors.torch import save
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    state = {k: (v.to(dtype) if dtype is not None and v.is_floating_point() else v).detach().cpu().contiguous()
-             for k, v in model.state_dict().items()}
+    params = {name for name, _ in model.named_parameters()}
+    state = {k: (v.to(dtype) if dtype is not None and k in params and v.is_floating_point() else v)
+             .detach().cpu().contiguous() for k, v in model.state_dict().items()}
     meta = {"model_type": type(model).__name__, "config": config_to_dict(model.config), **(extra or {})}
     _atomic_write_bytes(folder / WEIGHTS_NAME, save(state, metadata={"format": "pt"}))
     _atomic_write_bytes(folder / CONFIG_NAME, json.dumps(meta, indent=2).encode())

@@ -98,6 +98,21 @@ def test_extra_metadata_round_trips(gen, tmp_path):
 
 # --- name resolution ------------------------------------------------------------------------------------
 
+def test_half_precision_save_keeps_buffers_exact(gen, tmp_path):
+    """dtype=float16 halves the file: parameters are stored in fp16, statistics such as w_avg stay exact."""
+    with torch.no_grad():
+        gen.w_avg.normal_()                               # a w_avg that fp16 cannot hold exactly
+    gen.save_pretrained(tmp_path / "half", dtype=torch.float16)
+    stored = load_file(str(tmp_path / "half" / WEIGHTS_NAME))
+    assert stored["w_avg"].dtype == torch.float32 and torch.equal(stored["w_avg"], gen.w_avg)
+    params = dict(gen.named_parameters())
+    assert all(stored[k].dtype == torch.float16 for k in params)
+    back = Generator.from_pretrained(tmp_path / "half")
+    assert torch.equal(back.w_avg, gen.w_avg)
+    for k, v in back.named_parameters():
+        assert v.dtype == torch.float32 and torch.equal(v, params[k].detach().half().float())
+
+
 def test_load_by_name_under_checkpoints_dir(gen, tmp_path, hermetic):
     ckpts = tmp_path / "ckpts"
     gen.save_pretrained(ckpts / "my-gen")
