@@ -147,7 +147,10 @@ def test_train_encoder_script_resumes_with_the_runs_own_config(G, tmp_path, caps
     first = ["--generator", str(tmp_path / "g"), "--out", str(run), "model.channel_base=256", "model.channel_max=16",
              "optim.batch_size=2", 'optim.lpips=""', "run.steps=2", "run.ckpt_every=1"]
     assert main(first) == 0
-    assert main(["--out", str(run), "--resume", "run.steps=3"]) == 0
+    assert main(["--out", str(run), "--resume", "run.steps=3", "--half"]) == 0
+    from safetensors.torch import load_file
+    stored = load_file(str(run / "encoder" / "model.safetensors"))
+    assert stored["to_w0.weight"].dtype == torch.float16 and torch.equal(stored["w_avg"], G.w_avg)
     cfg = json.loads((run / "config.json").read_text())
     assert cfg["optim"]["batch_size"] == 2 and cfg["optim"]["lpips"] == "" and cfg["run"]["steps"] == 3
     assert cfg["run"]["generator"] == str(tmp_path / "g")

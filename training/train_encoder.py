@@ -6,7 +6,7 @@
 
 Overrides are `section.field=value` for the sections model / optim / loss / run (values are JSON where they
 parse as JSON). The weights land in <out>/encoder (config.json + model.safetensors); copy that folder to
-checkpoints/toyfaces64-encoder to ship it.
+checkpoints/toyfaces64-encoder to ship it (`--half` writes it in float16, as shipped).
 """
 from __future__ import annotations
 
@@ -35,6 +35,8 @@ def main(argv=None) -> int:
                    help="continue from <out>/checkpoint.pt with the run's saved config (overrides apply on top)")
     p.add_argument("--device", default=None, help="cpu / cuda (default: cuda when available)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--half", action="store_true",
+                   help="write the exported weights in float16 (half the size; w_avg stays exact)")
     p.add_argument("overrides", nargs="*", help="section.field=value, e.g. optim.batch_size=8 run.steps=2000")
     a = p.parse_args(argv)
     if a.threads:
@@ -67,6 +69,10 @@ def main(argv=None) -> int:
     except (FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    if a.half:
+        from linkgan.encoder import Encoder
+        E = Encoder.from_pretrained(folder)
+        E.save_pretrained(folder, extra={**E.metadata, "weights_dtype": "float16"}, dtype=torch.float16)
     print(f"encoder weights in {folder}")
     return 0
 
