@@ -152,7 +152,7 @@ def _table2(G, clip, dirs, mappers, ws: torch.Tensor, seeds: list[int]) -> dict:
         link = links[link_name]
         m = region_masks([link], x, seg)[:, 0]
         with torch.no_grad():
-            edits = {"linkgan": G.synthesize(resample(ws, G.broadcast(w_new), [link]), noise_mode="const"),
+            edits = {"linkgan": G.synthesize(resample(ws[:, 0], w_new, [link]), noise_mode="const"),   # ws: W codes
                      "global": global_edit(G, dirs, clip, ws, target, *_global_params(target))}
             if mapper_name in mappers:
                 edits["mapper"] = mapper_edit(G, mappers[mapper_name], ws)
@@ -161,7 +161,7 @@ def _table2(G, clip, dirs, mappers, ws: torch.Tensor, seeds: list[int]) -> dict:
             d = (y - x).square()
             row[method] = {"mse_in": round(1e3 * float(masked_mse(d, m).mean()), 2),
                            "mse_out": round(1e3 * float(masked_mse(d, 1 - m).mean()), 2)}
-        out[link_name] = {"target": target, "mapper": mapper_name, **row}
+        out[link_name] = {"target": target, "mapper_name": mapper_name, **row}
     return out
 
 

@@ -166,6 +166,9 @@ def resample(w: torch.Tensor, w_new: torch.Tensor, links: Sequence[Link], t: flo
     mapped w_new by t in [0, 1]; several links at once. w, w_new: (B, w_dim)."""
     if not 0.0 <= t <= 1.0:
         raise ValueError(f"t must be in [0, 1], got {t}")
+    if w.ndim != 2 or w_new.shape != w.shape:
+        raise ValueError(f"resample takes codes in W, w and w_new of one shape (B, w_dim); got {tuple(w.shape)} "
+                         f"and {tuple(w_new.shape)} (for W+ codes, resample each row or pass ws[:, 0])")
     out = w.clone()
     for l in links:
         a0, a1 = l.axes

@@ -86,6 +86,8 @@ def test_resample_interpolates_only_the_linked_axes():
     assert torch.allclose(both[:, :8], (w[:, :8] + w2[:, :8]) / 2) and torch.equal(both[:, 8:], w[:, 8:])
     with pytest.raises(ValueError, match="t must be"):
         resample(w, w2, [EYES], 1.5)
+    with pytest.raises(ValueError, match=r"codes in W.*\(3, 5, 16\)"):           # W+ codes would slice rows
+        resample(w[:, None].expand(3, 5, 16), w2[:, None].expand(3, 5, 16), [EYES])
 
 
 def test_metrics_on_an_ideal_generator():
