@@ -340,7 +340,10 @@ class Trainer:
         extra = {"links": self.cfg.link.links, "training": {"step": self.step, "config": self.cfg.to_dict(), **card}}
         path = self.G_ema.save_pretrained(folder, extra=extra)
         if discriminator:
-            self.D.save_pretrained(Path(folder) / "discriminator", extra={"training": {"step": self.step}})
+            # float16: D only starts a fine-tuning run, and the shipped zoo must stay small (checkpoints/ < 40 MB)
+            self.D.save_pretrained(Path(folder) / "discriminator", extra={"training": {"step": self.step},
+                                                                       "weights_dtype": "float16"},
+                                   dtype=torch.float16)
         return path
 
     @torch.no_grad()
