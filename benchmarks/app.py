@@ -34,13 +34,19 @@ def run(*, quick: bool = False) -> dict:
 
     clients, rounds = (4, 3) if quick else (10, 10)
     server = AppServer(DEFAULT_GENERATOR)
-    photo = Path(tempfile.mkdtemp()) / "face.png"            # a held-out procedural face as the upload
-    Image.fromarray(toy_face(HELDOUT_SEEDS.start, size=256).image).save(photo)
+    # each user uploads its own held-out procedural face. (Identical outputs to concurrent users share one file in
+    # Gradio's cache, which is rewritten while another download streams it: a truncated download. Real users upload
+    # different photos; README notes the race.)
+    folder = Path(tempfile.mkdtemp())
+    photos = []
+    for i in range(clients):
+        photos.append(folder / f"face{i}.png")
+        Image.fromarray(toy_face(HELDOUT_SEEDS.start + i, size=256).image).save(photos[-1])
     try:
         calls = [("/generate", lambda i, r: (1000 * i + r, 0.7)), ("/region", lambda i, r: (["eyes"], 7 + r, 1.0)),
                  ("/text_mapper", lambda i, r: (MAPPER_PROMPT, 0.1)),
                  ("/text_global", lambda i, r: (GLOBAL_TARGET, "a face", 5.0, 0.5, 10)),
-                 ("/undo", lambda i, r: ()), ("/invert_photo", lambda i, r: (handle_file(str(photo)), "encoder", 10))]
+                 ("/undo", lambda i, r: ()), ("/invert_photo", lambda i, r: (handle_file(str(photos[i])), "encoder", 10))]
         lat: dict[str, list[float]] = {api: [] for api, _ in calls}
 
         def user(i: int) -> None:
