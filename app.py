@@ -26,8 +26,7 @@ same image). Start in **1 · Generate**, pick an example below, or start from a 
 def _handlers(studio):
     """The app's callbacks: each takes the user's session (gr.State) and returns outputs plus the new session."""
     import gradio as gr
-    from linkgan.studio import PHOTO_STEPS
-    from linkgan.studio import StudioError
+    from linkgan.studio import PHOTO_STEPS, StudioError
 
     def guard(fn):
         @functools.wraps(fn)              # keeps the signature: gradio injects gr.SelectData by annotation
