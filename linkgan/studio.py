@@ -118,13 +118,17 @@ class Studio:
         session = self._check_session(session)
         return session["edits"][-1].get("s_offset") if session["edits"] else session.get("base_offset")
 
-    def _start_ws(self, session: dict, kind: str, key) -> np.ndarray:
-        """The code an edit applies to: the current one, or the one before a tweaked edit of the same kind."""
+    def _start_state(self, session: dict, kind: str, key) -> tuple[np.ndarray, np.ndarray | None]:
+        """(ws, style offset) an edit applies to: the current ones, or those before a tweaked edit of the same kind
+        and key (dragging a slider replaces the edit rather than stacking on it)."""
         session = self._check_session(session)
+        self.current_ws(session)                                    # "no image yet" when there is none
         edits = session["edits"]
         if edits and edits[-1]["kind"] == kind and edits[-1]["key"] == key:
-            return np.asarray(edits[-2]["ws"] if len(edits) > 1 else session["base"], dtype=np.float32)
-        return self.current_ws(session)
+            edits = edits[:-1]
+        if edits:
+            return np.asarray(edits[-1]["ws"], np.float32), edits[-1].get("s_offset")
+        return np.asarray(session["base"], np.float32), session.get("base_offset")
 
     def start(self, ws: np.ndarray, source: dict) -> dict:
         ws = np.asarray(ws, dtype=np.float32)
@@ -158,7 +162,9 @@ class Studio:
         ws = torch.from_numpy(np.asarray(ws, np.float32))[None].to(self.device)
         if s_offset is None:
             return self.G.synthesize(ws, noise_mode="const")
-        return self.G.synthesize_styles(self._offset_styles(self.G.ws_to_styles(ws), s_offset), noise_mode="const")
+        from .styleclip import add_style_offset
+        offset = torch.from_numpy(np.asarray(s_offset, np.float32))
+        return self.G.synthesize_styles(add_style_offset(self.G, self.G.ws_to_styles(ws), offset), noise_mode="const")
 
     def render(self, ws: np.ndarray, s_offset: np.ndarray | None = None) -> Image.Image:
         from .utils import to_uint8
@@ -210,7 +216,7 @@ class Studio:
         t = _check_number("t", t, 0.0, 1.0)
         w_new = self.map_seed(new_seed, psi)[0]
         key = sorted(l.name for l in links) + [int(new_seed)]
-        ws = self._start_ws(session, "region", key).copy()
+        ws = self._start_state(session, "region", key)[0].copy()
         for l in links:
             a, b = l.axes
             ws[:, a:b] = ws[:, a:b] + t * (w_new[a:b] - ws[:, a:b])
@@ -252,7 +258,7 @@ class Studio:
         except ValueError as e:                       # empty after tokenising, or longer than the context
             raise StudioError(str(e)) from None
         key = ["optimize", target]
-        ws_src = torch.from_numpy(self._start_ws(session, "text", key))[None].to(self.device)
+        ws_src = torch.from_numpy(self._start_state(session, "text", key)[0])[None].to(self.device)
         res = optimize_latent(self.G, self.clip, ws_src, emb, steps=steps, lr=TEXT_OPTIMIZE["lr"],
                               l2=TEXT_OPTIMIZE["l2"], patience=max(10, steps // 4), progress=progress,
                               should_stop=should_stop)
@@ -304,7 +310,7 @@ class Studio:
                               f"(free text works with the global method)")
         strength = _check_number("strength", strength, 0.0, MAX_MAPPER_STRENGTH)
         key = ["mapper", name]
-        ws = torch.from_numpy(self._start_ws(session, "text", key))[None].to(self.device)
+        ws = torch.from_numpy(self._start_state(session, "text", key)[0])[None].to(self.device)
         with torch.no_grad():
             edited = self._mapper(name).edit(ws, strength)[0].cpu().numpy()
         params = {"method": "mapper", "mapper": name, "prompt": prompts[name], "strength": strength}
@@ -326,24 +332,6 @@ class Studio:
             self._styleclip["directions"] = dirs
         return self._styleclip["directions"]
 
-    def _start_offset(self, session: dict, kind: str, key) -> np.ndarray | None:
-        """The style offset an edit applies to (as _start_ws: before a tweaked edit of the same kind and key)."""
-        session = self._check_session(session)
-        edits = session["edits"]
-        if edits and edits[-1]["kind"] == kind and edits[-1]["key"] == key:
-            return edits[-2].get("s_offset") if len(edits) > 1 else session.get("base_offset")
-        return self.current_offset(session)
-
-    def _offset_styles(self, styles: dict, s_offset: np.ndarray) -> dict:
-        """styles (per layer (B, C)) + a flat offset over the edit channels (global-direction layout)."""
-        from .styleclip import edit_channels
-        out, off = dict(styles), 0
-        flat = torch.from_numpy(np.asarray(s_offset, np.float32)).to(self.device)
-        for name, c in edit_channels(self.G):
-            out[name] = styles[name] + flat[off:off + c]
-            off += c
-        return out
-
     def text_global(self, session: dict, target: str, neutral: str = "a face", alpha=4.0, beta=0.15,
                     min_channels=0) -> dict:
         """StyleCLIP global direction: s' = s + alpha * delta_s for the channels whose relevance to
@@ -359,6 +347,7 @@ class Studio:
             texts[label] = text
         alpha = _check_number("alpha", alpha, -MAX_ALPHA, MAX_ALPHA)
         beta = _check_number("beta", beta, 0.0, 1.0)
+        from .styleclip import flatten_styles
         dirs = self._directions()
         min_channels = _check_number("min_channels", min_channels, 0, dirs.fs3.shape[0], integer=True)
         try:
@@ -372,9 +361,8 @@ class Studio:
             raise StudioError(f"beta {beta:g} is above the relevance of every channel (largest {top:.3f}): "
                               f"lower beta, or set a minimum number of channels (automatic beta)")
         key = ["global", texts["target"], texts["neutral"]]
-        ws = self._start_ws(session, "text", key)
-        start = self._start_offset(session, "text", key)
-        delta = torch.cat([e.styles[name][0] for name, _ in dirs.channels]).numpy()
+        ws, start = self._start_state(session, "text", key)
+        delta = flatten_styles(self.G, e.styles)[0].numpy()
         s_offset = delta if start is None else np.asarray(start, np.float32) + delta
         params = {"method": "global", "target": texts["target"], "neutral": texts["neutral"], "alpha": alpha,
                   "beta": round(e.beta, 4), "channels": e.num_channels,

@@ -5,7 +5,8 @@ latent optimization in W+ (`optimize.py`, Sec. 4), the latent mapper (`mapper.py
 directions in style space S (`global_directions.py`, Sec. 6).
 """
 from .convert import StyleCLIPMapperError, convert_styleclip_state, load_styleclip_mapper
-from .global_directions import (GlobalDirections, GlobalEdit, StyleStats, channel_relevance, compute_style_stats,
+from .global_directions import (GlobalDirections, GlobalEdit, StyleStats, add_style_offset, channel_relevance,
+                                compute_style_stats, flatten_styles,
                                 edit_channels)
 from .identity import FeatureIdentity, clip_identity
 from .mapper import GROUPS, LatentMapper, MapperConfig, mapper_groups, train_mapper
@@ -14,7 +15,7 @@ from .zoo import DIRECTIONS_FILE, load_directions, load_mapper, seed_ws, stylecl
 
 __all__ = [
     "DIRECTIONS_FILE", "GROUPS", "FeatureIdentity", "GlobalDirections", "GlobalEdit", "LatentMapper", "MapperConfig",
-    "OptimizeResult", "StyleCLIPMapperError", "StyleStats", "channel_relevance", "clip_identity", "compute_style_stats", "convert_styleclip_state", "edit_channels",
+    "OptimizeResult", "StyleCLIPMapperError", "StyleStats", "add_style_offset", "channel_relevance", "clip_identity", "compute_style_stats", "convert_styleclip_state", "edit_channels", "flatten_styles",
     "load_directions", "load_mapper", "load_styleclip_mapper", "mapper_groups", "optimize_latent", "seed_ws", "styleclip_folder",
     "styleclip_lr", "train_mapper",
 ]

@@ -58,8 +58,18 @@ def compute_style_stats(G, n: int = 100_000, psi: float = 0.7, batch: int = 1000
     return StyleStats(mean=mean, std=std, n=n, psi=psi)
 
 
-def _flat(G, per_layer: dict[str, torch.Tensor]) -> torch.Tensor:
-    return torch.cat([per_layer[name] for name, _ in edit_channels(G)])
+def flatten_styles(G, per_layer: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Per-layer styles ((C,) or (B, C)) of the edit channels -> one flat tensor ((N,) or (B, N)), synthesis order."""
+    return torch.cat([per_layer[name] for name, _ in edit_channels(G)], dim=-1)
+
+
+def add_style_offset(G, styles: dict[str, torch.Tensor], flat: torch.Tensor) -> dict[str, torch.Tensor]:
+    """styles (per layer (B, C)) + a flat offset (N,) over the edit channels (the layout of flatten_styles)."""
+    out, off = dict(styles), 0
+    for name, c in edit_channels(G):
+        out[name] = styles[name] + flat[off:off + c].to(styles[name])
+        off += c
+    return out
 
 
 def channel_relevance(G, clip: CLIPAdapter, stats: StyleStats, n_images: int = 100, *, psi: float = 0.7,
@@ -92,7 +102,7 @@ def channel_relevance(G, clip: CLIPAdapter, stats: StyleStats, n_images: int = 1
     z_all = torch.randn(n_images, G.config.z_dim, generator=g)       # image i is the same on every (re)start
     # (layer, channel) of every flat index, and its mean and std
     index = [(name, c) for name, n in channels for c in range(n)]
-    mean_flat, std_flat = _flat(G, stats.mean), _flat(G, stats.std)
+    mean_flat, std_flat = flatten_styles(G, stats.mean), flatten_styles(G, stats.std)
     for i in range(start, n_images):
         if should_stop is not None and should_stop():
             return None
