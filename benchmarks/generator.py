@@ -4,22 +4,11 @@ the generator is randomly initialised when the default weights are missing.
 """
 from __future__ import annotations
 
-import statistics
-import time
 
 import torch
 import torch.nn.functional as F
 
-
-def _median_ms(fn, *, runs: int, warmup: int) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1000.0)
-    return statistics.median(times)
+from ._timing import median_ms
 
 
 def _load_generator():
@@ -42,7 +31,7 @@ def forward_ms(G, batch: int, *, runs: int, warmup: int) -> float:
     def step():
         G.synthesize(G.map(z), noise_mode="const")
 
-    return _median_ms(step, runs=runs, warmup=warmup)
+    return median_ms(step, runs=runs, warmup=warmup)
 
 
 def train_step_ms(G_config, *, batch: int, runs: int, warmup: int) -> tuple[float, int]:
@@ -72,7 +61,7 @@ def train_step_ms(G_config, *, batch: int, runs: int, warmup: int) -> tuple[floa
         loss_d.backward()
         opt_d.step()
 
-    ms = _median_ms(step, runs=runs, warmup=warmup)
+    ms = median_ms(step, runs=runs, warmup=warmup)
     return ms, sum(p.numel() for p in D.parameters())
 
 

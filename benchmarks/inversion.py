@@ -15,6 +15,7 @@ import torch
 from linkgan.data import HELDOUT_SEEDS
 
 from . import _weights
+from ._timing import median_ms
 
 PAPER = {"encoder.lpips": 0.20, "optimize.lpips": 0.09, "optimize.ms_per_image": 228_000.0}
 
@@ -84,12 +85,9 @@ def run(*, quick: bool = False) -> dict:
         out[method] = {"psnr": round(m[0], 3), "ssim": round(m[1], 4), "lpips": round(m[2], 4),
                        "lpips_backbone": lp.backbone_name, "ms_per_image": round(1000 * wall / n, 1), "steps": k}
         codes[method], codes[method + "+"] = torch.cat(ws), torch.cat(ws_plus)
-    times = []                                         # one upload at a time, as in the app
-    for i in range(3 if quick else 20):
-        t0 = time.perf_counter()
-        invert(G, faces[i % n:i % n + 1], method="encoder", encoder=E)
-        times.append(1000 * (time.perf_counter() - t0))
-    out["encoder"]["ms_per_image_bs1"] = round(statistics.median(times[1:] or times), 1)
+    one = faces[:1]                                    # one upload at a time, as in the app
+    out["encoder"]["ms_per_image_bs1"] = round(median_ms(lambda: invert(G, one, method="encoder", encoder=E),
+                                                         runs=2 if quick else 19), 1)
     links = list(generator_links(G).values())
     if links:
         seg = _weights.segmenter().predict if any(l.label is not None for l in links) else None

@@ -4,10 +4,10 @@ accuracy of a random init would mean nothing, so missing weights are an error, n
 """
 from __future__ import annotations
 
-import statistics
-import time
 
 import torch
+
+from ._timing import median_ms
 
 WEIGHTS = "toyfaces64-segmenter"
 
@@ -28,14 +28,8 @@ def forward_ms(model, batch: int, *, runs: int, warmup: int) -> float:
     """Median ms of one no-grad forward of a (batch, 3, R, R) batch at the model's resolution."""
     r = model.config.resolution
     x = torch.rand(batch, 3, r, r, generator=torch.Generator().manual_seed(0)) * 2 - 1
-    times = []
     with torch.no_grad():
-        for i in range(warmup + runs):
-            t0 = time.perf_counter()
-            model(x)
-            if i >= warmup:
-                times.append((time.perf_counter() - t0) * 1000.0)
-    return statistics.median(times)
+        return median_ms(lambda: model(x), runs=runs, warmup=warmup)
 
 
 def run(*, quick: bool = False) -> dict:

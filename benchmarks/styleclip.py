@@ -15,7 +15,7 @@ Paper timings (StyleCLIP Table 1, one GPU): optimization 98 s, mapper 75 ms, glo
 """
 from __future__ import annotations
 
-import statistics
+import functools
 import time
 
 import torch
@@ -23,6 +23,7 @@ import torch
 from linkgan.studio import TEXT_OPTIMIZE
 
 from . import _weights
+from ._timing import median_ms
 
 PAPER = {"optimize.latency_ms": 98_000.0, "mapper.latency_ms": 75.0, "global.latency_ms": 72.0,
          "hardware": "one GPU (StyleGAN2 1024 px, StyleCLIP Table 1)"}
@@ -65,6 +66,7 @@ def load_zoo(generator: str | None = None):
     return G, clip, oracle, dirs, mappers
 
 
+@functools.lru_cache(maxsize=2)
 def load_judges(generator: str):
     """(clip, oracle, global directions of `generator`): what a global-direction edit and its scoring need."""
     from linkgan.clip import CLIPAdapter
@@ -88,16 +90,10 @@ def global_success(G, generator: str, ws: torch.Tensor, prompt: tuple = PROMPTS[
             **score(oracle, before, after, attr, value)}
 
 
-def _hidden(pred: dict[str, list[str]], i: int) -> set[str]:
-    """Attributes not visible in image i, from the oracle's own reading (FaceAttributes.hidden_attributes' rules)."""
-    hidden = set()
-    if pred["glasses"][i] == "sunglasses":
-        hidden |= {"eyes", "eye_color"}
-    elif pred["eyes"][i] == "closed":
-        hidden.add("eye_color")
-    if pred["hair_style"][i] == "bald" and pred["beard"][i] != "full":
-        hidden.add("hair_color")
-    return hidden
+def _hidden(pred: dict[str, list[str]], i: int) -> frozenset[str]:
+    """Attributes not visible in image i, from the oracle's own reading (the dataset's rules)."""
+    from linkgan.data.attributes import hidden_attributes
+    return hidden_attributes(**{k: pred[k][i] for k in ("glasses", "eyes", "hair_style", "beard")})
 
 
 def score(oracle, before: torch.Tensor, after: torch.Tensor, attribute: str, value: str) -> dict:
@@ -115,16 +111,6 @@ def score(oracle, before: torch.Tensor, after: torch.Tensor, attribute: str, val
                 kept += pb[k][i] == pa[k][i]
     return {"success": round(hit / eligible, 3) if eligible else None, "eligible": eligible,
             "preservation": round(kept / others, 3) if others else None}
-
-
-def _median_ms(fn, n: int) -> float:
-    fn()                                                                  # warm-up
-    times = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        fn()
-        times.append(1000 * (time.perf_counter() - t0))
-    return round(statistics.median(times), 2)
 
 
 @torch.no_grad()
@@ -205,8 +191,9 @@ def run(*, quick: bool = False) -> dict:
 
     name, target, _, _, alpha, beta = PROMPTS[0]
     w1 = ws[:1]
-    methods["global"]["latency_ms"] = _median_ms(lambda: global_edit(G, dirs, clip, w1, target, alpha, beta), n_time)
-    methods["mapper"]["latency_ms"] = _median_ms(lambda: mapper_edit(G, mappers[name], w1), n_time)
+    methods["global"]["latency_ms"] = round(median_ms(lambda: global_edit(G, dirs, clip, w1, target, alpha, beta),
+                                                      runs=n_time), 2)
+    methods["mapper"]["latency_ms"] = round(median_ms(lambda: mapper_edit(G, mappers[name], w1), runs=n_time), 2)
     t0 = time.perf_counter()
     optimize_edit(G, clip, w1, target, steps)
     per_edit = 1000 * (time.perf_counter() - t0)
@@ -215,7 +202,7 @@ def run(*, quick: bool = False) -> dict:
     def new_text():
         clip._text_cache.clear()
         clip.text_embedding(target)
-    methods["global"]["text_ms"] = _median_ms(new_text, max(1, n_time // 4))
+    methods["global"]["text_ms"] = round(median_ms(new_text, runs=max(1, n_time // 4)), 2)
     for m in methods.values():
         ok = [p for p in m["prompts"].values() if (p["success"] or 0) >= 0.8 and (p["preservation"] or 0) >= 0.9]
         m["prompts_passing"] = f"{len(ok)}/{len(m['prompts'])} (success >= 0.8 and preservation >= 0.9)"

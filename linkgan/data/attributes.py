@@ -106,14 +106,20 @@ class FaceAttributes:
         Sunglasses hide the eyes entirely; closed eyes hide the iris colour; a bald head shows its hair
         colour only in thin brows (and a beard), so it counts as hidden unless there is a full beard.
         """
-        hidden = set()
-        if self.glasses == "sunglasses":
-            hidden |= {"eyes", "eye_color"}
-        elif self.eyes == "closed":
-            hidden.add("eye_color")
-        if self.hair_style == "bald" and self.beard != "full":
-            hidden.add("hair_color")
-        return frozenset(hidden)
+        return hidden_attributes(glasses=self.glasses, eyes=self.eyes, hair_style=self.hair_style, beard=self.beard)
+
+
+def hidden_attributes(*, glasses: str, eyes: str, hair_style: str, beard: str) -> frozenset[str]:
+    """The rules of FaceAttributes.hidden_attributes from the four categorical values they depend on (also usable
+    on a classifier's reading of a picture)."""
+    hidden = set()
+    if glasses == "sunglasses":
+        hidden |= {"eyes", "eye_color"}
+    elif eyes == "closed":
+        hidden.add("eye_color")
+    if hair_style == "bald" and beard != "full":
+        hidden.add("hair_color")
+    return frozenset(hidden)
 
 
 def _jitter_rgb(rng: np.random.Generator, centre: RGB, amount: int) -> RGB:
