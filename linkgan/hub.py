@@ -108,6 +108,8 @@ def save_model(model: torch.nn.Module, folder: str | os.PathLike, *, extra: dict
     state = {k: (v.to(dtype) if dtype is not None and k in params and v.is_floating_point() else v)
              .detach().cpu().contiguous() for k, v in model.state_dict().items()}
     meta = {"model_type": type(model).__name__, "config": config_to_dict(model.config), **(extra or {})}
+    if dtype is not None:
+        meta["weights_dtype"] = str(dtype).removeprefix("torch.")      # what the parameters are stored in
     _atomic_write_bytes(folder / WEIGHTS_NAME, save(state, metadata={"format": "pt"}))
     _atomic_write_bytes(folder / CONFIG_NAME, json.dumps(meta, indent=2).encode())
     return folder

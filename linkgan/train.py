@@ -341,8 +341,7 @@ class Trainer:
         path = self.G_ema.save_pretrained(folder, extra=extra)
         if discriminator:
             # float16: D only starts a fine-tuning run, and the shipped zoo must stay small (checkpoints/ < 40 MB)
-            self.D.save_pretrained(Path(folder) / "discriminator", extra={"training": {"step": self.step},
-                                                                       "weights_dtype": "float16"},
+            self.D.save_pretrained(Path(folder) / "discriminator", extra={"training": {"step": self.step}},
                                    dtype=torch.float16)
         return path
 

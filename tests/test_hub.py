@@ -108,7 +108,7 @@ def test_half_precision_save_keeps_buffers_exact(gen, tmp_path):
     params = dict(gen.named_parameters())
     assert all(stored[k].dtype == torch.float16 for k in params)
     back = Generator.from_pretrained(tmp_path / "half")
-    assert torch.equal(back.w_avg, gen.w_avg)
+    assert torch.equal(back.w_avg, gen.w_avg) and back.metadata["weights_dtype"] == "float16"
     for k, v in back.named_parameters():
         assert v.dtype == torch.float32 and torch.equal(v, params[k].detach().half().float())
 

@@ -72,7 +72,7 @@ def main(argv=None) -> int:
     if a.half:
         from linkgan.encoder import Encoder
         E = Encoder.from_pretrained(folder)
-        E.save_pretrained(folder, extra={**E.metadata, "weights_dtype": "float16"}, dtype=torch.float16)
+        E.save_pretrained(folder, extra=E.metadata, dtype=torch.float16)
     print(f"encoder weights in {folder}")
     return 0
 
