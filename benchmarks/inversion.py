@@ -1,8 +1,9 @@
 """Inversion benchmark (METHODS.md §3): reconstruction of held-out procedural toy faces by the shipped encoder,
-by optimisation (StyleGAN2 projector's recipe, the app's 200 steps; the paper runs 1000) and hybrid (encoder start,
-a quarter of those steps): PSNR, SSIM, LPIPS (VGG;
-the backbone is named, a random one is not comparable) and CPU ms per image. Editability: LinkGAN's
-mse_out / mse_in (LinkGAN Table 2 protocol) on the inverted W codes against sampled ones (lower is better).
+by optimisation (StyleGAN2 projector's recipe, the app's 200 steps in W; the paper runs 1000), the same in W+
+(`optimize_wplus`: the reference in hybrid's own space) and hybrid (the encoder's W+ code refined in W+, a quarter
+of those steps): PSNR, SSIM, LPIPS (VGG; the backbone is named, a random one is not comparable) and CPU ms per
+image. Editability: LinkGAN's mse_out / mse_in (LinkGAN Table 2 protocol) on the hybrid codes against sampled ones
+(lower is better), and a StyleCLIP global edit's success on both.
 Needs the shipped generator and encoder: without them it raises "not trained yet: <name>".
 Paper numbers (CelebA-HQ 1024, so only a loose reference): LPIPS e4e 0.20, optimisation 0.09 (228 s on a GPU)."""
 from __future__ import annotations
@@ -42,10 +43,11 @@ def _faces(n: int, size: int) -> torch.Tensor:
 
 
 def _mean_ratio(G, w: torch.Tensor, links, segmenter) -> dict[str, float]:
-    """mse_out / mse_in per link (and their mean) of resampling each link of codes w towards held-out samples."""
+    """mse_out / mse_in per link (and their mean) of resampling each link of codes w (W or W+) towards held-out
+    samples."""
     from linkgan.links import editing_precision
 
-    synth = lambda w_: G.synthesize(G.broadcast(w_), noise_mode="const")  # noqa: E731
+    synth = lambda w_: G.synthesize(w_, noise_mode="const")  # noqa: E731   W (B, w_dim) or W+ (B, num_ws, w_dim)
     seeds = [HELDOUT_SEEDS.start + 10**6 + i for i in range(len(w))]
     w_new = G.map(G.z_from_seeds(seeds))
     out = {}
@@ -66,25 +68,28 @@ def run(*, quick: bool = False) -> dict:
     G, E = _load_models()
     lp = load_lpips("vgg")
     n, batch = (8, 8) if quick else (100, 25)
-    steps = {"encoder": 0, "optimize": 100 if quick else PHOTO_STEPS["optimize"],
-             "hybrid": 25 if quick else PHOTO_STEPS["hybrid"]}       # the app's defaults (a quarter for hybrid)
+    full, part = (100, 25) if quick else (PHOTO_STEPS["optimize"], PHOTO_STEPS["hybrid"])   # the app's defaults
+    runs = {"encoder": (0, {}), "optimize": (full, {}), "optimize_wplus": (full, {"space": "w+"}), "hybrid": (part, {})}
     faces = _faces(n, G.config.resolution)
     out: dict = {"faces": n, "heldout_seeds": f"{HELDOUT_SEEDS.start}..+{n}", "lpips_backbone": lp.backbone_name}
     codes = {}
-    for method, k in steps.items():
-        rows, ws, ws_plus, t0 = [], [], [], time.perf_counter()
+    for entry, (k, kw) in runs.items():
+        method = entry.split("_")[0]
+        rows, ws, t0 = [], [], time.perf_counter()
         for i in range(0, n, batch):
             x = faces[i:i + batch]
-            res = invert(G, x, method=method, encoder=E, steps=k or None, lpips=lp)
+            res = invert(G, x, method=method, encoder=E, steps=k or None, lpips=lp, **kw)
             with torch.no_grad():
                 rows.append(torch.stack([psnr(res.images, x), ssim(res.images, x), lp(res.images, x)], 1))
-            ws.append(res.w)
-            ws_plus.append(res.ws)
+            ws.append(res.ws)
         wall = time.perf_counter() - t0
         m = torch.cat(rows).mean(0).tolist()
-        out[method] = {"psnr": round(m[0], 3), "ssim": round(m[1], 4), "lpips": round(m[2], 4),
-                       "lpips_backbone": lp.backbone_name, "ms_per_image": round(1000 * wall / n, 1), "steps": k}
-        codes[method], codes[method + "+"] = torch.cat(ws), torch.cat(ws_plus)
+        out[entry] = {"psnr": round(m[0], 3), "ssim": round(m[1], 4), "lpips": round(m[2], 4),
+                      "lpips_backbone": lp.backbone_name, "ms_per_image": round(1000 * wall / n, 1), "steps": k,
+                      "space": res.space}
+        codes[entry] = torch.cat(ws)
+    out["hybrid_gap_db"] = {ref: round(out[ref]["psnr"] - out["hybrid"]["psnr"], 3)
+                            for ref in ("optimize", "optimize_wplus")}    # > 0: hybrid below the reference
     one = faces[:1]                                    # one upload at a time, as in the app
     out["encoder"]["ms_per_image_bs1"] = round(median_ms(lambda: invert(G, one, method="encoder", encoder=E),
                                                          runs=2 if quick else 19), 1)
@@ -93,14 +98,16 @@ def run(*, quick: bool = False) -> dict:
         seg = _weights.segmenter().predict if any(l.label is not None for l in links) else None
         with torch.no_grad():
             sampled = G.map(G.z_from_seeds([HELDOUT_SEEDS.start + i for i in range(n)]))
-            inv, smp = _mean_ratio(G, codes["hybrid"], links, seg), _mean_ratio(G, sampled, links, seg)
-        out["editability"] = {"ratio_inverted": inv["mean"], "ratio_sampled": smp["mean"], "codes": "hybrid (W)",
-                              "per_link_inverted": inv, "per_link_sampled": smp}
+            ratios = {entry: _mean_ratio(G, ws, links, seg) for entry, ws in codes.items()}
+            inv, smp = ratios["hybrid"], _mean_ratio(G, sampled, links, seg)
+        out["editability"] = {"ratio_inverted": inv["mean"], "ratio_sampled": smp["mean"], "codes": "hybrid (W+)",
+                              "per_link_inverted": inv, "per_link_sampled": smp,
+                              "ratio_by_method": {entry: r["mean"] for entry, r in ratios.items()}}
     from linkgan.hub import DEFAULT_GENERATOR
     from .styleclip import global_success
     sampled = G.map(G.z_from_seeds([HELDOUT_SEEDS.start + i for i in range(n)]), psi=0.7)
     out.setdefault("editability", {})["styleclip"] = {
-        "inverted": global_success(G, DEFAULT_GENERATOR, codes["hybrid+"]),
+        "inverted": global_success(G, DEFAULT_GENERATOR, codes["hybrid"]),
         "sampled": global_success(G, DEFAULT_GENERATOR, G.broadcast(sampled)),
         "note": "global direction on the hybrid W+ codes of the held-out faces vs on sampled codes (psi 0.7)"}
     out["timing"] = (f"CPU fp32, {torch.get_num_threads()} threads, wall time / images, batches of {batch}"

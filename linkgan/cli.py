@@ -130,20 +130,18 @@ def _run_resample(args) -> int:
     unknown = [n for n in args.link if n not in links]
     if unknown:
         raise CLIError(f"{args.model} has no link(s) {unknown}; its links: {sorted(links) or 'none'}")
-    w, note = _latent_w(args.latent, G) if args.latent is not None else (None, "")
+    ws = _latent_ws(args.latent, G) if args.latent is not None else None
     images = resample_strip(G, [links[n] for n in args.link], seed=args.seed, new_seed=args.new_seed,
-                            ts=args.t, psi=args.psi, w=w)
+                            ts=args.t, psi=args.psi, w=ws)
     _save_image(make_grid(images, cols=len(args.t)), args.out)
-    source = f"code {args.latent}{note}" if args.latent is not None else f"seed {args.seed}"
+    source = f"code {args.latent}" if args.latent is not None else f"seed {args.seed}"
     print(f"wrote {len(args.t)} images (links {args.link}, {source} -> {args.new_seed}) to {args.out}")
     return 0
 
 
-def _latent_w(path: Path, G):
-    """The w (1, w_dim) of an `invert` code for editing in W (where links live): the first image's code; a W+
-    code's mean row, said in the returned note. Shared by every subcommand that edits an inverted photo."""
-    import torch
-
+def _latent_ws(path: Path, G):
+    """The ws (1, num_ws, w_dim) of an `invert` code (its first image), exactly as inverted (W or W+): links move
+    their axes in every row, StyleCLIP edits take W+ as it is. Shared by every subcommand that edits a photo."""
     from .inversion import load_code
 
     try:
@@ -154,9 +152,7 @@ def _latent_w(path: Path, G):
     if tuple(ws.shape[1:]) != want:
         raise CLIError(f"{path} holds codes of shape {tuple(ws.shape[1:])}, this generator wants {want}: "
                        f"invert the photo with the same --model")
-    if torch.equal(ws, ws[:, :1].expand_as(ws)):
-        return ws[:, 0], ""
-    return ws.mean(dim=1), " (a W+ code: edited through its mean row, so it may look a little different)"
+    return ws
 
 
 # --- invert (photo -> latent code) ------------------------------------------------------------------
@@ -172,7 +168,9 @@ def _add_invert(sub) -> None:
     p.add_argument("--model", default=DEFAULT_GENERATOR, help="generator: name, folder or Hub repo id")
     p.add_argument("--encoder", default=DEFAULT_ENCODER, help="encoder (encoder, hybrid): name, folder or Hub repo id")
     p.add_argument("--steps", type=_positive_int, default=None, help="optimisation steps (default 1000; hybrid 250)")
-    p.add_argument("--space", choices=("w", "w+"), default="w", help="optimise in W (edits best; default) or W+")
+    p.add_argument("--space", choices=("w", "w+"), default=None,
+                   help="optimise in W (edits best; optimize's default) or W+ (hybrid's default: refines the encoder's "
+                        "W+ code)")
     p.add_argument("--lpips", choices=("vgg", "alex", "none"), default="vgg", help="perceptual loss backbone")
     p.add_argument("--fit", choices=("crop", "pad"), default="crop", help="non-square photos: centre crop or pad")
     p.add_argument("--device", default="cpu", help="torch device (default cpu)")
@@ -246,6 +244,8 @@ def _add_edit(sub) -> None:
     p.add_argument("--l2", type=float, default=0.008, help="optimize: weight of ||ws - ws_src||^2 (default 0.008)")
     p.add_argument("--id", type=float, default=0.0, help="optimize: weight of the identity term (default 0)")
     p.add_argument("--model", default=DEFAULT_GENERATOR, help="generator: name, folder or Hub repo id")
+    p.add_argument("--latent", type=Path, default=None,
+                   help="edit an inverted photo: a code .npz from `invert` (replaces --seed)")
     p.add_argument("--clip", default="toyfaces-clip", help="CLIP: project name/folder, hf-hub:org/name or open_clip name")
     p.add_argument("--out", type=Path, required=True, help="output PNG path")
     p.set_defaults(func=_run_edit)
@@ -266,7 +266,7 @@ def _run_edit(args) -> int:
         raise CLIError("--method mapper needs --mapper NAME_OR_FOLDER")
     try:
         G = Generator.from_pretrained(args.model)
-        ws = seed_ws(G, args.seed, args.psi)
+        ws = _latent_ws(args.latent, G) if args.latent is not None else seed_ws(G, args.seed, args.psi)
         note = ""
         if args.method == "mapper":
             with torch.no_grad():
@@ -292,7 +292,8 @@ def _run_edit(args) -> int:
     with torch.no_grad():
         original = G.synthesize(ws, noise_mode="const")
     _save_image(make_grid(torch.cat([original, edited.detach()]), cols=2), args.out)
-    print(f"wrote original | {args.method} edit of seed {args.seed} to {args.out}{note}")
+    source = f"code {args.latent}" if args.latent is not None else f"seed {args.seed}"
+    print(f"wrote original | {args.method} edit of {source} to {args.out}{note}")
     return 0
 
 

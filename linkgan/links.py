@@ -163,24 +163,26 @@ def link_regularizer(synthesize: Callable[[torch.Tensor], torch.Tensor], w: torc
 
 def resample(w: torch.Tensor, w_new: torch.Tensor, links: Sequence[Link], t: float = 1.0) -> torch.Tensor:
     """Test-time edit (project choice, METHODS §1): move the linked axes of w towards those of a freshly
-    mapped w_new by t in [0, 1]; several links at once. w, w_new: (B, w_dim)."""
+    mapped w_new by t in [0, 1]; several links at once. w: (B, w_dim), or a W+ code (B, num_ws, w_dim) whose
+    linked axes move in every row (an inverted photo); w_new: (B, w_dim)."""
     if not 0.0 <= t <= 1.0:
         raise ValueError(f"t must be in [0, 1], got {t}")
-    if w.ndim != 2 or w_new.shape != w.shape:
-        raise ValueError(f"resample takes codes in W, w and w_new of one shape (B, w_dim); got {tuple(w.shape)} "
-                         f"and {tuple(w_new.shape)} (for W+ codes, resample each row or pass ws[:, 0])")
+    if w.ndim not in (2, 3) or w_new.ndim != 2 or w_new.shape[0] != w.shape[0] or w_new.shape[1] != w.shape[-1]:
+        raise ValueError(f"resample takes w (B, w_dim) or W+ codes (B, num_ws, w_dim) and w_new (B, w_dim) of the "
+                         f"same B and w_dim; got {tuple(w.shape)} and {tuple(w_new.shape)}")
+    target = w_new if w.ndim == 2 else w_new.unsqueeze(1)
     out = w.clone()
     for l in links:
         a0, a1 = l.axes
-        out[:, a0:a1] = torch.lerp(w[:, a0:a1], w_new[:, a0:a1], t)
+        out[..., a0:a1] = torch.lerp(w[..., a0:a1], target[..., a0:a1].to(w.dtype), t)
     return out
 
 
 @torch.no_grad()
 def resample_strip(G, links: Sequence[Link], *, seed: int, new_seed: int, ts: Sequence[float], psi: float = 0.7,
                    w: torch.Tensor | None = None, noise_mode: str = "const") -> torch.Tensor:
-    """Images (len(ts), 3, H, W) of the seed's face (or of a given w (1, w_dim), e.g. an inverted photo) with
-    the links' axes moved towards those of new_seed's w by each t."""
+    """Images (len(ts), 3, H, W) of the seed's face (or of a given code w: (1, w_dim), or W+ (1, num_ws, w_dim),
+    e.g. an inverted photo) with the links' axes moved towards those of new_seed's w by each t."""
     if w is None:
         w = G.map(G.z_from_seeds([seed]), psi=psi)
     w_new = G.map(G.z_from_seeds([new_seed]), psi=psi)
@@ -192,7 +194,7 @@ def resample_strip(G, links: Sequence[Link], *, seed: int, new_seed: int, ts: Se
 def editing_precision(synthesize: Callable[[torch.Tensor], torch.Tensor], w: torch.Tensor, w_new: torch.Tensor,
                       link: Link, *, segmenter: Segmenter | None = None) -> dict[str, float]:
     """LinkGAN Table 2 protocol: resample the linked axes; mse_in / mse_out (x1e-3) inside / outside the region
-    (the region of the original image)."""
+    (the region of the original image). w: W codes (B, w_dim) or W+ codes (B, num_ws, w_dim)."""
     x = synthesize(w)
     y = synthesize(resample(w, w_new, [link]))
     m = region_masks([link], x, segmenter)[:, 0]

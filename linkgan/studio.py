@@ -23,7 +23,7 @@ import torch
 from PIL import Image
 
 from .hub import DEFAULT_GENERATOR
-from .links import Link, generator_links, region_masks
+from .links import Link, generator_links, region_masks, resample
 from .networks import Generator
 
 LATENT_FORMAT = "linkgan-latent/1"
@@ -216,10 +216,8 @@ class Studio:
         t = _check_number("t", t, 0.0, 1.0)
         w_new = self.map_seed(new_seed, psi)[0]
         key = sorted(l.name for l in links) + [int(new_seed)]
-        ws = self._start_state(session, "region", key)[0].copy()
-        for l in links:
-            a, b = l.axes
-            ws[:, a:b] = ws[:, a:b] + t * (w_new[a:b] - ws[:, a:b])
+        ws = self._start_state(session, "region", key)[0]
+        ws = resample(torch.from_numpy(ws)[None], torch.from_numpy(w_new)[None], links, t)[0].numpy()
         params = {"regions": [l.name for l in links], "new_seed": int(new_seed), "t": t, "psi": float(psi)}
         return self._push(session, "region", key, params, ws)
 
@@ -440,7 +438,8 @@ class Studio:
     def invert_photo(self, session: dict, image, method: str = "hybrid", steps=100, *, progress=None,
                      should_stop=None) -> dict:
         """A new session starting from the inversion of a photo: "encoder" (one pass), "optimize" (`steps` of the
-        StyleGAN2 projector in W from w_avg) or "hybrid" (the encoder's code, then `steps` of optimisation).
+        StyleGAN2 projector in W from w_avg) or "hybrid" (the encoder's W+ code, then `steps` of optimisation in
+        W+: linkgan.inversion.HYBRID_DEFAULTS).
         Noise maps stay the generator's constant ones, so the code alone reproduces the image (and latent files
         and edits stay exact). progress(step, steps, loss) after every step; should_stop() ends it early."""
         from .inversion import invert

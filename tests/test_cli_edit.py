@@ -71,6 +71,26 @@ def test_mapper_strength_zero_gives_the_original(zoo, tmp_path, capsys):
     assert np.array_equal(img[:, :16], img[:, 16:])
 
 
+@pytest.mark.parametrize("method_args", [
+    ["--method", "mapper", "--mapper", "blond_hair", "--strength", "0"],
+    ["--method", "global", "--target", "a face with red hair", "--alpha", "0"],
+])
+def test_edit_takes_an_inverted_code(zoo, tmp_path, capsys, method_args):
+    """--latent edits a W+ code from `invert` as it is: a zero-strength edit gives back the code's own face."""
+    G = Generator.from_pretrained(zoo / "gen")
+    ws = G.broadcast(G.map(torch.randn(1, 32, generator=torch.Generator().manual_seed(5)))) + 0.1 * torch.randn(1, 6, 32)
+    np.savez(tmp_path / "code.npz", ws=ws.numpy())
+    out = tmp_path / "edit.png"
+    code, stdout, err = run(["edit", "--latent", str(tmp_path / "code.npz"), "--model", str(zoo / "gen"), "--clip",
+                             str(zoo / "clip"), "--out", str(out), *method_args], capsys)
+    assert code == 0, err
+    assert f"code {tmp_path / 'code.npz'}" in stdout
+    img = read(out).astype(int)
+    with torch.no_grad():
+        own = ((G.synthesize(ws, noise_mode="const")[0].permute(1, 2, 0) + 1) * 127.5).round().clamp(0, 255)
+    assert np.abs(img[:, :16] - own.numpy().astype(int)).max() <= 1 and np.abs(img[:, 16:] - img[:, :16]).max() <= 1
+
+
 @pytest.mark.parametrize("args, message", [
     (["--method", "global"], "needs --target"),
     (["--method", "mapper"], "needs --mapper"),

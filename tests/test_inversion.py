@@ -48,6 +48,9 @@ def test_projection_reduces_the_loss_in_w_and_w_plus(G):
     plus = project(G, x, space="w+", steps=12, noise_reg_weight=1e5)
     assert plus.ws.shape == (2, G.num_ws, TINY.w_dim) and not torch.equal(plus.ws[:, 0], plus.ws[:, -1])
     assert plus.losses[-1]["loss"] < plus.losses[0]["loss"]
+    spread = lambda ws: float((ws - ws.mean(1, keepdim=True)).square().sum(2).mean())   # noqa: E731
+    kept = project(G, x, space="w+", steps=12, noise_reg_weight=1e5, spread_weight=10.0)   # rows held near W
+    assert 0 < spread(kept.ws) < 0.5 * spread(plus.ws), (spread(kept.ws), spread(plus.ws))
 
 
 def test_projection_uses_a_perceptual_term_when_given(G):
@@ -180,7 +183,9 @@ def test_train_encoder_resumes_and_hybrid_runs(G, tmp_path):
     enc = invert(G, x, method="encoder", encoder=E)
     assert enc.steps == 0 and enc.ws.shape == (1, G.num_ws, TINY.w_dim) and enc.images.shape == x.shape
     hyb = invert(G, x, method="hybrid", encoder=E, steps=4, lpips=None)
-    assert hyb.method == "hybrid" and hyb.steps == 4 and hyb.space == "w"
+    assert hyb.method == "hybrid" and hyb.steps == 4 and hyb.space == "w+"         # refines the encoder's W+ code
+    assert invert(G, x, method="hybrid", encoder=E, steps=2, lpips=None, space="w").space == "w"
+    assert invert(G, x, method="optimize", steps=2, lpips=None).space == "w"
     big = torch.nn.functional.interpolate(x, size=(40, 40))                 # any size is resized to G's
     assert invert(G, big, method="optimize", steps=2, lpips=None).ws.shape == (1, G.num_ws, TINY.w_dim)
     with pytest.raises(ValueError, match="needs an encoder"):
@@ -235,7 +240,9 @@ def test_benchmark_section_on_tiny_models(G, monkeypatch):
     assert judged == [(8, g.num_ws, TINY.w_dim)] * 2                       # inverted W+ codes, then sampled ones
     assert set(out["editability"]["styleclip"]) == {"inverted", "sampled", "note"}
     assert out["faces"] == 8 and out["lpips_backbone"] == "fake"
-    for method in ("encoder", "optimize", "hybrid"):
+    for method in ("encoder", "optimize", "optimize_wplus", "hybrid"):
         assert {"psnr", "ssim", "lpips", "lpips_backbone", "ms_per_image", "steps"} <= set(out[method])
-    assert out["optimize"]["steps"] == 100 and out["encoder"]["steps"] == 0
+    assert out["optimize"]["steps"] == 100 and out["encoder"]["steps"] == 0 and out["hybrid"]["steps"] == 25
+    assert [out[m]["space"] for m in ("optimize", "optimize_wplus", "hybrid")] == ["w", "w+", "w+"]
+    assert out["hybrid_gap_db"]["optimize"] == pytest.approx(out["optimize"]["psnr"] - out["hybrid"]["psnr"], abs=2e-3)
     assert out["editability"]["ratio_inverted"] > 0 and out["editability"]["ratio_sampled"] > 0

@@ -86,8 +86,13 @@ def test_resample_interpolates_only_the_linked_axes():
     assert torch.allclose(both[:, :8], (w[:, :8] + w2[:, :8]) / 2) and torch.equal(both[:, 8:], w[:, 8:])
     with pytest.raises(ValueError, match="t must be"):
         resample(w, w2, [EYES], 1.5)
-    with pytest.raises(ValueError, match=r"codes in W.*\(3, 5, 16\)"):           # W+ codes would slice rows
-        resample(w[:, None].expand(3, 5, 16), w2[:, None].expand(3, 5, 16), [EYES])
+    wp = w[:, None] + 0.1 * torch.randn(3, 5, 16)                               # a W+ code: rows differ
+    rp = resample(wp, w2, [EYES], 0.5)                                          # axes move in every row
+    assert torch.allclose(rp[..., :4], (wp[..., :4] + w2[:, None, :4]) / 2) and torch.equal(rp[..., 4:], wp[..., 4:])
+    rows = w[:, None].expand(3, 5, 16)                                          # a W code as W+: the W edit per row
+    assert torch.equal(resample(rows, w2, [EYES])[:, 2], r1)
+    with pytest.raises(ValueError, match=r"w_new \(B, w_dim\).*\(3, 5, 16\)"):
+        resample(rows, rows, [EYES])
 
 
 def test_metrics_on_an_ideal_generator():
