@@ -452,7 +452,8 @@ class Studio:
         report = None if progress is None else (lambda step, loss, _img: progress(step, steps, loss))
         res = invert(self.G, x, method=method, encoder=encoder, steps=steps or None, lpips=self._photo_lpips(),
                      optimize_noise=False, callback=report, should_stop=should_stop)
-        source = {"kind": "photo", "method": method, "steps": res.steps, "stopped": res.stopped or "end"}
+        source = {"kind": "photo", "method": method, "space": res.space, "steps": res.steps,
+                  "stopped": res.stopped or "end"}
         if res.losses:
             source["loss"] = round(res.losses[-1]["loss"], 5)
         return self.start(res.ws[0].cpu().numpy(), source)
