@@ -257,8 +257,8 @@ def build_app(studio):
                         gr.Markdown("Start from a photo: it is cropped to a square and inverted into the "
                                     "generator's latent space, then it is the current image for the edit tabs. "
                                     "**encoder** is one pass (instant, rough), **optimize** fits the code by "
-                                    "LPIPS + MSE (seconds), **hybrid** starts the fit from the encoder's code "
-                                    "(as good in a quarter of the steps)."
+                                    "LPIPS + MSE (seconds), **hybrid** refines the encoder's code per layer "
+                                    "(better than optimize in a quarter of the steps)."
                                     + (f"\n\n*{no_encoder}*" if no_encoder else ""))
                         photo = _photo_input(label="Photo", sources=["upload", "webcam"], type="filepath",
                                              format="png", height=220, elem_id="photo")
