@@ -31,7 +31,7 @@ def test_invert_photo_is_a_named_api(app_server):
 def test_uploaded_photo_becomes_the_image_the_edit_tabs_edit(app_server, photo_png):
     c = client(app_server)
     img, pair, hist = c.predict(handle_file(photo_png), "optimize", 10, api_name="/invert_photo")
-    assert hist.startswith('0. start: {"kind": "photo", "method": "optimize", "steps": 10')
+    assert hist.startswith('0. start: {"kind": "photo", "method": "optimize", "space": "w", "steps": 10')
     assert Image.open(img).size == (256, 256)
     target = pair[0]["image"] if isinstance(pair[0], dict) else pair[0]
     assert Image.open(target).size == (256, 256)                    # the photo as the generator sees it
