@@ -20,10 +20,10 @@ HYBRID_FRACTION = 0.25       # hybrid: this fraction of DEFAULT_STEPS, starting 
 # Hybrid's own projector settings (project choice; the paper runs the projector from w_avg only). The encoder's
 # code is W+ and already close, so hybrid refines it in W+ (averaging it to W throws that away), without the
 # latent noise (there to escape w_avg's basin) and at twice the projector's lr; a spread penalty keeps the rows
-# near their mean, where the links hold. 50 steps on held-out faces: lr and noise chosen on seeds 10^9 + 0..9
-# (W, lr 0.1: 19.3 dB; W+: 22.9; W+ without noise: 23.2; and lr 0.2: 23.7; lr 0.3: 23.5); the spread weight on
-# seeds 10^9 + 50000..50024, PSNR / LinkGAN mse_out / mse_in (sampled codes: 0.091): 0: 23.2 / 0.200;
-# 0.03: 22.4 / 0.197; 0.1: 21.7 / 0.155; 0.3: 20.7 / 0.143; 1: 19.8 / 0.134.
+# near their mean, where the links hold. 50 steps on held-out faces: space, noise and lr chosen on seeds 10^9 +
+# 0..9 (W, the projector's settings: 19.3 dB on 0..24; W+: 22.9; W+ without noise: 23.2; and lr 0.2: 23.7; lr 0.3:
+# 23.5); the spread weight on seeds 10^9 + 50000..50024, PSNR / LinkGAN mse_out / mse_in (sampled codes: 0.091):
+# 0: 23.2 / 0.200; 0.03: 22.4 / 0.197; 0.1: 21.7 / 0.155; 0.3: 20.7 / 0.143; 1: 19.8 / 0.134.
 HYBRID_DEFAULTS = {"space": "w+", "lr": 0.2, "noise_factor": 0.0, "spread_weight": 0.1}
 
 
