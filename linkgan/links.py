@@ -206,11 +206,13 @@ def editing_precision(synthesize: Callable[[torch.Tensor], torch.Tensor], w: tor
 def leakage(synthesize: Callable[[torch.Tensor], torch.Tensor], w: torch.Tensor, w_new: torch.Tensor, link: Link, *,
             segmenter: Segmenter | None = None) -> dict[str, float]:
     """LinkGAN Table 3 protocol (both lower is better, x1e-3): leak_in = change inside the region when the
-    unlinked axes are resampled; leak_out = change outside when the linked axes are resampled."""
+    unlinked axes are resampled; leak_out = change outside when the linked axes are resampled. w: W codes
+    (B, w_dim) or W+ codes (B, num_ws, w_dim), whose axes move in every row; w_new: (B, w_dim)."""
     x = synthesize(w)
-    axes = link.axis_mask(w.shape[1]).to(w.device)
-    y_unlinked = synthesize(torch.where(axes, w, w_new))
-    y_linked = synthesize(torch.where(axes, w_new, w))
+    axes = link.axis_mask(w.shape[-1]).to(w.device)
+    target = w_new if w.ndim == 2 else w_new.unsqueeze(1)
+    y_unlinked = synthesize(torch.where(axes, w, target))
+    y_linked = synthesize(torch.where(axes, target, w))
     m = region_masks([link], x, segmenter)[:, 0]
     return {"leak_in": 1e3 * float(masked_mse((y_unlinked - x).square(), m).mean()),
             "leak_out": 1e3 * float(masked_mse((y_linked - x).square(), 1 - m).mean())}

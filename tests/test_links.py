@@ -107,6 +107,10 @@ def test_metrics_on_an_ideal_generator():
     p = editing_precision(fake, w, w2, EYES)
     l = leakage(fake, w, w2, EYES)
     assert p["mse_in"] > 1 and p["mse_out"] == 0 and l["leak_in"] == 0 and l["leak_out"] == 0
+    fake_plus = lambda ws: fake(ws.mean(1))                                     # noqa: E731  the same "G" on W+ rows
+    wp = w[:, None] + 0.1 * torch.randn(8, 5, 16)
+    p, l = editing_precision(fake_plus, wp, w2, EYES), leakage(fake_plus, wp, w2, EYES)
+    assert p["mse_in"] > 1 and p["mse_out"] < 1e-9 and l["leak_in"] < 1e-9 and l["leak_out"] < 1e-9
 
 
 def test_link_metrics_report_every_link_and_the_ratio():
