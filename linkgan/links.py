@@ -161,20 +161,26 @@ def link_regularizer(synthesize: Callable[[torch.Tensor], torch.Tensor], w: torc
     return loss, stats, perturbed
 
 
+def _rowwise(w: torch.Tensor, w_new: torch.Tensor) -> torch.Tensor:
+    """w_new (B, w_dim) shaped to broadcast against w: (B, w_dim), or W+ (B, num_ws, w_dim) where every row's axes
+    move. Raises a clear error for anything else."""
+    if w.ndim not in (2, 3) or w_new.ndim != 2 or w_new.shape[0] != w.shape[0] or w_new.shape[1] != w.shape[-1]:
+        raise ValueError(f"resample takes w (B, w_dim) or W+ codes (B, num_ws, w_dim) and w_new (B, w_dim) of the "
+                         f"same B and w_dim; got {tuple(w.shape)} and {tuple(w_new.shape)}")
+    return (w_new if w.ndim == 2 else w_new.unsqueeze(1)).to(w.dtype)
+
+
 def resample(w: torch.Tensor, w_new: torch.Tensor, links: Sequence[Link], t: float = 1.0) -> torch.Tensor:
     """Test-time edit (project choice, METHODS §1): move the linked axes of w towards those of a freshly
     mapped w_new by t in [0, 1]; several links at once. w: (B, w_dim), or a W+ code (B, num_ws, w_dim) whose
     linked axes move in every row (an inverted photo); w_new: (B, w_dim)."""
     if not 0.0 <= t <= 1.0:
         raise ValueError(f"t must be in [0, 1], got {t}")
-    if w.ndim not in (2, 3) or w_new.ndim != 2 or w_new.shape[0] != w.shape[0] or w_new.shape[1] != w.shape[-1]:
-        raise ValueError(f"resample takes w (B, w_dim) or W+ codes (B, num_ws, w_dim) and w_new (B, w_dim) of the "
-                         f"same B and w_dim; got {tuple(w.shape)} and {tuple(w_new.shape)}")
-    target = w_new if w.ndim == 2 else w_new.unsqueeze(1)
+    target = _rowwise(w, w_new)
     out = w.clone()
     for l in links:
         a0, a1 = l.axes
-        out[..., a0:a1] = torch.lerp(w[..., a0:a1], target[..., a0:a1].to(w.dtype), t)
+        out[..., a0:a1] = torch.lerp(w[..., a0:a1], target[..., a0:a1], t)
     return out
 
 
@@ -210,7 +216,7 @@ def leakage(synthesize: Callable[[torch.Tensor], torch.Tensor], w: torch.Tensor,
     (B, w_dim) or W+ codes (B, num_ws, w_dim), whose axes move in every row; w_new: (B, w_dim)."""
     x = synthesize(w)
     axes = link.axis_mask(w.shape[-1]).to(w.device)
-    target = w_new if w.ndim == 2 else w_new.unsqueeze(1)
+    target = _rowwise(w, w_new)
     y_unlinked = synthesize(torch.where(axes, w, target))
     y_linked = synthesize(torch.where(axes, target, w))
     m = region_masks([link], x, segmenter)[:, 0]
