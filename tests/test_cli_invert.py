@@ -10,6 +10,7 @@ from linkgan import cli
 from linkgan.encoder import Encoder, EncoderConfig
 from linkgan.inversion import load_code
 from linkgan.networks import Generator, GeneratorConfig
+from linkgan.utils import to_uint8
 
 TINY = GeneratorConfig(resolution=16, z_dim=32, w_dim=32, n_mlp=2, channel_base=256, channel_max=16)
 LINKS = [{"name": "eyes", "axes": [0, 8], "box": [0.25, 0.33, 0.75, 0.58]}]
@@ -65,8 +66,8 @@ def test_resample_edits_an_inverted_code(models, tmp_path, capsys):
         assert f"code {tmp_path / name}" in capsys.readouterr().out
         strip = np.asarray(Image.open(out)).astype(int)
         with torch.no_grad():
-            orig = ((G.synthesize(ws, noise_mode="const")[0].permute(1, 2, 0) + 1) * 127.5).round().clamp(0, 255)
-        assert np.abs(strip[:, :16] - orig.numpy().astype(int)).max() <= 1     # t = 0: the code's own face
+            orig = to_uint8(G.synthesize(ws, noise_mode="const"))[0].astype(int)
+        assert np.abs(strip[:, :16] - orig).max() <= 1                         # t = 0: the code's own face
         assert np.abs(strip[:, 16:] - strip[:, :16]).max() > 0                # t = 1: edited
     np.savez(tmp_path / "wrong.npz", ws=np.zeros((1, 4, 32), np.float32))
     assert cli.main(["resample", "--model", str(root / "g"), "--link", "eyes", "--latent", str(tmp_path / "wrong.npz"),

@@ -51,7 +51,6 @@ def test_each_method_starts_a_session_from_the_photo(studio, photo, method, step
     assert s["source"]["space"] == ("w" if method == "optimize" else "w+")     # hybrid refines the encoder's W+
     if steps:                                          # (the untrained tiny encoder's offsets are still zero)
         assert np.array_equal(ws[0], ws[-1]) == (method == "optimize")
-    if steps:
         assert calls[-1][:2] == (steps, steps) and s["source"]["loss"] == pytest.approx(calls[-1][2], abs=1e-4)
     assert studio.image(s).size == (32, 32)
     assert studio.history(s)[0].startswith('start: {"kind": "photo"')
