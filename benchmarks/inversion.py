@@ -69,12 +69,12 @@ def run(*, quick: bool = False) -> dict:
     lp = load_lpips("vgg")
     n, batch = (8, 8) if quick else (100, 25)
     full, part = (100, 25) if quick else (PHOTO_STEPS["optimize"], PHOTO_STEPS["hybrid"])   # the app's defaults
-    runs = {"encoder": (0, {}), "optimize": (full, {}), "optimize_wplus": (full, {"space": "w+"}), "hybrid": (part, {})}
+    runs = {"encoder": ("encoder", 0, {}), "optimize": ("optimize", full, {}),                # entry: method, steps, kw
+            "optimize_wplus": ("optimize", full, {"space": "w+"}), "hybrid": ("hybrid", part, {})}
     faces = _faces(n, G.config.resolution)
     out: dict = {"faces": n, "heldout_seeds": f"{HELDOUT_SEEDS.start}..+{n}", "lpips_backbone": lp.backbone_name}
     codes = {}
-    for entry, (k, kw) in runs.items():
-        method = entry.split("_")[0]
+    for entry, (method, k, kw) in runs.items():
         rows, ws, wall = [], [], 0.0
         for i in range(0, n, batch):
             x = faces[i:i + batch]
