@@ -22,6 +22,7 @@ ARCH_NAMES = {"vgg": "vgg16", "alex": "alexnet"}
 # Hub (repo id, file) holding torchvision's ImageNet weights as safetensors, keys `features.N.*` like torchvision's.
 # timm/vgg16.tv_in1k is "original torchvision weights" re-saved by timm; AlexNet has no such copy: pass one.
 BACKBONE_HUB: dict[str, tuple[str, str] | None] = {"vgg": ("timm/vgg16.tv_in1k", "model.safetensors"), "alex": None}
+RANDOM_BACKBONE_SEED = 0     # the fallback backbone is drawn with this torch seed: the same one in every process
 
 
 class BackboneWarning(UserWarning):
@@ -102,10 +103,13 @@ def load_lpips(net: str = "vgg", *, hub: tuple[str, str] | None | str = "default
 
     if net not in TORCH_HUB_FILES:
         raise ValueError(f"net must be one of {sorted(TORCH_HUB_FILES)}, got {net!r}")
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), torch.random.fork_rng(devices=[]):
         # pnet_rand=True: torchvision builds the backbone untrained, so nothing downloads; the linear heads
         # come from the wheel. Silence torchvision's "pretrained is deprecated" notes raised inside lpips.
+        # A fixed seed (the caller's RNG untouched) makes the random fallback the same backbone in every process,
+        # so its distances, and inversions that optimise them, are reproducible.
         warnings.filterwarnings("ignore", category=UserWarning, module=r"torchvision\.")
+        torch.manual_seed(RANDOM_BACKBONE_SEED)
         model = lpips_pkg.LPIPS(pretrained=True, net=net, pnet_rand=True, verbose=False)
     arch = ARCH_NAMES[net]
     tried = []
@@ -126,4 +130,5 @@ def load_lpips(net: str = "vgg", *, hub: tuple[str, str] | None | str = "default
                   f"(pnet_rand). Distances are NOT comparable to published LPIPS. Put torchvision's "
                   f"{TORCH_HUB_FILES[net]} in {Path(torch.hub.get_dir()) / 'checkpoints'} to fix this.",
                   BackboneWarning, stacklevel=2)
-    return LPIPS(model, f"{arch}-random (pnet_rand)", "random init").to(device or "cpu")
+    return LPIPS(model, f"{arch}-random (pnet_rand)",
+                 f"random init, torch seed {RANDOM_BACKBONE_SEED}").to(device or "cpu")

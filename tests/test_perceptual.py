@@ -67,6 +67,24 @@ def test_missing_backbone_warns_loudly_and_falls_back(empty_torch_home, tmp_path
     assert d(x, -x).shape == (1,)
 
 
+def test_random_fallback_is_the_same_backbone_every_time(empty_torch_home, tmp_path):
+    """Numbers measured on the fallback are reproducible across processes, and the caller's RNG stream is kept."""
+    x, y = torch.rand(2, 3, 16, 16) * 2 - 1, torch.rand(2, 3, 16, 16) * 2 - 1
+    dists = []
+    for seed in (1, 2):
+        torch.manual_seed(seed)
+        with pytest.warns(BackboneWarning):
+            d = load_lpips("alex", hub=None)
+        dists.append(d(x, y))
+    assert torch.equal(dists[0], dists[1]) and "seed" in d.backbone_source
+    torch.manual_seed(3)
+    expected = torch.rand(4)
+    torch.manual_seed(3)
+    with pytest.warns(BackboneWarning):
+        load_lpips("alex", hub=None)
+    assert torch.equal(torch.rand(4), expected)
+
+
 def test_damaged_file_is_reported_then_falls_back(empty_torch_home):
     empty_torch_home.mkdir(parents=True)
     (empty_torch_home / "alexnet-owt-7be5be79.pth").write_bytes(b"not a checkpoint")
