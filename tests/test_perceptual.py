@@ -67,7 +67,7 @@ def test_missing_backbone_warns_loudly_and_falls_back(empty_torch_home, tmp_path
     assert d(x, -x).shape == (1,)
 
 
-def test_random_fallback_is_the_same_backbone_every_time(empty_torch_home, tmp_path):
+def test_random_fallback_is_the_same_backbone_every_time(empty_torch_home):
     """Numbers measured on the fallback are reproducible across processes, and the caller's RNG stream is kept."""
     x, y = torch.rand(2, 3, 16, 16) * 2 - 1, torch.rand(2, 3, 16, 16) * 2 - 1
     dists = []
