@@ -39,6 +39,15 @@ def init_distributed() -> str | None:
     return "cpu"
 
 
+def close_distributed() -> None:
+    """Leave the process group together: a process that exits while the others still run (rank 0 evaluates
+    and writes after the last step) would tear down gloo's connections under them and abort."""
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", required=True, help="run folder (config, log, checkpoints, samples)")
@@ -64,6 +73,12 @@ def main(argv=None) -> int:
     saved = Path(a.out) / "config.json"
     if a.resume and saved.is_file():            # continue the run as it was configured; overrides go on top
         base = config_from_dict(json.loads(saved.read_text()))
+    rc = _run(a, base, pairs)     # an exception is left to torchrun, which stops the other processes
+    close_distributed()
+    return rc
+
+
+def _run(a: argparse.Namespace, base: TrainConfig, pairs: dict) -> int:
     try:
         cfg = replace_config(base, pairs)
         device = init_distributed() or a.device
