@@ -6,7 +6,8 @@
 #
 # Each stage is one train_gan.py run stopped at the step count the shipped model was stopped at, exported
 # (EMA generator + discriminator) and fine-tuned by the next stage with --init, as trained on a lent H100
-# (about 9-12 steps/s per run, four runs sharing the GPU). On a CPU expect about 1 step/s: set THREADS.
+# (about 9-12 steps/s per run, four runs sharing the GPU). On a 2-core CPU (THREADS=2, run.workers=1) the
+# linked stages run at about 0.27 steps/s (8.6 images/s), so each stage takes 3-4 hours there.
 # A stopped stage continues with the same command plus --resume.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
