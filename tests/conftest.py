@@ -23,6 +23,21 @@ def tiny_g_config() -> GeneratorConfig:
     return GeneratorConfig(resolution=16, z_dim=32, w_dim=32, n_mlp=2, channel_base=256, channel_max=16)
 
 
+@pytest.fixture
+def training_script():
+    """load(name) -> the module training/<name>.py (the scripts are files, not a package)."""
+    import importlib.util
+    from pathlib import Path
+
+    def load(name: str):
+        path = Path(__file__).resolve().parent.parent / "training" / f"{name}.py"
+        spec = importlib.util.spec_from_file_location(f"_training_{name}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    return load
+
+
 @pytest.fixture(scope="session")
 def app_server(tmp_path_factory):
     """The app, launched once per test session on a free loopback port with a tiny linked generator

@@ -113,24 +113,13 @@ def test_edit_missing_default_generator_says_not_trained(tmp_path, capsys, monke
     assert code == 2 and "toyfaces64-linked" in err and "not trained yet" in err, err
 
 
-def _script(name):
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parent.parent / "training" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"_script_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_training_scripts_write_what_the_cli_reads(zoo, tmp_path, capsys):
+def test_training_scripts_write_what_the_cli_reads(zoo, tmp_path, capsys, training_script):
     common = ["--generator", str(zoo / "gen"), "--clip", str(zoo / "clip"), "--device", "cpu"]
     out = tmp_path / "gd.safetensors"
-    assert _script("compute_directions").main(common + ["--out", str(out), "--n-stats", "100", "--n-images", "2"]) == 0
+    assert training_script("compute_directions").main(common + ["--out", str(out), "--n-stats", "100", "--n-images", "2"]) == 0
     assert GlobalDirections.load(out).meta["n_images"] == 2
     mapper = tmp_path / "m"
-    assert _script("train_mapper").main(common + ["--prompt", "a face with blond hair", "--out", str(mapper),
+    assert training_script("train_mapper").main(common + ["--prompt", "a face with blond hair", "--out", str(mapper),
                                                   "--steps", "2", "--batch-size", "2", "--log-every", "1"]) == 0
     assert LatentMapper.from_pretrained(mapper).config.prompt == "a face with blond hair"
     assert "step      2/2" in (mapper / "train_log.txt").read_text()

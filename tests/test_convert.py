@@ -9,7 +9,6 @@ the discriminator's logits to 1.5e-7).
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import pickle
@@ -25,7 +24,6 @@ from linkgan.hub import WeightsFormatError, WeightsNotFoundError
 from linkgan.networks import Discriminator, Generator
 from test_hub import COMMIT, build_hub_cache, hermetic  # noqa: F401  (hermetic is a fixture)
 
-ROOT = Path(__file__).resolve().parent.parent
 SIZE, STYLE_DIM, N_MLP, CM, CMAX = 32, 32, 2, 1, 16      # tiny: 16 channels at every resolution up to 32 px
 OPTIONS = dict(size=SIZE, style_dim=STYLE_DIM, n_mlp=N_MLP, channel_multiplier=CM, channel_max=CMAX)
 ATOL = 1e-4
@@ -319,15 +317,8 @@ def test_convert_file_writes_weight_sets_that_load_strictly(pt_file, converted, 
         assert sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
 
 
-def _cli():
-    spec = importlib.util.spec_from_file_location("convert_stylegan2", ROOT / "training" / "convert_stylegan2.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
-
-
-def test_cli_converts(pt_file, tmp_path, capsys):
-    main = _cli()
+def test_cli_converts(pt_file, tmp_path, capsys, training_script):
+    main = training_script("convert_stylegan2").main
     args = [str(pt_file), "--size", str(SIZE), "--style-dim", str(STYLE_DIM), "--n-mlp", str(N_MLP),
             "--channel-multiplier", str(CM), "--channel-max", str(CMAX)]
     assert main(args + ["--out", str(tmp_path / "set")]) == 0

@@ -160,13 +160,8 @@ def test_not_a_file_and_not_a_dict(tmp_path):
         load_styleclip_mapper(save(tmp_path, [torch.zeros(1)]), num_ws=NUM_WS, w_dim=W_DIM)
 
 
-def test_cli_writes_a_loadable_folder(tmp_path):
-    import importlib.util
-    from pathlib import Path
-    spec = importlib.util.spec_from_file_location(
-        "convert_styleclip_mapper", Path(__file__).resolve().parent.parent / "training" / "convert_styleclip_mapper.py")
-    cli = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(cli)
+def test_cli_writes_a_loadable_folder(tmp_path, training_script):
+    cli = training_script("convert_styleclip_mapper")
     state = fake_state()
     src = save(tmp_path, {"state_dict": state, "opts": opts_for()})
     assert cli.main([str(src), "--out", str(tmp_path / "m"), "--num-ws", "10", "--w-dim", str(W_DIM)]) == 0

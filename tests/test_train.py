@@ -1,4 +1,6 @@
 """GAN training loop: it learns (losses finite, G moves), checkpoints atomically and resumes exactly."""
+import json
+
 import pytest
 import torch
 
@@ -189,6 +191,26 @@ def _torchrun(tmp_path, *args, tiny_config=True):
                            "--standalone", str(root / "training" / "train_gan.py"),
                            "--out", str(tmp_path / "ddp"), "--threads", "1", *args, *(tiny if tiny_config else [])],
                           capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_train_gan_leaves_the_process_group_when_done(tmp_path, monkeypatch, training_script):
+    # a rank exiting with its gloo group alive can abort in teardown ("terminate called without an active
+    # exception"); main joins the group through init_distributed, so here that makes a one-process group
+    import torch.distributed as dist
+    script = training_script("train_gan")
+
+    def one_process_group():
+        dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
+        return "cpu"
+    monkeypatch.setattr(script, "init_distributed", one_process_group)
+    tiny = tiny_cfg(tmp_path, 1)
+    args = [f"{section}.{k}={json.dumps(v)}" for section, fields in tiny.to_dict().items() for k, v in fields.items()]
+    try:
+        assert script.main(["--out", str(tmp_path / "run"), *args]) == 0
+        assert not dist.is_initialized()
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
 
 
 def test_two_process_gloo_ddp_run_trains_and_resumes(tmp_path):
