@@ -124,12 +124,14 @@ class Trainer:
     """Holds G, D, G_ema and optimisers; `train()` runs to cfg.run.steps, checkpointing atomically."""
 
     def __init__(self, cfg: TrainConfig, *, dataset=None, device: str | torch.device | None = None,
-                 segmenter: Segmenter | None = None, log: Callable[[str], None] = print):
+                 segmenter: Segmenter | None = None, log: Callable[[str], None] = print, load_init: bool = True):
+        """`load_init=False`: leave cfg.run.init unread (a resumed run: its checkpoint holds every weight, and
+        its saved config the init's architecture, so the init weights need not exist any more)."""
         self.rank, self.world = dist_info()
         self.log = log if self.rank == 0 else (lambda msg: None)
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         init_state = None
-        if cfg.run.init:      # fine-tuning (the paper's recipe): the architecture comes from the init weights
+        if cfg.run.init and load_init:   # fine-tuning (the paper's recipe): the architecture comes from the init weights
             cfg, init_state = _read_init(cfg, cfg.run.init, self.device)
         self.cfg = cfg
         self.links = cfg.link.build()

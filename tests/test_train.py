@@ -193,6 +193,27 @@ def _torchrun(tmp_path, *args, tiny_config=True):
                           capture_output=True, text=True, env=env, timeout=300)
 
 
+def _overrides(cfg: TrainConfig) -> list[str]:
+    """cfg as train_gan.py command-line overrides (section.field=json)."""
+    return [f"{section}.{k}={json.dumps(v)}" for section, fields in cfg.to_dict().items() for k, v in fields.items()]
+
+
+def test_a_fine_tuning_run_resumes_after_its_init_weights_are_gone(tmp_path, training_script):
+    import shutil
+    base_cfg = tiny_cfg(tmp_path / "base", 1)
+    base_cfg.generator.channel_max = 16
+    base = Trainer(base_cfg, log=lambda s: None)
+    base.export(tmp_path / "weights")
+    main = training_script("train_gan").main
+    out = tmp_path / "ft"
+    cfg = tiny_cfg(out, 2)
+    assert main(["--out", str(out), "--init", str(tmp_path / "weights"), *_overrides(cfg)]) == 0
+    shutil.rmtree(tmp_path / "weights")                # the checkpoint holds every weight; the saved config the shape
+    assert main(["--out", str(out), "--resume", "run.steps=3"]) == 0
+    state = torch.load(out / "checkpoint.pt", weights_only=True)
+    assert state["step"] == 3 and state["config"]["generator"]["channel_max"] == 16
+
+
 def test_train_gan_leaves_the_process_group_when_done(tmp_path, monkeypatch, training_script):
     # a rank exiting with its gloo group alive can abort in teardown ("terminate called without an active
     # exception"); main joins the group through init_distributed, so here that makes a one-process group
@@ -203,10 +224,8 @@ def test_train_gan_leaves_the_process_group_when_done(tmp_path, monkeypatch, tra
         dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
         return "cpu"
     monkeypatch.setattr(script, "init_distributed", one_process_group)
-    tiny = tiny_cfg(tmp_path, 1)
-    args = [f"{section}.{k}={json.dumps(v)}" for section, fields in tiny.to_dict().items() for k, v in fields.items()]
     try:
-        assert script.main(["--out", str(tmp_path / "run"), *args]) == 0
+        assert script.main(["--out", str(tmp_path / "run"), *_overrides(tiny_cfg(tmp_path, 1))]) == 0
         assert not dist.is_initialized()
     finally:
         if dist.is_initialized():

@@ -83,7 +83,7 @@ def _run(a: argparse.Namespace, base: TrainConfig, pairs: dict) -> int:
         cfg = replace_config(base, pairs)
         device = init_distributed() or a.device
         torch.backends.cudnn.benchmark = True      # fixed shapes: let cuDNN pick its fastest kernels
-        trainer = Trainer(cfg, device=device)
+        trainer = Trainer(cfg, device=device, load_init=not a.resume)
     except (ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
