@@ -131,7 +131,7 @@ class Trainer:
         self.log = log if self.rank == 0 else (lambda msg: None)
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         init_state = None
-        if cfg.run.init and load_init:   # fine-tuning (the paper's recipe): the architecture comes from the init weights
+        if cfg.run.init and load_init:   # fine-tuning (the paper's recipe): the init weights give the architecture
             cfg, init_state = _read_init(cfg, cfg.run.init, self.device)
         self.cfg = cfg
         self.links = cfg.link.build()
