@@ -114,13 +114,14 @@ def test_edit_missing_default_generator_says_not_trained(tmp_path, capsys, monke
 
 
 def test_training_scripts_write_what_the_cli_reads(zoo, tmp_path, capsys, training_script):
+    directions, train_mapper = training_script("compute_directions").main, training_script("train_mapper").main
     common = ["--generator", str(zoo / "gen"), "--clip", str(zoo / "clip"), "--device", "cpu"]
     out = tmp_path / "gd.safetensors"
-    assert training_script("compute_directions").main(common + ["--out", str(out), "--n-stats", "100", "--n-images", "2"]) == 0
+    assert directions(common + ["--out", str(out), "--n-stats", "100", "--n-images", "2"]) == 0
     assert GlobalDirections.load(out).meta["n_images"] == 2
     mapper = tmp_path / "m"
-    assert training_script("train_mapper").main(common + ["--prompt", "a face with blond hair", "--out", str(mapper),
-                                                  "--steps", "2", "--batch-size", "2", "--log-every", "1"]) == 0
+    assert train_mapper(common + ["--prompt", "a face with blond hair", "--out", str(mapper),
+                                  "--steps", "2", "--batch-size", "2", "--log-every", "1"]) == 0
     assert LatentMapper.from_pretrained(mapper).config.prompt == "a face with blond hair"
     assert "step      2/2" in (mapper / "train_log.txt").read_text()
     code, _, err = run(["edit", "--model", str(zoo / "gen"), "--clip", str(zoo / "clip"), "--method", "global",

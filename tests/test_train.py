@@ -177,25 +177,23 @@ def test_path_length_regulariser_reaches_g(tmp_path):
     assert stats["pl"] > 0 and float(t.pl_mean) > 0
 
 
-def _torchrun(tmp_path, *args, tiny_config=True):
-    import os, subprocess, sys
-    from pathlib import Path
-    root = Path(__file__).resolve().parent.parent
-    tiny = ["generator.resolution=16", "generator.z_dim=16", "generator.w_dim=16", "generator.n_mlp=2",
-            "generator.channel_base=128", "generator.channel_max=8", "discriminator.resolution=16",
-            "discriminator.channel_base=128", "discriminator.channel_max=8", "optim.batch_size=4",
-            "optim.r1_every=2", "run.ckpt_every=2", "run.sample_every=0", "run.workers=0",
-            'link.links=[{"name": "eyes", "axes": [0, 4], "box": [0.25, 0.33, 0.75, 0.58]}]', "link.every=2"]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-                           "--standalone", str(root / "training" / "train_gan.py"),
-                           "--out", str(tmp_path / "ddp"), "--threads", "1", *args, *(tiny if tiny_config else [])],
-                          capture_output=True, text=True, env=env, timeout=300)
-
-
 def _overrides(cfg: TrainConfig) -> list[str]:
     """cfg as train_gan.py command-line overrides (section.field=json)."""
     return [f"{section}.{k}={json.dumps(v)}" for section, fields in cfg.to_dict().items() for k, v in fields.items()]
+
+
+def _torchrun(tmp_path, *args, steps: int | None = None):
+    """train_gan.py in two processes on <tmp_path>/ddp; with `steps`, the tiny linked config, else the run's own."""
+    import os, subprocess, sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent
+    out = tmp_path / "ddp"
+    tiny = _overrides(replace_config(linked_cfg(out, steps), {"run.ckpt_every": "2"})) if steps else []
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+                           "--standalone", str(root / "training" / "train_gan.py"),
+                           "--out", str(out), "--threads", "1", *args, *tiny],
+                          capture_output=True, text=True, env=env, timeout=300)
 
 
 def test_a_fine_tuning_run_resumes_after_its_init_weights_are_gone(tmp_path, training_script):
@@ -233,12 +231,12 @@ def test_train_gan_leaves_the_process_group_when_done(tmp_path, monkeypatch, tra
 
 
 def test_two_process_gloo_ddp_run_trains_and_resumes(tmp_path):
-    r = _torchrun(tmp_path, "run.steps=3")
+    r = _torchrun(tmp_path, steps=3)
     assert r.returncode == 0, r.stderr[-3000:]
     state = torch.load(tmp_path / "ddp" / "checkpoint.pt", weights_only=True)
     assert state["step"] == 3 and len(state["rng"]) == 2          # both processes' RNG, for exact resume
     assert not torch.equal(state["rng"][0], state["rng"][1])       # each process draws its own z
     # the resume command names only the run: its saved config (the tiny one) is the base, run.steps goes on top
-    r = _torchrun(tmp_path, "--resume", "run.steps=4", tiny_config=False)   # weights checked in sync at each save
+    r = _torchrun(tmp_path, "--resume", "run.steps=4")   # weights checked in sync at each save
     assert r.returncode == 0, r.stderr[-3000:]
     assert torch.load(tmp_path / "ddp" / "checkpoint.pt", weights_only=True)["step"] == 4
