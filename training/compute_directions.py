@@ -6,7 +6,6 @@ Resumable: the running relevance sum is kept in <out>.partial.safetensors; re-ru
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -15,12 +14,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from tqdm import tqdm  # noqa: E402
 
-from styleclip_args import add_model_args, load_models  # noqa: E402
+from script_args import add_model_args, load_models, parser  # noqa: E402
 from linkgan.styleclip import GlobalDirections  # noqa: E402
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = parser(__doc__)
     add_model_args(p)
     p.add_argument("--out", required=True, help="output .safetensors")
     p.add_argument("--n-stats", type=int, default=100_000, help="sampled w for the style statistics (paper 100k)")

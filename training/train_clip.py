@@ -6,36 +6,29 @@ Writes open_clip_config.json + open_clip_model.safetensors, README.md (model car
 """
 from __future__ import annotations
 
-import argparse
-import shlex
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import torch  # noqa: E402
-
+from script_args import add_device_args, add_loop_args, command_line, parser, set_threads  # noqa: E402
 from linkgan.toyclip import train_toy_clip  # noqa: E402
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", required=True, help="output folder (weights, open_clip config, model card, log)")
+    p = parser(__doc__)
+    add_loop_args(p, out="output folder (weights, open_clip config, model card, log)", steps=1200, batch_size=128,
+                  batch_help="image-caption pairs per step", lr=1e-3, lr_help="AdamW peak learning rate", log_every=25)
     p.add_argument("--run-dir", default="runs/clip", help="log + resumable checkpoint (default runs/clip)")
-    p.add_argument("--steps", type=int, default=1200, help="optimiser steps")
-    p.add_argument("--batch-size", type=int, default=128, help="image-caption pairs per step")
-    p.add_argument("--lr", type=float, default=1e-3, help="AdamW peak learning rate")
     p.add_argument("--pool", type=int, default=20_000, help="training faces rendered once")
-    p.add_argument("--seed", type=int, default=0, help="torch seed and training-seed window")
-    p.add_argument("--log-every", type=int, default=25, help="steps between log lines")
     p.add_argument("--ckpt-every", type=int, default=100, help="steps between resumable checkpoints")
     p.add_argument("--eval-faces", type=int, default=500, help="held-out faces for zero-shot accuracy")
-    p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    p.add_argument("--device", default=None, help="cpu / cuda (default: cuda when available)")
     p.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint in --run-dir")
+    add_device_args(p)
     a = p.parse_args(argv)
-    torch.set_num_threads(a.threads)
-    command = "python training/train_clip.py " + shlex.join(sys.argv[1:] if argv is None else argv)
+    set_threads(a)
+    command = command_line(__file__, argv)
     run = train_toy_clip(out=a.out, run_dir=a.run_dir, steps=a.steps, batch_size=a.batch_size, lr=a.lr, pool=a.pool,
                          seed=a.seed, log_every=a.log_every, ckpt_every=a.ckpt_every, eval_faces=a.eval_faces,
                          device=a.device, command=command, resume=not a.fresh)

@@ -10,15 +10,16 @@ checkpoints/toyfaces64-encoder to ship it (`--half` writes it in float16, as shi
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch  # noqa: E402
 
+from script_args import add_device_args, add_run_args, parse_overrides, parser, run_base, set_threads  # noqa: E402
 from linkgan.encoder_train import EncoderTrainConfig, train_encoder  # noqa: E402
 from linkgan.hub import DEFAULT_GENERATOR, WeightsFormatError, WeightsNotFoundError  # noqa: E402
 from linkgan.networks import Generator  # noqa: E402
@@ -26,36 +27,21 @@ from linkgan.train import replace_config  # noqa: E402
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = parser(__doc__)
     p.add_argument("--generator", default=None,
                    help=f"generator to invert: registry name, folder or Hub repo id (default {DEFAULT_GENERATOR}; "
                         f"with --resume the run's own)")
-    p.add_argument("--out", required=True, help="run folder (config, log, checkpoint, encoder/)")
-    p.add_argument("--resume", action="store_true",
-                   help="continue from <out>/checkpoint.pt with the run's saved config (overrides apply on top)")
-    p.add_argument("--device", default=None, help="cpu / cuda (default: cuda when available)")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    add_run_args(p, out="run folder (config, log, checkpoint, encoder/)", example="optim.batch_size=8 run.steps=2000")
+    add_device_args(p, threads=None)
     p.add_argument("--half", action="store_true",
                    help="write the exported weights in float16 (half the size; w_avg stays exact)")
-    p.add_argument("overrides", nargs="*", help="section.field=value, e.g. optim.batch_size=8 run.steps=2000")
     a = p.parse_args(argv)
-    if a.threads:
-        torch.set_num_threads(a.threads)
-    pairs = {}
-    for item in a.overrides:
-        key, sep, value = item.partition("=")
-        if not sep:
-            p.error(f"override {item!r} does not look like section.field=value")
-        pairs[key] = value
-    pairs["run.out"] = json.dumps(a.out)
+    set_threads(a)
+    pairs = parse_overrides(p, a)
     if a.generator is not None:
         pairs["run.generator"] = json.dumps(a.generator)
-    base = EncoderTrainConfig()
-    saved = Path(a.out) / "config.json"
-    if a.resume and saved.is_file():            # continue the run as it was configured; overrides go on top
-        base = EncoderTrainConfig.from_dict(json.loads(saved.read_text()))
     try:
-        cfg = replace_config(base, pairs)
+        cfg = replace_config(run_base(a, EncoderTrainConfig(), EncoderTrainConfig.from_dict), pairs)
         a.generator = cfg.run.generator
         G = Generator.from_pretrained(a.generator, device=a.device)
     except WeightsNotFoundError as e:

@@ -19,9 +19,11 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch  # noqa: E402
 
+from script_args import add_device_args, add_run_args, parse_overrides, parser, run_base, set_threads  # noqa: E402
 from linkgan.train import TrainConfig, Trainer, config_from_dict, replace_config  # noqa: E402
 
 
@@ -49,31 +51,18 @@ def close_distributed() -> None:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", required=True, help="run folder (config, log, checkpoints, samples)")
-    p.add_argument("--resume", action="store_true",
-                   help="continue from <out>/checkpoint.pt with the run's saved config (overrides apply on top)")
+    p = parser(__doc__)
+    add_run_args(p, out="run folder (config, log, checkpoints, samples)", example="optim.batch_size=16")
     p.add_argument("--init", default=None, help="fine-tune from a checkpoint.pt or a weight set (= run.init)")
     p.add_argument("--data", default=None, help="'toyfaces' (default) or a folder of images (= run.data)")
-    p.add_argument("--device", default=None, help="cpu / cuda (default: cuda when available)")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads per process")
-    p.add_argument("overrides", nargs="*", help="section.field=value, e.g. optim.batch_size=16")
+    add_device_args(p, threads=None, threads_help="torch CPU threads per process")
     a = p.parse_args(argv)
-    if a.threads:
-        torch.set_num_threads(a.threads)
-    try:
-        pairs = dict(kv.split("=", 1) for kv in a.overrides)
-    except ValueError:
-        p.error("overrides look like section.field=value")
-    pairs["run.out"] = json.dumps(a.out)
+    set_threads(a)
+    pairs = parse_overrides(p, a)
     for key, value in (("run.init", a.init), ("run.data", a.data)):
         if value is not None:
             pairs[key] = json.dumps(value)
-    base = TrainConfig()
-    saved = Path(a.out) / "config.json"
-    if a.resume and saved.is_file():            # continue the run as it was configured; overrides go on top
-        base = config_from_dict(json.loads(saved.read_text()))
-    rc = _run(a, base, pairs)     # an exception is left to torchrun, which stops the other processes
+    rc = _run(a, run_base(a, TrainConfig(), config_from_dict), pairs)     # an exception is left to torchrun, which stops the other processes
     close_distributed()
     return rc
 

@@ -6,7 +6,6 @@ Writes config.json + model.safetensors (saved atomically every --save-every step
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -15,29 +14,25 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-
 import torch  # noqa: E402
 
-from styleclip_args import add_model_args, load_models  # noqa: E402
+from script_args import add_loop_args, add_model_args, load_models, parser  # noqa: E402
 from linkgan.styleclip import GROUPS, train_mapper  # noqa: E402
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = parser(__doc__)
     add_model_args(p)
     p.add_argument("--prompt", required=True, help="target text, e.g. 'a face with blond hair'")
-    p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--steps", type=int, default=2000, help="optimiser steps (paper: 50k at batch 2)")
-    p.add_argument("--batch-size", type=int, default=4, help="latents per step")
-    p.add_argument("--lr", type=float, default=0.5, help="Adam lr (layers have lr multiplier 0.01; paper 0.5)")
+    add_loop_args(p, out="output folder", steps=2000, steps_help="optimiser steps (paper: 50k at batch 2)",
+                  batch_size=4, batch_help="latents per step", lr=0.5,
+                  lr_help="Adam lr (layers have lr multiplier 0.01; paper 0.5)", seed_help="torch seed of the latents")
     p.add_argument("--psi", type=float, default=0.7, help="truncation of the sampled training latents")
     p.add_argument("--strength", type=float, default=0.1, help="ws + strength * M(ws) during training")
     p.add_argument("--l2", type=float, default=0.8, help="weight of the latent L2 term (paper 0.8)")
     p.add_argument("--id", type=float, default=0.1, help="weight of the identity term (paper 0.1)")
     p.add_argument("--groups", default=",".join(GROUPS), help="groups that are on, e.g. coarse,medium")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--save-every", type=int, default=500)
-    p.add_argument("--log-every", type=int, default=50)
+    p.add_argument("--save-every", type=int, default=500, help="steps between (atomic) saves")
     p.add_argument("--fp16", action="store_true", help="save the weights as float16 (half the file size)")
     a = p.parse_args(argv)
     G, clip = load_models(a)

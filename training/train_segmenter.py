@@ -5,29 +5,27 @@ Writes config.json + model.safetensors, README.md (model card), samples.png and 
 """
 from __future__ import annotations
 
-import argparse
-import shlex
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from script_args import add_device_args, add_loop_args, command_line, parser, set_threads  # noqa: E402
 from linkgan.segmenter import train_segmenter  # noqa: E402
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", required=True, help="output folder (weights, model card, samples, log)")
-    p.add_argument("--steps", type=int, default=4000, help="optimiser steps")
-    p.add_argument("--batch-size", type=int, default=32, help="faces per step")
-    p.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate (cosine-decayed to 5 %%)")
-    p.add_argument("--seed", type=int, default=0, help="torch seed and start of the training-seed window")
-    p.add_argument("--log-every", type=int, default=50, help="steps between log lines")
-    p.add_argument("--device", default=None, help="cpu / cuda (default: cuda when available)")
+    p = parser(__doc__)
+    add_loop_args(p, out="output folder (weights, model card, samples, log)", steps=4000, batch_size=32,
+                  batch_help="faces per step", lr=2e-3, lr_help="Adam learning rate (cosine-decayed to 5 %%)",
+                  seed_help="torch seed and start of the training-seed window")
     p.add_argument("--no-augment", action="store_true", help="train on clean faces only")
     p.add_argument("--eval-faces", type=int, default=500, help="held-out faces for the final mIoU")
+    add_device_args(p, threads=None, threads_help="torch CPU threads (default: torch's own)")
     a = p.parse_args(argv)
-    command = "python training/train_segmenter.py " + shlex.join(sys.argv[1:] if argv is None else argv)
+    set_threads(a)
+    command = command_line(__file__, argv)
     run = train_segmenter(out=a.out, steps=a.steps, batch_size=a.batch_size, lr=a.lr, seed=a.seed,
                           log_every=a.log_every, device=a.device, augmentation=not a.no_augment,
                           eval_faces=a.eval_faces, command=command)
