@@ -5,9 +5,11 @@ zoo (toyfaces64-linked + toyfaces-clip + the shipped mappers and global directio
 Per method and prompt, over seeds the mappers were not trained on (`SEED0 + i`, psi 0.7, const noise):
 - success: among the seeds whose image lacks the target value before the edit (as the oracle sees it, and where the
   attribute is visible), the fraction that has it after;
-- preservation: the fraction of the other attributes (visible before and after) the oracle reads the same after;
+- preservation: the fraction of the other attributes (visible before and after) the oracle reads the same after,
+  and `changed`: which of them changed on how many faces;
 - latency_ms: CPU wall time of one edit of one 64 px image (text embedding cached; `text_ms` is a new prompt's
   first embedding), median of several; for `optimize` per step and per edit.
+`oracle_confidence`: the oracle's median top-class probability per attribute on the unedited faces.
 Plus `directions_preprocess_s` / `mapper_train_s` (from the shipped files' metadata) and `table2`: LinkGAN's
 Table 2 (mse_in / mse_out x1e-3 inside / outside a link's region) for a LinkGAN resample of that link versus a
 global-direction edit and a mapper edit aimed at the same part.
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import time
+from collections import Counter
 
 import torch
 
@@ -97,9 +100,12 @@ def _hidden(pred: dict[str, list[str]], i: int) -> frozenset[str]:
 
 
 def score(oracle, before: torch.Tensor, after: torch.Tensor, attribute: str, value: str) -> dict:
-    """success and preservation (see the module doc) of edits before -> after (B, 3, H, W) towards attribute=value."""
+    """success and preservation (see the module doc) of edits before -> after (B, 3, H, W) towards attribute=value;
+    `changed`: per other attribute that changed at least once, "changed / counted" (which ones an edit drags along)."""
     pb, pa = oracle.predict(before), oracle.predict(after)
-    hit = eligible = kept = others = 0
+    hit = eligible = 0
+    counted: Counter = Counter()
+    changed: Counter = Counter()
     for i in range(len(before)):
         hb, ha = _hidden(pb, i), _hidden(pa, i)
         if attribute not in hb and pb[attribute][i] != value:
@@ -107,10 +113,18 @@ def score(oracle, before: torch.Tensor, after: torch.Tensor, attribute: str, val
             hit += attribute not in ha and pa[attribute][i] == value
         for k in pb:
             if k != attribute and k not in hb and k not in ha:
-                others += 1
-                kept += pb[k][i] == pa[k][i]
+                counted[k] += 1
+                changed[k] += pb[k][i] != pa[k][i]
+    others, kept = sum(counted.values()), sum(counted.values()) - sum(changed.values())
     return {"success": round(hit / eligible, 3) if eligible else None, "eligible": eligible,
-            "preservation": round(kept / others, 3) if others else None}
+            "preservation": round(kept / others, 3) if others else None,
+            "changed": {k: f"{changed[k]}/{counted[k]}" for k in counted if changed[k]}}
+
+
+def oracle_confidence(oracle, images: torch.Tensor) -> dict[str, float]:
+    """Median top-class probability of the oracle per attribute on `images`: how clearly it reads each attribute
+    (an attribute read near 0.5 flips under small changes of the image)."""
+    return {k: round(float(p.max(1).values.median()), 3) for k, p in oracle.probabilities(images).items()}
 
 
 @torch.no_grad()
@@ -175,7 +189,8 @@ def run(*, quick: bool = False) -> dict:
         ws = G.broadcast(G.map(G.z_from_seeds(seeds), psi=0.7))
         before = G.synthesize(ws, noise_mode="const")
     out: dict = {"seeds": f"{SEED0}..+{n} (optimize: first {n_opt})", "psi": 0.7, "neutral": NEUTRAL,
-                 "oracle": "toyfaces64-oracle", "clip": clip.name}
+                 "oracle": "toyfaces64-oracle", "clip": clip.name,
+                 "oracle_confidence": oracle_confidence(oracle, before)}
     methods = {"global": {"prompts": {}}, "mapper": {"prompts": {}, "strength": MAPPER_STRENGTH},
                "optimize": {"prompts": {}, **OPT, "steps": steps}}
     for name, target, attr, value, alpha, beta in PROMPTS:
