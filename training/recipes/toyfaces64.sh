@@ -4,6 +4,15 @@
 #   bash training/recipes/toyfaces64.sh baseline    # -> checkpoints/toyfaces64-baseline
 #   bash training/recipes/toyfaces64.sh linked      # -> checkpoints/toyfaces64-linked
 #
+# and trains one more stage from any weight set, exported with its metrics (not shipped: see the README):
+#
+#   bash training/recipes/toyfaces64.sh continue NAME FROM STEPS [overrides...]          # no links
+#   bash training/recipes/toyfaces64.sh continue-linked NAME FROM STEPS [overrides...]   # the three links
+#   e.g. continue-linked lH toyfaces64-linked 20000 link.lambda_out=300 -> runs/lH, runs/exports/lH
+#
+# FROM is a stage exported under runs/exports/ or any weight set (registry name, folder, Hub id).
+# STAGE_SECONDS=N stops a stage after N seconds of training (checkpointed; the same command continues it) and
+# still exports it: a fixed budget, such as one call on a lent GPU.
 # Each stage is one train_gan.py run stopped at the step count the shipped model was stopped at, exported
 # (EMA generator + discriminator) and fine-tuned by the next stage with --init, as trained on a lent H100
 # (about 9-12 steps/s per run, four runs sharing the GPU). On a 2-core CPU (THREADS=2, run.workers=1) the
@@ -20,9 +29,15 @@ LINKS='link.links=[{"name": "eyes", "axes": [0, 32], "box": [0.25, 0.33, 0.75, 0
 stage() {   # stage NAME STEPS INIT [overrides...]
   local name=$1 steps=$2 init=$3; shift 3
   local args=(--out runs/$name --threads "$THREADS")
-  [ -n "$init" ] && args+=(--init "runs/exports/$init")
+  [ -n "$init" ] && [ -d "runs/exports/$init" ] && init=runs/exports/$init
+  [ -n "$init" ] && args+=(--init "$init")
   [ -f runs/$name/checkpoint.pt ] && args+=(--resume)
-  $PY training/train_gan.py "${args[@]}" $COMMON run.steps=$steps "$@"
+  if [ -n "${STAGE_SECONDS:-}" ]; then   # SIGTERM: train_gan checkpoints and returns; timeout then exits 124
+    timeout -s TERM "$STAGE_SECONDS" $PY training/train_gan.py "${args[@]}" $COMMON run.steps=$steps "$@" \
+      || [ $? -eq 124 ]
+  else
+    $PY training/train_gan.py "${args[@]}" $COMMON run.steps=$steps "$@"
+  fi
   $PY training/export_gan.py --run runs/$name --name $name --out-dir runs/exports --command "stage $name"
 }
 
@@ -39,5 +54,11 @@ case "${1:-}" in
     stage lD 3472 lB2 "$LINKS" link.lambda_in=10 link.lambda_out=100
     $PY training/export_gan.py --run runs/lD --name toyfaces64-linked --earlier runs/lB --earlier runs/lB2 \
       --command "bash training/recipes/toyfaces64.sh linked" ;;
-  *) echo "usage: $0 baseline|linked" >&2; exit 2 ;;
+  continue|continue-linked)
+    [ $# -ge 4 ] || { echo "usage: $0 $1 NAME FROM STEPS [overrides...]" >&2; exit 2; }
+    kind=$1 name=$2 from=$3 steps=$4
+    shift 4
+    if [ "$kind" = continue-linked ]; then set -- "$LINKS" "$@"; fi
+    stage "$name" "$steps" "$from" "$@" ;;
+  *) echo "usage: $0 baseline|linked|continue|continue-linked" >&2; exit 2 ;;
 esac
