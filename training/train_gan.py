@@ -62,7 +62,8 @@ def main(argv=None) -> int:
     for key, value in (("run.init", a.init), ("run.data", a.data)):
         if value is not None:
             pairs[key] = json.dumps(value)
-    rc = _run(a, run_base(a, TrainConfig(), config_from_dict), pairs)     # an exception is left to torchrun, which stops the other processes
+    # an exception is left to torchrun, which stops the other processes
+    rc = _run(a, run_base(a, TrainConfig(), config_from_dict), pairs)
     close_distributed()
     return rc
 
