@@ -115,7 +115,8 @@ def score(oracle, before: torch.Tensor, after: torch.Tensor, attribute: str, val
             if k != attribute and k not in hb and k not in ha:
                 counted[k] += 1
                 changed[k] += pb[k][i] != pa[k][i]
-    others, kept = sum(counted.values()), sum(counted.values()) - sum(changed.values())
+    others = sum(counted.values())
+    kept = others - sum(changed.values())
     return {"success": round(hit / eligible, 3) if eligible else None, "eligible": eligible,
             "preservation": round(kept / others, 3) if others else None,
             "changed": {k: f"{changed[k]}/{counted[k]}" for k in counted if changed[k]}}
