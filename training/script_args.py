@@ -14,6 +14,8 @@ import torch
 from linkgan.clip import CLIPAdapter
 from linkgan.networks import Generator
 
+T = TypeVar("T")
+
 
 def parser(doc: str | None) -> argparse.ArgumentParser:
     """A script's parser: its module docstring (usage examples) kept as written in --help."""
@@ -38,8 +40,6 @@ def add_device_args(p: argparse.ArgumentParser, *, threads: int | None = 1,
     p.add_argument("--threads", type=int, default=threads, help=threads_help)
     p.add_argument("--device", default=None, help="cpu / cuda (default: cuda when available)")
 
-
-T = TypeVar("T")
 
 
 def add_run_args(p: argparse.ArgumentParser, *, out: str, example: str) -> None:
