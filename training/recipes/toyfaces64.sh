@@ -21,6 +21,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PYTHON:-python}
+CMD="bash training/recipes/toyfaces64.sh $*"   # for the cards of the stages it exports
 THREADS=${THREADS:-2}
 COMMON="generator.noise=false optim.r1_gamma=1 optim.batch_size=32 optim.ema_kimg=10 run.workers=3
         run.ckpt_every=500 run.sample_every=1000 run.eval_every=1000 run.eval_seeds=64"
@@ -38,7 +39,7 @@ stage() {   # stage NAME STEPS INIT [overrides...]
   else
     $PY training/train_gan.py "${args[@]}" $COMMON run.steps=$steps "$@"
   fi
-  $PY training/export_gan.py --run runs/$name --name $name --out-dir runs/exports --command "stage $name"
+  $PY training/export_gan.py --run runs/$name --name $name --out-dir runs/exports --command "$CMD (stage $name)"
 }
 
 case "${1:-}" in
