@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import functools
 import time
-from collections import Counter
 
 import torch
 
+from linkgan.oracle import edit_score, oracle_confidence
+from linkgan.styleclip import ZOO_PROMPTS, global_edit, load_global_settings
 from linkgan.studio import TEXT_OPTIMIZE
 
 from . import _weights
@@ -33,17 +34,6 @@ PAPER = {"optimize.latency_ms": 98_000.0, "mapper.latency_ms": 75.0, "global.lat
 SEED0 = 7_000_000          # benchmark faces: G's seeds SEED0 + i (mappers train on torch.randn draws of seed 0)
 NEUTRAL = "a face"
 
-# (mapper name, target text, oracle attribute, value, global alpha, global beta): the shipped prompts, chosen among
-# the attributes the toy CLIP knows (its card: hair colour 0.96, skin 0.99, background 0.94 zero-shot accuracy).
-# alpha / beta per prompt: the best success x preservation over channels {5..80} x alpha {3..20} on 60 tuning seeds
-# 8_000_000.. (not the benchmark's), beta being the relevance of the last channel kept.
-PROMPTS = [
-    ("purple_hair", "a face with purple hair", "hair_color", "purple", 3.0, 0.349),
-    ("blond_hair", "a face with blond hair", "hair_color", "blond", 5.0, 0.486),
-    ("blue_background", "a face with a blue background", "background", "blue", 12.0, 0.177),
-    ("pink_background", "a face with a pink background", "background", "pink", 12.0, 0.338),
-    ("dark_skin", "a face with dark skin", "skin_tone", "dark", 5.0, 0.486),
-]
 MAPPER_STRENGTH = 0.1       # the training strength
 OPT = TEXT_OPTIMIZE                # what the app runs (linkgan.studio: l2 0.002, 60 steps)
 # Table 2: (link, global-direction target, mapper aimed at the same part or None)
@@ -52,26 +42,28 @@ OPT = TEXT_OPTIMIZE                # what the app runs (linkgan.studio: l2 0.002
 # seeds, so they are not shipped (README "Text editing").
 TABLE2 = [("eyes", "a face with closed eyes", None), ("mouth", "a smiling face", None),
           ("hair", "a face with purple hair", "purple_hair")]
-TABLE2_GLOBAL = (5.0, 1.0, 20)     # alpha, beta, min_channels for Table 2 targets outside PROMPTS: the top 20 channels
+TABLE2_GLOBAL = (5.0, 1.0, 20)     # alpha, beta, min_channels for Table 2 targets outside the zoo: the top 20 channels
 
 
 def load_zoo(generator: str | None = None):
-    """(G, clip, oracle, directions, {mapper name: mapper}) of the default zoo; a missing piece raises and says how
-    to make it."""
+    """(G, clip, oracle, directions, prompts, {mapper name: mapper}) of the default zoo (prompts: see load_judges);
+    a missing piece raises and says how to make it."""
     from linkgan.hub import DEFAULT_GENERATOR
     from linkgan.styleclip import load_mapper
 
     name = generator or DEFAULT_GENERATOR
     G = _weights.generator(name).eval().requires_grad_(False)
-    clip, oracle, dirs = load_judges(name)
-    names = [p[0] for p in PROMPTS] + [t[2] for t in TABLE2 if t[2] and t[2] not in {p[0] for p in PROMPTS}]
+    clip, oracle, dirs, prompts = load_judges(name)
+    names = [z.name for z in ZOO_PROMPTS] + [t[2] for t in TABLE2 if t[2] and t[2] not in {z.name for z in ZOO_PROMPTS}]
     mappers = {n: load_mapper(n, name, device="cpu").eval().requires_grad_(False) for n in names}
-    return G, clip, oracle, dirs, mappers
+    return G, clip, oracle, dirs, prompts, mappers
 
 
 @functools.lru_cache(maxsize=2)
 def load_judges(generator: str):
-    """(clip, oracle, global directions of `generator`): what a global-direction edit and its scoring need."""
+    """(clip, oracle, global directions of `generator`, its prompts): what a global-direction edit and its scoring
+    need. A prompt is (mapper name, target, oracle attribute, value, alpha, beta): the zoo's prompts with the alpha /
+    beta tuned for this generator (training/tune_directions.py, on seeds the benchmark does not use)."""
     from linkgan.clip import CLIPAdapter
     from linkgan.oracle import AttributeOracle
     from linkgan.styleclip import load_directions
@@ -79,61 +71,30 @@ def load_judges(generator: str):
     clip = CLIPAdapter.load("toyfaces-clip", device="cpu")
     oracle = _weights.load(AttributeOracle, "toyfaces64-oracle",
                            "python training/train_oracle.py --out checkpoints/toyfaces64-oracle").eval()
-    return clip, oracle, load_directions(generator)
+    settings = load_global_settings(generator)
+    if settings.get("neutral", NEUTRAL) != NEUTRAL:
+        raise ValueError(f"the tuned settings of {generator} use the neutral text {settings['neutral']!r}, "
+                         f"the benchmark {NEUTRAL!r}")
+    tuned = settings["prompts"]
+    missing = [z.name for z in ZOO_PROMPTS if z.name not in tuned]
+    if missing:
+        raise ValueError(f"no tuned global-direction settings for {missing} of {generator}: run "
+                         f"python training/tune_directions.py --generator {generator}")
+    prompts = [(z.name, z.target, z.attribute, z.value, float(tuned[z.name]["alpha"]), float(tuned[z.name]["beta"]))
+               for z in ZOO_PROMPTS]
+    return clip, oracle, load_directions(generator), prompts
 
 
-def global_success(G, generator: str, ws: torch.Tensor, prompt: tuple = PROMPTS[0]) -> dict:
-    """success / preservation of the global-direction edit of `prompt` (a PROMPTS row) applied to codes ws."""
-    clip, oracle, dirs = load_judges(generator)
-    _, target, attr, value, alpha, beta = prompt
+def global_success(G, generator: str, ws: torch.Tensor, prompt: int = 0) -> dict:
+    """success / preservation of the global-direction edit of the generator's prompt number `prompt` (load_judges)
+    applied to codes ws."""
+    clip, oracle, dirs, prompts = load_judges(generator)
+    _, target, attr, value, alpha, beta = prompts[prompt]
     with torch.no_grad():
         before = G.synthesize(ws, noise_mode="const")
     after = global_edit(G, dirs, clip, ws, target, alpha, beta)
     return {"method": "global", "target": target, "alpha": alpha, "beta": beta,
-            **score(oracle, before, after, attr, value)}
-
-
-def _hidden(pred: dict[str, list[str]], i: int) -> frozenset[str]:
-    """Attributes not visible in image i, from the oracle's own reading (the dataset's rules)."""
-    from linkgan.data.attributes import hidden_attributes
-    return hidden_attributes(**{k: pred[k][i] for k in ("glasses", "eyes", "hair_style", "beard")})
-
-
-def score(oracle, before: torch.Tensor, after: torch.Tensor, attribute: str, value: str) -> dict:
-    """success and preservation (see the module doc) of edits before -> after (B, 3, H, W) towards attribute=value;
-    `changed`: per other attribute that changed at least once, "changed / counted" (which ones an edit drags along)."""
-    pb, pa = oracle.predict(before), oracle.predict(after)
-    hit = eligible = 0
-    counted: Counter = Counter()
-    changed: Counter = Counter()
-    for i in range(len(before)):
-        hb, ha = _hidden(pb, i), _hidden(pa, i)
-        if attribute not in hb and pb[attribute][i] != value:
-            eligible += 1
-            hit += attribute not in ha and pa[attribute][i] == value
-        for k in pb:
-            if k != attribute and k not in hb and k not in ha:
-                counted[k] += 1
-                changed[k] += pb[k][i] != pa[k][i]
-    others = sum(counted.values())
-    kept = others - sum(changed.values())
-    return {"success": round(hit / eligible, 3) if eligible else None, "eligible": eligible,
-            "preservation": round(kept / others, 3) if others else None,
-            "changed": {k: f"{changed[k]}/{counted[k]}" for k in counted if changed[k]}}
-
-
-def oracle_confidence(oracle, images: torch.Tensor) -> dict[str, float]:
-    """Median top-class probability of the oracle per attribute on `images`: how clearly it reads each attribute
-    (an attribute read near 0.5 flips under small changes of the image)."""
-    return {k: round(float(p.max(1).values.median()), 3) for k, p in oracle.probabilities(images).items()}
-
-
-@torch.no_grad()
-def global_edit(G, dirs, clip, ws: torch.Tensor, target: str, alpha: float, beta: float,
-                min_channels: int | None = None,
-                neutral: str = NEUTRAL):
-    styles = dirs.edit(G.ws_to_styles(ws), clip.text_direction(neutral, target), alpha, beta, min_channels).styles
-    return G.synthesize_styles(styles, noise_mode="const")
+            **edit_score(oracle, before, after, attr, value)}
 
 
 @torch.no_grad()
@@ -146,7 +107,7 @@ def optimize_edit(G, clip, ws: torch.Tensor, target: str, steps: int):
     return optimize_latent(G, clip, ws, target, steps=steps, lr=OPT["lr"], l2=OPT["l2"]).images
 
 
-def _table2(G, clip, dirs, mappers, ws: torch.Tensor, seeds: list[int]) -> dict:
+def _table2(G, clip, dirs, mappers, prompts: list[tuple], ws: torch.Tensor, seeds: list[int]) -> dict:
     from linkgan.links import generator_links, masked_mse, region_masks, resample
 
     links = generator_links(G)
@@ -162,7 +123,7 @@ def _table2(G, clip, dirs, mappers, ws: torch.Tensor, seeds: list[int]) -> dict:
         m = region_masks([link], x, seg)[:, 0]
         with torch.no_grad():
             edits = {"linkgan": G.synthesize(resample(ws[:, 0], w_new, [link]), noise_mode="const"),   # ws: W codes
-                     "global": global_edit(G, dirs, clip, ws, target, *_global_params(target))}
+                     "global": global_edit(G, dirs, clip, ws, target, *_global_params(target, prompts))}
             if mapper_name in mappers:
                 edits["mapper"] = mapper_edit(G, mappers[mapper_name], ws)
         row = {}
@@ -170,20 +131,20 @@ def _table2(G, clip, dirs, mappers, ws: torch.Tensor, seeds: list[int]) -> dict:
             d = (y - x).square()
             row[method] = {"mse_in": round(1e3 * float(masked_mse(d, m).mean()), 2),
                            "mse_out": round(1e3 * float(masked_mse(d, 1 - m).mean()), 2)}
-        out[link_name] = {"target": target, "mapper_name": mapper_name,
-                          "global_params": dict(zip(("alpha", "beta", "min_channels"), _global_params(target))), **row}
+        params = dict(zip(("alpha", "beta", "min_channels"), _global_params(target, prompts)))
+        out[link_name] = {"target": target, "mapper_name": mapper_name, "global_params": params, **row}
     return out
 
 
-def _global_params(target: str) -> tuple[float, float, int | None]:
-    for p in PROMPTS:
+def _global_params(target: str, prompts: list[tuple]) -> tuple[float, float, int | None]:
+    for p in prompts:
         if p[1] == target:
             return p[4], p[5], None
     return TABLE2_GLOBAL
 
 
 def run(*, quick: bool = False) -> dict:
-    G, clip, oracle, dirs, mappers = load_zoo()
+    G, clip, oracle, dirs, prompts, mappers = load_zoo()
     n, n_opt, steps, n_time = (8, 2, 3, 3) if quick else (100, 100, OPT["steps"], 20)
     seeds = [SEED0 + i for i in range(n)]
     with torch.no_grad():
@@ -194,18 +155,18 @@ def run(*, quick: bool = False) -> dict:
                  "oracle_confidence": oracle_confidence(oracle, before)}
     methods = {"global": {"prompts": {}}, "mapper": {"prompts": {}, "strength": MAPPER_STRENGTH},
                "optimize": {"prompts": {}, **OPT, "steps": steps}}
-    for name, target, attr, value, alpha, beta in PROMPTS:
+    for name, target, attr, value, alpha, beta in prompts:
         clip.text_embedding(target), clip.text_embedding(NEUTRAL)
         after = global_edit(G, dirs, clip, ws, target, alpha, beta)
         methods["global"]["prompts"][name] = {"target": target, "alpha": alpha, "beta": beta,
-                                              **score(oracle, before, after, attr, value)}
+                                              **edit_score(oracle, before, after, attr, value)}
         after = mapper_edit(G, mappers[name], ws)
-        methods["mapper"]["prompts"][name] = {"target": target, **score(oracle, before, after, attr, value)}
+        methods["mapper"]["prompts"][name] = {"target": target, **edit_score(oracle, before, after, attr, value)}
         after = optimize_edit(G, clip, ws[:n_opt], target, steps)
         methods["optimize"]["prompts"][name] = {"target": target,
-                                                **score(oracle, before[:n_opt], after, attr, value)}
+                                                **edit_score(oracle, before[:n_opt], after, attr, value)}
 
-    name, target, _, _, alpha, beta = PROMPTS[0]
+    name, target, _, _, alpha, beta = prompts[0]
     w1 = ws[:1]
     methods["global"]["latency_ms"] = round(median_ms(lambda: global_edit(G, dirs, clip, w1, target, alpha, beta),
                                                       runs=n_time), 2)
@@ -226,7 +187,7 @@ def run(*, quick: bool = False) -> dict:
     out.update(_preprocess_time(G, clip, dirs, quick))
     out["mapper_train_s"] = {k: _mapper_meta(v).get("wall_s") for k, v in mappers.items()}
     out["mapper_train_steps"] = {k: _mapper_meta(v).get("steps_done") for k, v in mappers.items()}
-    out["table2"] = _table2(G, clip, dirs, mappers, ws, seeds)
+    out["table2"] = _table2(G, clip, dirs, mappers, prompts, ws, seeds)
     out["timing"] = (f"CPU fp32, {torch.get_num_threads()} thread(s), 64 px, one image per edit incl. rendering"
                      + (" (quick: fewer seeds and steps)" if quick else ""))
     out["paper"] = PAPER

@@ -8,6 +8,7 @@ import json
 import math
 import os
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -18,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .data import ATTRIBUTES, HELDOUT_SEEDS, TRAIN_SEEDS
+from .data.attributes import hidden_attributes
 from .data.pool import attribute_targets, render_faces, to_float
 from .hub import ModelHubMixin, config_to_dict
 from .runlog import RunLog, TrainRun, fp16_rounded, step_line
@@ -79,6 +81,42 @@ class AttributeOracle(nn.Module, ModelHubMixin):
             return {k: torch.cat([o[k] for o in outs]).softmax(1) for k in self.config.attributes}
         finally:
             self.train(was)
+
+
+def _hidden(pred: dict[str, list[str]], i: int) -> frozenset[str]:
+    """Attributes not visible in image i, from the oracle's own reading (the dataset's rules)."""
+    return hidden_attributes(**{k: pred[k][i] for k in ("glasses", "eyes", "hair_style", "beard")})
+
+
+def edit_score(oracle, before: torch.Tensor, after: torch.Tensor, attribute: str, value: str) -> dict:
+    """How well edits before -> after (B, 3, H, W) set attribute=value, as the oracle reads the images:
+    success: among the faces that lacked the value (and could show it) before, the share that has it after;
+    preservation: the share of the other attributes (visible before and after) read the same after;
+    changed: per other attribute that changed at least once, "changed/counted" (what an edit drags along)."""
+    pb, pa = oracle.predict(before), oracle.predict(after)
+    hit = eligible = 0
+    counted: Counter = Counter()
+    changed: Counter = Counter()
+    for i in range(len(before)):
+        hb, ha = _hidden(pb, i), _hidden(pa, i)
+        if attribute not in hb and pb[attribute][i] != value:
+            eligible += 1
+            hit += attribute not in ha and pa[attribute][i] == value
+        for k in pb:
+            if k != attribute and k not in hb and k not in ha:
+                counted[k] += 1
+                changed[k] += pb[k][i] != pa[k][i]
+    others = sum(counted.values())
+    kept = others - sum(changed.values())
+    return {"success": round(hit / eligible, 3) if eligible else None, "eligible": eligible,
+            "preservation": round(kept / others, 3) if others else None,
+            "changed": {k: f"{changed[k]}/{counted[k]}" for k in counted if changed[k]}}
+
+
+def oracle_confidence(oracle: AttributeOracle, images: torch.Tensor) -> dict[str, float]:
+    """Median top-class probability per attribute on `images`: how clearly the oracle reads each attribute (one
+    read near 0.5 flips under small changes of the image)."""
+    return {k: round(float(p.max(1).values.median()), 3) for k, p in oracle.probabilities(images).items()}
 
 
 def oracle_loss(logits: dict[str, torch.Tensor], targets: torch.Tensor) -> torch.Tensor:

@@ -370,7 +370,8 @@ class Studio:
     # --- photos: inversion into the generator's latent space (METHODS §3) ---------------------------
     def use_encoder(self, encoder="auto", *, lpips="vgg") -> None:
         """Choose the photo encoder: a registry name, folder or Hub repo id, an `Encoder`, None (optimisation
-        only) or "auto" (the shipped DEFAULT_ENCODER for the default generator, none for any other).
+        only) or "auto" (the shipped DEFAULT_ENCODER for the default generator, <folder>/encoder for a generator
+        folder that has one (training/recipes/toyfaces64.sh zoo), none for any other).
         lpips: the perceptual loss of optimize / hybrid ("vgg", "alex" or None for MSE only)."""
         if lpips not in (None, "vgg", "alex"):
             raise StudioError(f"lpips must be 'vgg', 'alex' or None, got {lpips!r}")
@@ -385,7 +386,8 @@ class Studio:
         if state["loaded"] is None:
             enc = state["encoder"]
             if isinstance(enc, str) and enc == "auto":
-                enc = DEFAULT_ENCODER if self.name == DEFAULT_GENERATOR else None
+                own = Path(self.name) / "encoder"
+                enc = DEFAULT_ENCODER if self.name == DEFAULT_GENERATOR else str(own) if own.is_dir() else None
             if enc is None:
                 raise StudioError(f"no encoder for this generator ({self.name}): use the optimize method, or "
                                   f"train one with python training/train_encoder.py --generator {self.name}")

@@ -53,29 +53,3 @@ def test_registry_is_lazy():
 
     for name, fn in benchmarks.SECTIONS.items():
         assert "quick" in inspect.signature(fn).parameters, name
-
-
-def test_styleclip_score_counts_success_preservation_and_what_changed():
-    """The StyleCLIP benchmark's judge: success over faces that lacked the target (and could show it), preservation
-    over the other visible attributes, and which of them changed."""
-    import torch
-
-    from benchmarks.styleclip import score
-
-    keys = ("hair_color", "hair_style", "glasses", "eyes", "beard", "mouth")
-    before = [("black", "short", "none", "open", "none", "smile"),
-              ("purple", "short", "none", "open", "none", "neutral"),     # already has the target: not eligible
-              ("black", "bald", "none", "open", "none", "neutral")]       # bald, no full beard: colour hidden
-    after = [("purple", "short", "none", "open", "none", "neutral"),      # hit, but the mouth changed
-             ("purple", "long", "none", "open", "none", "neutral"),       # the hair style changed
-             ("purple", "bald", "none", "open", "none", "neutral")]
-
-    class Oracle:        # reads the table of the images' marker (0: before, 1: after)
-        def predict(self, images):
-            rows = before if float(images[0, 0, 0, 0]) == 0 else after
-            return {k: [r[j] for r in rows] for j, k in enumerate(keys)}
-
-    out = score(Oracle(), torch.zeros(3, 3, 4, 4), torch.ones(3, 3, 4, 4), "hair_color", "purple")
-    assert out["eligible"] == 1 and out["success"] == 1.0
-    assert out["preservation"] == round(13 / 15, 3)
-    assert out["changed"] == {"mouth": "1/3", "hair_style": "1/3"}

@@ -7,7 +7,7 @@ import torch
 from linkgan.data import ATTRIBUTES, sample_attributes
 from linkgan.data.pool import attribute_targets, render_faces, to_float
 from linkgan.hub import REGISTRY
-from linkgan.oracle import AttributeOracle, OracleConfig, accuracy, oracle_loss
+from linkgan.oracle import AttributeOracle, OracleConfig, accuracy, edit_score, oracle_loss
 
 
 @pytest.fixture(scope="module")
@@ -59,3 +59,25 @@ def test_oracle_heads_loss_and_round_trip(faces, tmp_path):
 def test_registry_names_the_clip_and_the_oracle():
     assert REGISTRY["toyfaces-clip"].kind == "CLIP" and REGISTRY["toyfaces-clip"].local == "toyfaces-clip"
     assert REGISTRY["toyfaces64-oracle"].kind == "AttributeOracle"
+
+
+def test_edit_score_counts_success_preservation_and_what_changed():
+    """The judge of text edits (StyleCLIP benchmark, alpha / beta tuning): success over faces that lacked the target (and could show it), preservation
+    over the other visible attributes, and which of them changed."""
+    keys = ("hair_color", "hair_style", "glasses", "eyes", "beard", "mouth")
+    before = [("black", "short", "none", "open", "none", "smile"),
+              ("purple", "short", "none", "open", "none", "neutral"),     # already has the target: not eligible
+              ("black", "bald", "none", "open", "none", "neutral")]       # bald, no full beard: colour hidden
+    after = [("purple", "short", "none", "open", "none", "neutral"),      # hit, but the mouth changed
+             ("purple", "long", "none", "open", "none", "neutral"),       # the hair style changed
+             ("purple", "bald", "none", "open", "none", "neutral")]
+
+    class Oracle:        # reads the table of the images' marker (0: before, 1: after)
+        def predict(self, images):
+            rows = before if float(images[0, 0, 0, 0]) == 0 else after
+            return {k: [r[j] for r in rows] for j, k in enumerate(keys)}
+
+    out = edit_score(Oracle(), torch.zeros(3, 3, 4, 4), torch.ones(3, 3, 4, 4), "hair_color", "purple")
+    assert out["eligible"] == 1 and out["success"] == 1.0
+    assert out["preservation"] == round(13 / 15, 3)
+    assert out["changed"] == {"mouth": "1/3", "hair_style": "1/3"}

@@ -88,6 +88,19 @@ def test_without_an_encoder_the_message_says_use_optimize(studio, photo):
         missing.invert_photo(missing.new_session(), photo, "encoder")
 
 
+def test_a_generator_folder_with_an_encoder_uses_it(studio, photo, tmp_path):
+    """"auto" finds <generator folder>/encoder, as training/recipes/toyfaces64.sh zoo lays it out."""
+    G = studio.G
+    E = Encoder(EncoderConfig.for_generator(G, channel_base=128, channel_max=16)).set_w_avg(G.w_avg)
+    E.save_pretrained(tmp_path / "encoder")
+    s = Studio(G, name=str(tmp_path))
+    s.use_encoder("auto", lpips=None)
+    assert s.encoder_problem() is None
+    session = s.invert_photo(s.new_session(), photo, "encoder")
+    assert session["source"]["space"] == "w+"
+    assert "no encoder" in Studio(G, name=str(tmp_path / "elsewhere")).encoder_problem()
+
+
 def test_bad_uploads_and_values_are_clear_errors(studio, photo, tmp_path):
     png = io.BytesIO()
     Image.new("RGB", (64, 64), (200, 10, 10)).save(png, format="PNG")

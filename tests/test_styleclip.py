@@ -3,15 +3,18 @@ optimisation lowers the CLIP loss and can be cancelled, the mapper at strength 0
 directions touch exactly the channels they report (none when beta is above every relevance)."""
 from __future__ import annotations
 
+import json
+
 import open_clip
 import pytest
 import torch
 
 from linkgan.clip import CLIPAdapter, clip_loss
 from linkgan.networks import Generator
-from linkgan.styleclip import (GlobalDirections, LatentMapper, MapperConfig, channel_relevance, clip_identity,
-                               compute_style_stats, edit_channels, mapper_groups, optimize_latent, styleclip_lr,
-                               train_mapper)
+from linkgan.styleclip import (PROMPTS_FILE, GlobalDirections, LatentMapper, MapperConfig, channel_relevance,
+                               clip_identity, compute_style_stats, edit_channels, global_edit, load_global_settings,
+                               mapper_groups, optimize_latent, styleclip_lr, train_mapper, tune_global)
+from linkgan.styleclip.tuning import cell_value
 from test_clip import tiny_clip_model
 
 
@@ -194,6 +197,47 @@ def test_edit_touches_exactly_the_channels_it_reports(G, clip, directions):
     assert auto.num_channels >= 20 and auto.beta < 10.0
     img = G.synthesize_styles(auto.styles, noise_mode="const")
     assert img.shape == (2, 3, 16, 16) and torch.isfinite(img).all()
+
+
+def test_tuning_moves_k_channels_per_cell_and_keeps_the_best(G, clip, directions):
+    """tune_global: each grid cell moves the k most relevant channels at its alpha, every cell is judged on the
+    same before images, the best is the argmax of success x preservation, and its (alpha, beta) re-create it."""
+    ws = sample_ws(G, n=3)
+    seen = []
+
+    def judge(before, after):            # prefers small changes, so the best cell has the lowest alpha and k
+        seen.append(before)
+        change = float((after - before).abs().mean())
+        return {"success": 1.0, "preservation": 1.0 / (1.0 + 100 * change)}
+
+    res = tune_global(G, directions, clip, ws, "a face with blond hair", judge, alphas=[2.0, 8.0], channels=[1, 4, 16])
+    grid = res["grid"]
+    assert [(c["channels"], c["alpha"]) for c in grid] == [(k, a) for k in (1, 4, 16) for a in (2.0, 8.0)]
+    assert all(c["num_channels"] == c["channels"] for c in grid)    # no ties among random relevances
+    assert all(torch.equal(b, seen[0]) for b in seen)
+    assert res["best"] is max(grid, key=cell_value) and (res["best"]["alpha"], res["best"]["channels"]) == (2.0, 1)
+    styles = G.ws_to_styles(ws)
+    delta_t = clip.text_direction("a face", "a face with blond hair")
+    for cell in grid:
+        assert directions.edit(styles, delta_t, cell["alpha"], cell["beta"]).num_channels == cell["channels"]
+    again = global_edit(G, directions, clip, ws, "a face with blond hair", res["best"]["alpha"], res["best"]["beta"])
+    assert judge(seen[0], again)["preservation"] == res["best"]["preservation"]
+    with pytest.raises(ValueError, match="channel counts"):
+        tune_global(G, directions, clip, ws, "a face with blond hair", judge, alphas=[1.0], channels=[0])
+
+
+def test_tuned_settings_load_and_bad_files_say_what_to_do(tmp_path):
+    path = tmp_path / PROMPTS_FILE
+    with pytest.raises(FileNotFoundError, match="tune_directions.py"):
+        load_global_settings("some-generator", path)
+    path.write_text(json.dumps({"neutral": "a face", "prompts": {"blond_hair": {"target": "a face with blond hair",
+                                                                               "alpha": 5.0, "beta": 0.49}}}))
+    assert load_global_settings("some-generator", path)["prompts"]["blond_hair"]["alpha"] == 5.0
+    for bad in ("{not json", json.dumps({"prompts": {"blond_hair": {"alpha": "five", "beta": 0.1, "target": "x"}}}),
+                json.dumps({"neutral": "a face"})):
+        path.write_text(bad)
+        with pytest.raises(ValueError, match="not a tuned-settings file"):
+            load_global_settings("some-generator", path)
 
 
 def test_directions_save_load_round_trip(directions, tmp_path):

@@ -78,7 +78,7 @@ def set_threads(a: argparse.Namespace) -> None:
 
 def command_line(script: str, argv: list[str] | None) -> str:
     """The command that ran this script, for its model card: python training/<script> <arguments>."""
-    return f"python training/{Path(script).name} " + shlex.join(sys.argv[1:] if argv is None else argv)
+    return shlex.join(["python", f"training/{Path(script).name}", *(sys.argv[1:] if argv is None else argv)])
 
 
 def add_model_args(p: argparse.ArgumentParser) -> None:

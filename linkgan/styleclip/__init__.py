@@ -2,7 +2,7 @@
 
 Three methods, each working on any `linkgan.networks.Generator` and `linkgan.clip.CLIPAdapter`:
 latent optimization in W+ (`optimize.py`, Sec. 4), the latent mapper (`mapper.py`, Sec. 5) and global
-directions in style space S (`global_directions.py`, Sec. 6).
+directions in style space S (`global_directions.py`, Sec. 6; per-prompt alpha / beta tuned by `tuning.py`).
 """
 from .convert import StyleCLIPMapperError, convert_styleclip_state, load_styleclip_mapper
 from .global_directions import (GlobalDirections, GlobalEdit, StyleStats, add_style_offset, channel_relevance,
@@ -11,11 +11,15 @@ from .global_directions import (GlobalDirections, GlobalEdit, StyleStats, add_st
 from .identity import FeatureIdentity, clip_identity
 from .mapper import GROUPS, LatentMapper, MapperConfig, mapper_groups, train_mapper
 from .optimize import OptimizeResult, optimize_latent, styleclip_lr
-from .zoo import DIRECTIONS_FILE, load_directions, load_mapper, seed_ws, styleclip_folder
+from .tuning import global_edit, tune_global
+from .zoo import (DIRECTIONS_FILE, PROMPTS_FILE, ZOO_PROMPTS, ZooPrompt, load_directions, load_global_settings,
+                  load_mapper, seed_ws, styleclip_folder)
 
 __all__ = [
-    "DIRECTIONS_FILE", "GROUPS", "FeatureIdentity", "GlobalDirections", "GlobalEdit", "LatentMapper", "MapperConfig",
-    "OptimizeResult", "StyleCLIPMapperError", "StyleStats", "add_style_offset", "channel_relevance", "clip_identity", "compute_style_stats", "convert_styleclip_state", "edit_channels", "flatten_styles",
-    "load_directions", "load_mapper", "load_styleclip_mapper", "mapper_groups", "optimize_latent", "seed_ws", "styleclip_folder",
-    "styleclip_lr", "train_mapper",
+    "DIRECTIONS_FILE", "GROUPS", "PROMPTS_FILE", "ZOO_PROMPTS", "FeatureIdentity", "GlobalDirections", "GlobalEdit",
+    "LatentMapper", "MapperConfig", "OptimizeResult", "StyleCLIPMapperError", "StyleStats", "ZooPrompt",
+    "add_style_offset", "channel_relevance", "clip_identity", "compute_style_stats", "convert_styleclip_state",
+    "edit_channels", "flatten_styles", "global_edit", "load_directions", "load_global_settings", "load_mapper",
+    "load_styleclip_mapper", "mapper_groups", "optimize_latent", "seed_ws", "styleclip_folder", "styleclip_lr",
+    "train_mapper", "tune_global",
 ]

@@ -1,9 +1,12 @@
 """Where a generator's StyleCLIP artefacts live (METHODS.md §4 "the default zoo"): `checkpoints/<generator>-styleclip/`
-holds `global_directions.safetensors` (style statistics + fs3) and `mappers/<name>/` (one LatentMapper per prompt).
+holds `global_directions.safetensors` (style statistics + fs3), `global_prompts.json` (alpha / beta tuned per zoo
+prompt, training/tune_directions.py) and `mappers/<name>/` (one LatentMapper per prompt).
 """
 from __future__ import annotations
 
+import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -13,6 +16,26 @@ from .global_directions import GlobalDirections
 from .mapper import LatentMapper
 
 DIRECTIONS_FILE = "global_directions.safetensors"
+PROMPTS_FILE = "global_prompts.json"
+
+
+@dataclass(frozen=True)
+class ZooPrompt:
+    name: str           # the mapper's folder under mappers/ and the key in PROMPTS_FILE
+    target: str         # the text
+    attribute: str      # the toy-faces attribute the edit should set (as the attribute oracle reads it) ...
+    value: str          # ... and its value
+
+
+# The default zoo's prompts, chosen among the attributes the toy CLIP knows (its card: hair colour 0.96, skin 0.99,
+# background 0.94 zero-shot accuracy); the toy CLIP reads eye state and mouth near chance.
+ZOO_PROMPTS = (
+    ZooPrompt("purple_hair", "a face with purple hair", "hair_color", "purple"),
+    ZooPrompt("blond_hair", "a face with blond hair", "hair_color", "blond"),
+    ZooPrompt("blue_background", "a face with a blue background", "background", "blue"),
+    ZooPrompt("pink_background", "a face with a pink background", "background", "pink"),
+    ZooPrompt("dark_skin", "a face with dark skin", "skin_tone", "dark"),
+)
 
 
 def styleclip_folder(generator: str | os.PathLike, *, checkpoints_dir: Path | None = None) -> Path:
@@ -23,14 +46,37 @@ def styleclip_folder(generator: str | os.PathLike, *, checkpoints_dir: Path | No
     return Path(checkpoints_dir or CHECKPOINTS_DIR) / f"{generator}-styleclip"
 
 
+def _artefact_path(generator, path: str | os.PathLike | None, file: str, checkpoints_dir: Path | None) -> Path:
+    """`path` when given, else `file` in the generator's styleclip folder."""
+    return Path(path) if path is not None else styleclip_folder(generator, checkpoints_dir=checkpoints_dir) / file
+
+
 def load_directions(generator: str | os.PathLike, path: str | os.PathLike | None = None, *,
                     checkpoints_dir: Path | None = None) -> GlobalDirections:
     """The global directions of `generator` (or those at `path`); FileNotFoundError says how to compute them."""
-    path = Path(path) if path is not None else styleclip_folder(generator, checkpoints_dir=checkpoints_dir) / DIRECTIONS_FILE
+    path = _artefact_path(generator, path, DIRECTIONS_FILE, checkpoints_dir)
     if not path.is_file():
         raise FileNotFoundError(f"no global directions for {generator} at {path}: not computed yet. Run "
                                 f"python training/compute_directions.py --generator {generator} --out {path}")
     return GlobalDirections.load(path)
+
+
+def load_global_settings(generator: str | os.PathLike, path: str | os.PathLike | None = None, *,
+                         checkpoints_dir: Path | None = None) -> dict:
+    """The tuned global-direction settings of `generator` (or those at `path`): the JSON written by
+    training/tune_directions.py, {"neutral", "prompts": {name: {"target", "alpha", "beta", ...}}, ...}."""
+    path = _artefact_path(generator, path, PROMPTS_FILE, checkpoints_dir)
+    if not path.is_file():
+        raise FileNotFoundError(f"no tuned global-direction settings for {generator} at {path}: not tuned yet. Run "
+                                f"python training/tune_directions.py --generator {generator} --out {path}")
+    try:
+        settings = json.loads(path.read_text())
+        prompts = settings["prompts"]
+        for name, p in prompts.items():
+            float(p["alpha"]), float(p["beta"]), str(p["target"])
+    except (ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"{path} is not a tuned-settings file (prompts with target, alpha and beta): {e}") from None
+    return settings
 
 
 def load_mapper(name_or_path: str | os.PathLike, generator: str | os.PathLike, *, device=None,

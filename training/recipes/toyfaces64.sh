@@ -10,6 +10,12 @@
 #   bash training/recipes/toyfaces64.sh continue-linked NAME FROM STEPS [overrides...]   # the three links
 #   e.g. continue-linked lH toyfaces64-linked 20000 link.lambda_out=300 -> runs/lH, runs/exports/lH
 #
+# and builds what the app's text edits and photo inversion need for a generator folder, with the settings of the
+# shipped ones (their cards): global directions, their per-prompt alpha / beta, the five mappers and the encoder:
+#
+#   bash training/recipes/toyfaces64.sh zoo GENERATOR   # -> GENERATOR/styleclip/..., GENERATOR/encoder/
+#   (MAPPER_STEPS, ENCODER_STEPS, DIRECTION_IMAGES, TUNE_SEEDS shrink it for a smoke run)
+#
 # FROM is a stage exported under runs/exports/ or any weight set (registry name, folder, Hub id).
 # STAGE_SECONDS=N stops a stage after N seconds of training (checkpointed; the same command continues it) and
 # still exports it: a fixed budget, such as one call on a lent GPU.
@@ -61,5 +67,28 @@ case "${1:-}" in
     shift 4
     if [ "$kind" = continue-linked ]; then set -- "$LINKS" "$@"; fi
     stage "$name" "$steps" "$from" "$@" ;;
-  *) echo "usage: $0 baseline|linked|continue|continue-linked" >&2; exit 2 ;;
+  zoo)
+    [ $# -eq 2 ] || { echo "usage: $0 zoo GENERATOR (a stage under runs/exports/ or a generator folder)" >&2; exit 2; }
+    gen=$2
+    [ -d "runs/exports/$gen" ] && gen=runs/exports/$gen
+    [ -f "$gen/config.json" ] || { echo "$0: no generator folder $gen" >&2; exit 2; }
+    sc=$gen/styleclip enc_run=runs/encoder-$(basename "$gen")
+    $PY training/compute_directions.py --generator "$gen" --out "$sc/global_directions.safetensors" \
+      --n-images "${DIRECTION_IMAGES:-40}" --threads "$THREADS"
+    $PY training/tune_directions.py --generator "$gen" --seeds "${TUNE_SEEDS:-60}" --threads "$THREADS"
+    mapper() {   # mapper NAME PROMPT L2 ID
+      $PY training/train_mapper.py --generator "$gen" --prompt "$2" --out "$sc/mappers/$1" \
+        --steps "${MAPPER_STEPS:-1000}" --groups fine --l2 "$3" --id "$4" --fp16 --threads "$THREADS"
+    }
+    mapper purple_hair "a face with purple hair" 3 0.5
+    mapper blond_hair "a face with blond hair" 3 0.5
+    mapper blue_background "a face with a blue background" 0.8 0.1
+    mapper pink_background "a face with a pink background" 0.8 0.1
+    mapper dark_skin "a face with dark skin" 0.8 0.1
+    resume=()
+    [ -f "$enc_run/checkpoint.pt" ] && resume=(--resume)
+    $PY training/train_encoder.py --generator "$gen" --out "$enc_run" "${resume[@]}" --threads "$THREADS" --half \
+      run.steps="${ENCODER_STEPS:-3000}" 'optim.lpips="alex"'
+    rm -rf "$gen/encoder" && cp -r "$enc_run/encoder" "$gen/encoder" ;;
+  *) echo "usage: $0 baseline|linked|continue|continue-linked|zoo" >&2; exit 2 ;;
 esac
