@@ -54,6 +54,25 @@ def frechet_distance(a: torch.Tensor | np.ndarray, b: torch.Tensor | np.ndarray)
     return float(((mu_a - mu_b) ** 2).sum() + np.trace(s_a) + np.trace(s_b) - 2 * np.trace(covmean))
 
 
+def feature_blocks(seg) -> dict[str, slice]:
+    """The columns of segmenter_features by origin: "level<i>" (that encoder level's channel means) and "deep_2x2"
+    (the deepest level pooled 2 x 2: coarse layout)."""
+    out, off = {}, 0
+    for i, c in enumerate(seg.config.channels):
+        out[f"level{i}"] = slice(off, off + c)
+        off += c
+    out["deep_2x2"] = slice(off, off + 4 * seg.config.channels[-1])
+    return out
+
+
+def fd_breakdown(a: torch.Tensor | np.ndarray, b: torch.Tensor | np.ndarray, blocks: dict[str, slice]) -> dict:
+    """Where a Fréchet distance comes from: its mean term ||mu_a - mu_b||^2 (the rest is the covariance term) and
+    the FD of each block of features on its own (see feature_blocks)."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return {"mean_term": round(float(((a.mean(0) - b.mean(0)) ** 2).sum()), 4),
+            "blocks": {k: round(frechet_distance(a[:, sl], b[:, sl]), 4) for k, sl in blocks.items()}}
+
+
 @torch.no_grad()
 def generated_images(G, n: int, *, seed: int = 0, batch_size: int = 100, psi: float = 1.0) -> torch.Tensor:
     """n images of G from seeds seed..seed+n-1, untruncated, with random noise from a fixed RNG state."""

@@ -24,6 +24,7 @@
 # (about 9-12 steps/s per run, four runs sharing the GPU). On a 2-core CPU (THREADS=2, run.workers=1) the
 # linked stages run at about 0.27 steps/s (8.6 images/s), so each stage takes 3-4 hours there.
 # A stopped stage continues with the same command plus --resume.
+{   # one block: bash parses it whole before running, so editing this file while a stage trains is safe
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PYTHON:-python}
@@ -92,3 +93,5 @@ case "${1:-}" in
     rm -rf "$gen/encoder" && cp -r "$enc_run/encoder" "$gen/encoder" ;;
   *) echo "usage: $0 baseline|linked|continue|continue-linked|zoo" >&2; exit 2 ;;
 esac
+exit
+}
