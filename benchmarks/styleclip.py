@@ -54,7 +54,8 @@ def load_zoo(generator: str | None = None):
     name = generator or DEFAULT_GENERATOR
     G = _weights.generator(name).eval().requires_grad_(False)
     clip, oracle, dirs, prompts = load_judges(name)
-    names = [z.name for z in ZOO_PROMPTS] + [t[2] for t in TABLE2 if t[2] and t[2] not in {z.name for z in ZOO_PROMPTS}]
+    zoo = [z.name for z in ZOO_PROMPTS]
+    names = zoo + [t[2] for t in TABLE2 if t[2] and t[2] not in zoo]
     mappers = {n: load_mapper(n, name, device="cpu").eval().requires_grad_(False) for n in names}
     return G, clip, oracle, dirs, prompts, mappers
 
