@@ -23,8 +23,9 @@ left: undo, reset, compare before/after, download the PNG or the latent file (lo
 same image). Start in **1 · Generate**, pick an example below, or start from a photo in **4 · Photo**."""
 
 
-def _handlers(studio):
-    """The app's callbacks: each takes the user's session (gr.State) and returns outputs plus the new session."""
+def _handlers(studio, presets: dict):
+    """The app's callbacks: each takes the user's session (gr.State) and returns outputs plus the new session.
+    presets: the Studio's tuned global-direction settings (global_presets)."""
     import gradio as gr
     from linkgan.studio import PHOTO_STEPS, StudioError
 
@@ -88,6 +89,13 @@ def _handlers(studio):
         move by alpha; min_channels > 0 lowers beta automatically until at least that many channels move."""
         return view(studio.text_global(session, target, neutral, alpha, beta, min_channels))
 
+    def global_preset(target):
+        """The tuned settings of a shipped prompt (global_prompts.json) into the global-direction controls."""
+        p = presets.get(target)
+        if p is None:
+            return [gr.update()] * 5
+        return target, p["neutral"], p["alpha"], p["beta"], p["min_channels"]
+
     def text_method(method):
         """Show the controls of the chosen text-edit method."""
         return [gr.update(visible=method == m) for m in TEXT_METHODS]
@@ -138,9 +146,22 @@ def _handlers(studio):
         return view(studio.load_latent(Path(path).read_bytes()))
 
     return dict(generate=generate, random_seed=random_seed, pick_example=pick_example, region=region,
-                text_optimize=text_optimize, text_mapper=text_mapper, text_global=text_global, text_method=text_method,
-                show_regions=show_regions, invert_photo=invert_photo, photo_method=photo_method, undo=undo,
-                reset=reset, download=download, load_latent=load_latent)
+                text_optimize=text_optimize, text_mapper=text_mapper, text_global=text_global,
+                global_preset=global_preset, text_method=text_method, show_regions=show_regions,
+                invert_photo=invert_photo, photo_method=photo_method, undo=undo, reset=reset, download=download,
+                load_latent=load_latent)
+
+
+def global_presets(studio) -> dict[str, dict]:
+    """The Studio's tuned global-direction settings; a broken settings file is reported and leaves the app without
+    presets rather than stopping it."""
+    from linkgan.studio import StudioError
+
+    try:
+        return studio.global_presets()
+    except StudioError as e:
+        print(f"warning: no tuned global-direction presets: {e}", file=sys.stderr)
+        return {}
 
 
 def _photo_input(**kw):
@@ -165,9 +186,10 @@ def _photo_input(**kw):
 def build_app(studio):
     """The Blocks for a loaded Studio."""
     import gradio as gr
-    from linkgan.studio import MAX_SEED, PHOTO_STEPS
+    from linkgan.studio import MAX_ALPHA, MAX_SEED, PHOTO_STEPS
 
-    h = _handlers(studio)
+    presets = global_presets(studio)
+    h = _handlers(studio, presets)
     links = studio.link_names()
     with gr.Blocks(title="LinkGAN Studio") as demo:
         session = gr.State(studio.new_session())            # per user: nothing is shared between users
@@ -239,16 +261,23 @@ def build_app(studio):
                             strength = gr.Slider(0.0, 0.3, value=0.1, step=0.01, label="Strength (trained at 0.1)",
                                                  elem_id="mapper-strength")
                             mapper_btn = gr.Button("Apply mapper", variant="primary", elem_id="mapper-btn")
+                        g0 = {"target": "a face with purple hair", "neutral": "a face", **GLOBAL_DEFAULTS}
+                        if presets:                 # start on the first tuned prompt
+                            g0 = {"target": next(iter(presets)), **next(iter(presets.values()))}
                         with gr.Column(visible=False) as global_box:
-                            global_target = gr.Textbox(label="Target text", value="a face with purple hair",
+                            preset = gr.Dropdown(list(presets), value=g0["target"] if presets else None,
+                                                 label="Tuned settings (fill the controls below; then Apply)",
+                                                 visible=bool(presets), elem_id="global-preset")
+                            global_target = gr.Textbox(label="Target text", value=g0["target"],
                                                        elem_id="global-target")
-                            neutral = gr.Textbox(label="Neutral text", value="a face", elem_id="global-neutral")
-                            alpha = gr.Slider(-10, 10, value=GLOBAL_DEFAULTS["alpha"], step=0.5, label="alpha (strength)",
-                                              elem_id="alpha")
-                            beta = gr.Slider(0.0, 1.0, value=GLOBAL_DEFAULTS["beta"], step=0.01,
+                            neutral = gr.Textbox(label="Neutral text", value=g0["neutral"], elem_id="global-neutral")
+                            alpha = gr.Slider(-MAX_ALPHA, MAX_ALPHA, value=g0["alpha"], step=0.5,
+                                              label="alpha (strength)", elem_id="alpha")
+                            beta = gr.Slider(0.0, 1.0, value=g0["beta"], step=0.01,
                                              label="beta (relevance threshold: higher touches fewer channels)",
                                              elem_id="beta")
-                            min_channels = gr.Slider(0, 100, value=GLOBAL_DEFAULTS["min_channels"], step=1,
+                            min_channels = gr.Slider(0, max([100, *(p["min_channels"] for p in presets.values())]),
+                                                     value=g0["min_channels"], step=1,
                                                      label="Automatic beta: at least this many channels (0 = off)",
                                                      elem_id="min-channels")
                             global_btn = gr.Button("Apply global direction", variant="primary", elem_id="global-btn")
@@ -286,6 +315,8 @@ def build_app(studio):
         text_method.change(h["text_method"], text_method, [opt_box, mapper_box, global_box], api_name=False)
         mapper_btn.click(h["text_mapper"], [mapper_prompt, strength, session], shown, api_name="text_mapper")
         strength.release(h["text_mapper"], [mapper_prompt, strength, session], shown, api_name=False)
+        preset.input(h["global_preset"], preset, [global_target, neutral, alpha, beta, min_channels],
+                     api_name=False)
         global_in = [global_target, neutral, alpha, beta, min_channels, session]
         global_btn.click(h["text_global"], global_in, shown, api_name="text_global")
         for slider in (alpha, beta, min_channels):
@@ -320,10 +351,8 @@ def main(argv=None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
 
-    from linkgan.hub import DEFAULT_GENERATOR
+    from linkgan.hub import DEFAULT_GENERATOR, WeightsNotFoundError
     from linkgan.studio import Studio
-
-    from linkgan.hub import WeightsNotFoundError
 
     torch.set_num_threads(1)                 # one thread per request; requests run side by side
     try:

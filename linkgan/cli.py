@@ -234,8 +234,13 @@ def _add_edit(sub) -> None:
                    help="global directions in S (instant), a trained latent mapper, or latent optimisation in W+")
     p.add_argument("--target", help="text of the edit, e.g. 'a face with blond hair' (global, optimize)")
     p.add_argument("--neutral", default="a face", help="neutral text for global directions (default 'a face')")
-    p.add_argument("--alpha", type=float, default=4.1, help="global: edit strength (default 4.1; paper range -10..10)")
-    p.add_argument("--beta", type=float, default=0.15, help="global: disentanglement threshold (default 0.15)")
+    p.add_argument("--preset", default=None,
+                   help="global: a tuned prompt of the generator's zoo (its name, e.g. blond_hair, or its text): "
+                        "target, neutral, alpha and beta from global_prompts.json; --alpha / --beta override")
+    p.add_argument("--alpha", type=float, default=None,
+                   help="global: edit strength (default 4.1, or the preset's; paper range -10..10)")
+    p.add_argument("--beta", type=float, default=None,
+                   help="global: disentanglement threshold (default 0.15, or the preset's)")
     p.add_argument("--min-channels", type=int, default=None, help="global: lower beta to touch at least this many channels")
     p.add_argument("--directions", default=None, help="global: statistics file (default: the generator's styleclip folder)")
     p.add_argument("--mapper", help="mapper: a name (the generator's styleclip/mappers/NAME) or a folder")
@@ -251,6 +256,23 @@ def _add_edit(sub) -> None:
     p.set_defaults(func=_run_edit)
 
 
+def _apply_preset(args) -> None:
+    """Fills target, neutral, alpha and beta (those not given) from the generator's tuned global settings."""
+    from .styleclip import load_global_settings
+
+    try:
+        settings = load_global_settings(args.model)
+    except (FileNotFoundError, ValueError) as e:
+        raise CLIError(str(e)) from None
+    prompts = settings["prompts"]
+    p = prompts.get(args.preset) or next((q for q in prompts.values() if q["target"] == args.preset), None)
+    if p is None:
+        raise CLIError(f"no tuned preset {args.preset!r} for {args.model}; the tuned ones: {', '.join(prompts)}")
+    args.target, args.neutral = p["target"], settings.get("neutral") or args.neutral
+    args.alpha = float(p["alpha"]) if args.alpha is None else args.alpha
+    args.beta = float(p["beta"]) if args.beta is None else args.beta
+
+
 def _run_edit(args) -> int:
     import torch
 
@@ -260,6 +282,12 @@ def _run_edit(args) -> int:
     from .styleclip import load_directions, load_mapper, optimize_latent, seed_ws
     from .utils import make_grid
 
+    if args.preset is not None:
+        if args.method != "global" or args.target:
+            raise CLIError("--preset goes with --method global and replaces --target")
+        _apply_preset(args)
+    args.alpha = 4.1 if args.alpha is None else args.alpha
+    args.beta = 0.15 if args.beta is None else args.beta
     if args.method in ("global", "optimize") and not (args.target or "").strip():
         raise CLIError(f"--method {args.method} needs --target, e.g. --target 'a face with blond hair'")
     if args.method == "mapper" and not args.mapper:

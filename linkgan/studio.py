@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import io
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -28,7 +29,8 @@ from .networks import Generator
 
 LATENT_FORMAT = "linkgan-latent/1"
 MAX_SEED = 2**31 - 1
-MAX_ALPHA = 10.0               # StyleCLIP global directions: the paper's GUI range is -10..10
+MAX_ALPHA = 20.0               # StyleCLIP global directions: the paper's GUI has -10..10; the tuned background
+                               # edits of the toy zoo need 12 (global_prompts.json)
 MAX_MAPPER_STRENGTH = 0.3      # mappers train at 0.1; 3x that is already far outside what they learned
 DISPLAY_SIZE = 256
 # Latent optimisation of text edits: lr 0.1 as the paper, latent L2 weight 0.002 (the paper's 0.008 barely moved
@@ -313,6 +315,27 @@ class Studio:
             edited = self._mapper(name).edit(ws, strength)[0].cpu().numpy()
         params = {"method": "mapper", "mapper": name, "prompt": prompts[name], "strength": strength}
         return self._push(session, "text", key, params, edited)
+
+    def global_presets(self) -> dict[str, dict]:
+        """The tuned global-direction edits of this generator's zoo (global_prompts.json, written by
+        training/tune_directions.py) as arguments of text_global: {target text: {"neutral", "alpha", "beta",
+        "min_channels"}}. beta is rounded up to 0.01 (the app's slider step) and min_channels is the tuned number of
+        channels, so the automatic beta moves exactly the tuned channels. {} when none are shipped."""
+        from .styleclip import PROMPTS_FILE, load_global_settings
+        path = self.styleclip_dir / PROMPTS_FILE
+        if not path.is_file():
+            return {}
+        try:
+            settings = load_global_settings(self.name, path)
+        except ValueError as e:
+            raise StudioError(str(e)) from None
+        neutral = str(settings.get("neutral") or "a face")
+        presets = {}
+        for p in settings["prompts"].values():
+            k, beta = int(p.get("channels") or 0), float(p["beta"])
+            presets[str(p["target"])] = {"neutral": neutral, "alpha": float(p["alpha"]), "min_channels": k,
+                                         "beta": min(1.0, math.ceil(beta * 100) / 100) if k else round(beta, 2)}
+        return presets
 
     def _directions(self):
         if self._styleclip["directions"] is None:

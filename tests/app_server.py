@@ -2,6 +2,7 @@
 tiny linked generator (a box link and a semantic link) saved to a temporary folder."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -26,14 +27,34 @@ def tiny_linked_generator(folder: Path) -> Path:
 MAPPER_PROMPT = "a face with purple hair"
 
 
+PRESET_TARGETS = ("a face with blond hair", "a face with a blue background")
+
+
+def pixel_judge(before: torch.Tensor, after: torch.Tensor) -> dict:
+    """A stand-in for the attribute oracle when tuning tiny directions: success is the share of images whose mean
+    pixel change exceeds 0.02, preservation one minus the mean change."""
+    change = (after - before).abs().mean(dim=(1, 2, 3))
+    return {"success": float((change > 0.02).float().mean()), "preservation": float(1 - change.mean())}
+
+
 def tiny_styleclip(G, folder: Path, clip: str = "toyfaces-clip") -> Path:
-    """Real (tiny) StyleCLIP artefacts of G in the zoo layout: global directions from 1 image, and a latent mapper
-    "purple_hair" trained for 2 steps (a few seconds in all)."""
+    """Real (tiny) StyleCLIP artefacts of G in the zoo layout: global directions from 1 image, their settings tuned
+    for PRESET_TARGETS on 4 faces by pixel_judge (global_prompts.json), and a latent mapper "purple_hair" trained for
+    2 steps (a few seconds in all)."""
     from linkgan.clip import CLIPAdapter
-    from linkgan.styleclip import DIRECTIONS_FILE, GlobalDirections, train_mapper
+    from linkgan.styleclip import DIRECTIONS_FILE, PROMPTS_FILE, GlobalDirections, train_mapper, tune_global
 
     clip = CLIPAdapter.load(clip)
-    GlobalDirections.compute(G, clip, n_stats=256, n_images=1, batch=512).save(folder / DIRECTIONS_FILE)
+    dirs = GlobalDirections.compute(G, clip, n_stats=256, n_images=1, batch=512)
+    dirs.save(folder / DIRECTIONS_FILE)
+    with torch.no_grad():
+        ws = G.broadcast(G.map(G.z_from_seeds(range(4)), psi=0.7))
+    prompts = {}
+    for target in PRESET_TARGETS:
+        best = tune_global(G, dirs, clip, ws, target, pixel_judge, alphas=[3.0, 12.0], channels=[3, 9])["best"]
+        prompts[target.split()[-2]] = {"target": target, "alpha": best["alpha"], "beta": best["beta"],
+                                       "channels": best["num_channels"]}
+    (folder / PROMPTS_FILE).write_text(json.dumps({"neutral": "a face", "prompts": prompts}))
     train_mapper(G, clip, MAPPER_PROMPT, steps=2, batch_size=2, id_weight=0, out=folder / "mappers" / "purple_hair")
     return folder
 

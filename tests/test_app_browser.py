@@ -49,7 +49,7 @@ def photo_file(tmp_path_factory) -> Path:
     return path
 
 
-def test_new_user_walkthrough(page, photo_file):
+def test_new_user_walkthrough(page, photo_file, expected):
     expect = sync_api.expect
     # 1. Generate
     page.locator("#seed input").fill("42")
@@ -83,14 +83,22 @@ def test_new_user_walkthrough(page, photo_file):
     expect(history(page)).to_have_value(re.compile(re.escape('2. text: {"method": "optimize", "target": "a face with purple hair"')),
                                         timeout=60_000)
     shot(page, "flow-text")
-    # the other two StyleCLIP methods: global directions (alpha/beta sliders), then a shipped mapper on top
+    # the other two StyleCLIP methods: global directions (a tuned preset fills target, alpha, beta and the channel
+    # count; then alpha is dragged), then a shipped mapper on top
     page.locator("#text-method").get_by_label("global").check()
     expect(page.locator("#global-btn")).to_be_visible()
+    target, preset = list(expected.global_presets().items())[-1]
+    page.locator("#global-preset input").click()
+    page.get_by_role("option", name=target).click()
+    expect(page.locator("#global-target").get_by_role("textbox")).to_have_value(target)
+    expect(page.locator("#alpha input[type=number]")).to_have_value(re.compile(f"^{preset['alpha']:g}(\\.0)?$"))
+    expect(page.locator("#min-channels input[type=number]")).to_have_value(str(preset["min_channels"]))
     page.locator("#alpha input[type=number]").fill("6")
     page.locator("#alpha input[type=number]").press("Enter")
     page.locator("#global-btn").click()
-    expect(history(page)).to_have_value(re.compile(re.escape('3. text: {"method": "global", "target": "a face with '
-                                                             'purple hair", "neutral": "a face", "alpha": 6.0')))
+    expect(history(page)).to_have_value(re.compile(re.escape(f'3. text: {{"method": "global", "target": "{target}", '
+                                                             f'"neutral": "a face", "alpha": 6.0')))
+    expect(history(page)).to_have_value(re.compile(re.escape(f'"min_channels": {preset["min_channels"]}}}')))
     shot(page, "flow-text-global")
     page.locator("#text-method").get_by_label("mapper").check()
     expect(page.locator("#mapper-btn")).to_be_visible()

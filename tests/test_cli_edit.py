@@ -1,6 +1,8 @@
 """Tests of `python -m linkgan edit` (StyleCLIP from the command line) on a tiny generator and a tiny CLIP folder."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -29,6 +31,10 @@ def zoo(tmp_path_factory):
     clip = CLIPAdapter.load(root / "clip", device="cpu")
     dirs = GlobalDirections.compute(G, clip, n_stats=200, n_images=1, batch=64)
     dirs.save(root / "gen" / "styleclip" / "global_directions.safetensors")     # the generator's default place
+    rel = dirs.relevance(clip.text_direction("a face", "a face with blond hair")).abs().sort(descending=True).values
+    (root / "gen" / "styleclip" / "global_prompts.json").write_text(json.dumps(   # as tune_directions.py writes
+        {"neutral": "a face", "prompts": {"blond_hair": {"target": "a face with blond hair", "alpha": 4.0,
+                                                        "beta": float(rel[4]), "channels": 5}}}))
     LatentMapper(MapperConfig(num_ws=G.num_ws, w_dim=32, prompt="blond")).save_pretrained(
         root / "gen" / "styleclip" / "mappers" / "blond_hair")
     return root
@@ -92,7 +98,25 @@ def test_edit_takes_an_inverted_code(zoo, tmp_path, capsys, method_args):
     assert np.abs(img[:, :16] - own).max() <= 1 and np.abs(img[:, 16:] - img[:, :16]).max() <= 1
 
 
+@pytest.mark.parametrize("preset", ["blond_hair", "a face with blond hair"])
+def test_a_tuned_preset_is_the_tuned_edit(zoo, tmp_path, capsys, preset):
+    common = ["edit", "--seed", "2", "--model", str(zoo / "gen"), "--clip", str(zoo / "clip")]
+    code, stdout, err = run([*common, "--preset", preset, "--out", str(tmp_path / "p.png")], capsys)
+    assert code == 0, err
+    assert "5 channels" in stdout
+    tuned = json.loads((zoo / "gen" / "styleclip" / "global_prompts.json").read_text())["prompts"]["blond_hair"]
+    code, _, err = run([*common, "--target", tuned["target"], "--alpha", "4", "--beta", repr(tuned["beta"]),
+                        "--out", str(tmp_path / "t.png")], capsys)
+    assert code == 0, err
+    assert np.array_equal(read(tmp_path / "p.png"), read(tmp_path / "t.png"))
+    code, stdout, err = run([*common, "--preset", preset, "--alpha", "0", "--out", str(tmp_path / "z.png")], capsys)
+    assert code == 0 and np.array_equal(read(tmp_path / "z.png")[:, :16], read(tmp_path / "z.png")[:, 16:])
+
+
 @pytest.mark.parametrize("args, message", [
+    (["--method", "global", "--preset", "purple_hair"], "no tuned preset 'purple_hair' for"),
+    (["--method", "global", "--preset", "blond_hair", "--target", "a face"], "replaces --target"),
+    (["--method", "mapper", "--preset", "blond_hair"], "goes with --method global"),
     (["--method", "global"], "needs --target"),
     (["--method", "mapper"], "needs --mapper"),
     (["--method", "mapper", "--mapper", "no_such"], "not trained yet"),

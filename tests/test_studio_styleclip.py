@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from app_server import LINKS, MAPPER_PROMPT, tiny_styleclip
+from app_server import LINKS, MAPPER_PROMPT, PRESET_TARGETS, tiny_styleclip
 from linkgan.networks import Generator, GeneratorConfig
 from linkgan.studio import Studio, StudioError
 
@@ -103,7 +103,7 @@ def test_global_offset_is_carried_by_later_edits_and_saved(studio):
     (lambda st, s: st.text_global(s, "a face with blond hair", "", 4, 0.1), "the neutral text is empty"),
     (lambda st, s: st.text_global(s, "purple " * 200, "a face", 4, 0.1), "reads at most .* shorten it"),
     (lambda st, s: st.text_global(s, "a face", "a face", 4, 0.1), "give the same text embedding"),
-    (lambda st, s: st.text_global(s, "a face with blond hair", "a face", 40, 0.1), "alpha must be between"),
+    (lambda st, s: st.text_global(s, "a face with blond hair", "a face", 40, 0.1), "alpha must be between -20 and 20"),
     (lambda st, s: st.text_global(s, "a face with blond hair", "a face", 4, 1.0), "above the relevance of every.*minimum number of channels"),
     (lambda st, s: st.text_mapper(st.new_session(), MAPPER_PROMPT, 0.1), "no image yet"),
 ])
@@ -112,10 +112,40 @@ def test_user_mistakes_get_clear_errors(studio, call, msg):
         call(studio, studio.generate(1, 0.7))
 
 
+def test_tuned_presets_move_exactly_the_tuned_channels(studio):
+    from linkgan.styleclip import PROMPTS_FILE, load_global_settings
+    tuned = {p["target"]: p for p in load_global_settings("tiny", studio.styleclip_dir / PROMPTS_FILE)["prompts"]
+             .values()}
+    presets = studio.global_presets()
+    assert list(presets) == list(PRESET_TARGETS) == list(tuned)
+    s = studio.generate(4, 0.7)
+    for target, preset in presets.items():
+        t = tuned[target]
+        assert preset["neutral"] == "a face" and preset["alpha"] == t["alpha"]
+        assert 0 <= preset["beta"] - t["beta"] < 0.01 and round(preset["beta"], 2) == preset["beta"]   # slider step
+        p = studio.text_global(s, target, **preset)["edits"][0]["params"]
+        assert p["channels"] == t["channels"] and p["beta"] == round(t["beta"], 4)
+
+
+def test_a_broken_settings_file_is_reported(seg, studio, tmp_path, capsys):
+    import shutil
+    folder = shutil.copytree(studio.styleclip_dir, tmp_path / "styleclip")
+    (folder / "global_prompts.json").write_text('{"prompts": {"x": {"target": "a face"}}}')
+    broken = Studio(_tiny_g(), segmenter=seg, name="tiny", styleclip=folder)
+    with pytest.raises(StudioError, match="global_prompts.json is not a tuned-settings file.*alpha"):
+        broken.global_presets()
+    s = broken.text_global(broken.generate(1, 0.7), "a face with blond hair", "a face", 4, 0.0)   # edits still work
+    assert s["edits"][0]["params"]["channels"] > 0
+    import app                                        # the app starts without the presets menu and says why
+    assert app.global_presets(broken) == {}
+    assert "no tuned global-direction presets:" in capsys.readouterr().err
+    app.build_app(broken)
+
+
 def test_generator_without_styleclip_artefacts_says_so(seg, tmp_path):
     bare = Studio(_tiny_g(), segmenter=seg, name="tiny", styleclip=tmp_path / "none")
     s = bare.generate(1, 0.7)
-    assert bare.mapper_prompts() == {}
+    assert bare.mapper_prompts() == {} and bare.global_presets() == {}
     with pytest.raises(StudioError, match="no latent mappers are shipped for tiny: train one with"):
         bare.text_mapper(s, MAPPER_PROMPT, 0.1)
     with pytest.raises(StudioError, match="no global directions are shipped for tiny: compute them with"):
