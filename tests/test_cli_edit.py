@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ import linkgan.hub
 from linkgan import cli
 from linkgan.clip import CLIPAdapter, save_project_clip
 from linkgan.networks import Generator
-from linkgan.styleclip import GlobalDirections, LatentMapper, MapperConfig
+from linkgan.styleclip import ZOO_PROMPTS, GlobalDirections, LatentMapper, MapperConfig
 from linkgan.utils import to_uint8
 from test_clip import TINY_CLIP_CFG, TINY_PREPROCESS, tiny_clip_model
 
@@ -148,6 +149,13 @@ def test_training_scripts_write_what_the_cli_reads(zoo, tmp_path, capsys, traini
                                   "--steps", "2", "--batch-size", "2", "--log-every", "1"]) == 0
     assert LatentMapper.from_pretrained(mapper).config.prompt == "a face with blond hair"
     assert "step      2/2" in (mapper / "train_log.txt").read_text()
+    gen = shutil.copytree(zoo / "gen", tmp_path / "gen")     # a default-zoo prompt, into the generator's folder
+    assert train_mapper([*common[:1], str(gen), *common[2:], "--zoo", "dark_skin", "--id", "0", "--steps", "2",
+                         "--batch-size", "2"]) == 0
+    saved = json.loads((gen / "styleclip" / "mappers" / "dark_skin" / "config.json").read_text())
+    z = next(z for z in ZOO_PROMPTS if z.name == "dark_skin")
+    assert saved["config"]["prompt"] == z.target and saved["config"]["groups"] == ["fine"]
+    assert saved["train"]["l2_weight"] == z.mapper_l2 and saved["train"]["id_weight"] == 0   # a flag still wins
     code, _, err = run(["edit", "--model", str(zoo / "gen"), "--clip", str(zoo / "clip"), "--method", "global",
                         "--target", "a face with red hair", "--directions", str(out), "--beta", "0", "--out",
                         str(tmp_path / "e.png")], capsys)

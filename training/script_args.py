@@ -24,9 +24,9 @@ def parser(doc: str | None) -> argparse.ArgumentParser:
 
 def add_loop_args(p: argparse.ArgumentParser, *, out: str, steps: int, steps_help: str = "optimiser steps",
                   batch_size: int, batch_help: str, lr: float, lr_help: str, log_every: int = 50,
-                  seed_help: str = "torch seed and training-seed window") -> None:
+                  seed_help: str = "torch seed and training-seed window", out_required: bool = True) -> None:
     """--out --steps --batch-size --lr --seed --log-every, with each script's defaults and words."""
-    p.add_argument("--out", required=True, help=out)
+    p.add_argument("--out", required=out_required, help=out)
     p.add_argument("--steps", type=int, default=steps, help=steps_help)
     p.add_argument("--batch-size", type=int, default=batch_size, help=batch_help)
     p.add_argument("--lr", type=float, default=lr, help=lr_help)

@@ -2,7 +2,9 @@
 
     python training/train_mapper.py --generator toyfaces64-linked --prompt "a face with blond hair" \\
         --out checkpoints/toyfaces64-linked-styleclip/mappers/blond_hair --steps 2000
-Writes config.json + model.safetensors (saved atomically every --save-every steps) and train_log.txt into --out.
+    python training/train_mapper.py --generator GEN --zoo blond_hair   # a default-zoo prompt with its settings
+Writes config.json + model.safetensors (saved atomically every --save-every steps) and train_log.txt into --out
+(default with --zoo: the generator's styleclip folder, mappers/NAME).
 """
 from __future__ import annotations
 
@@ -17,24 +19,43 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import torch  # noqa: E402
 
 from script_args import add_loop_args, add_model_args, load_models, parser  # noqa: E402
-from linkgan.styleclip import GROUPS, train_mapper  # noqa: E402
+from linkgan.styleclip import GROUPS, ZOO_MAPPER_GROUPS, ZOO_PROMPTS, styleclip_folder, train_mapper  # noqa: E402
+
+DEFAULTS = {"l2": 0.8, "id": 0.1, "groups": ",".join(GROUPS)}   # the paper's; --zoo NAME takes the zoo's
 
 
 def main(argv=None) -> int:
     p = parser(__doc__)
     add_model_args(p)
-    p.add_argument("--prompt", required=True, help="target text, e.g. 'a face with blond hair'")
-    add_loop_args(p, out="output folder", steps=2000, steps_help="optimiser steps (paper: 50k at batch 2)",
-                  batch_size=4, batch_help="latents per step", lr=0.5,
-                  lr_help="Adam lr (layers have lr multiplier 0.01; paper 0.5)", seed_help="torch seed of the latents")
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--prompt", help="target text, e.g. 'a face with blond hair'")
+    what.add_argument("--zoo", choices=[z.name for z in ZOO_PROMPTS],
+                      help="a default-zoo prompt: its text, L2 / id weights and groups (linkgan.styleclip.ZOO_PROMPTS)")
+    add_loop_args(p, out="output folder (default with --zoo: <generator's styleclip folder>/mappers/NAME)",
+                  steps=2000, steps_help="optimiser steps (paper: 50k at batch 2)", batch_size=4,
+                  batch_help="latents per step", lr=0.5,
+                  lr_help="Adam lr (layers have lr multiplier 0.01; paper 0.5)", seed_help="torch seed of the latents",
+                  out_required=False)
     p.add_argument("--psi", type=float, default=0.7, help="truncation of the sampled training latents")
     p.add_argument("--strength", type=float, default=0.1, help="ws + strength * M(ws) during training")
-    p.add_argument("--l2", type=float, default=0.8, help="weight of the latent L2 term (paper 0.8)")
-    p.add_argument("--id", type=float, default=0.1, help="weight of the identity term (paper 0.1)")
-    p.add_argument("--groups", default=",".join(GROUPS), help="groups that are on, e.g. coarse,medium")
+    p.add_argument("--l2", type=float, default=None, help="weight of the latent L2 term (default: paper 0.8)")
+    p.add_argument("--id", type=float, default=None, help="weight of the identity term (default: paper 0.1)")
+    p.add_argument("--groups", default=None, help=f"groups that are on, e.g. coarse,medium (default: "
+                                                  f"{DEFAULTS['groups']})")
     p.add_argument("--save-every", type=int, default=500, help="steps between (atomic) saves")
     p.add_argument("--fp16", action="store_true", help="save the weights as float16 (half the file size)")
     a = p.parse_args(argv)
+    settings = DEFAULTS
+    if a.zoo:
+        z = next(z for z in ZOO_PROMPTS if z.name == a.zoo)
+        a.prompt = z.target
+        settings = {"l2": z.mapper_l2, "id": z.mapper_id, "groups": ",".join(ZOO_MAPPER_GROUPS)}
+        a.out = a.out or str(styleclip_folder(a.generator) / "mappers" / z.name)
+    for k, v in settings.items():               # flags given on the command line win
+        if getattr(a, k) is None:
+            setattr(a, k, v)
+    if not a.out:
+        p.error("--out is required with --prompt")
     G, clip = load_models(a)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)

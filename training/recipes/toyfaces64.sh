@@ -77,15 +77,11 @@ case "${1:-}" in
     $PY training/compute_directions.py --generator "$gen" --out "$sc/global_directions.safetensors" \
       --n-images "${DIRECTION_IMAGES:-40}" --threads "$THREADS"
     $PY training/tune_directions.py --generator "$gen" --seeds "${TUNE_SEEDS:-60}" --threads "$THREADS"
-    mapper() {   # mapper NAME PROMPT L2 ID
-      $PY training/train_mapper.py --generator "$gen" --prompt "$2" --out "$sc/mappers/$1" \
-        --steps "${MAPPER_STEPS:-1000}" --groups fine --l2 "$3" --id "$4" --fp16 --threads "$THREADS"
-    }
-    mapper purple_hair "a face with purple hair" 3 0.5
-    mapper blond_hair "a face with blond hair" 3 0.5
-    mapper blue_background "a face with a blue background" 0.8 0.1
-    mapper pink_background "a face with a pink background" 0.8 0.1
-    mapper dark_skin "a face with dark skin" 0.8 0.1
+    names=$($PY -c 'from linkgan.styleclip import ZOO_PROMPTS; print(*(z.name for z in ZOO_PROMPTS))')
+    for name in $names; do   # each with its prompt's text, L2 / id weights and groups (linkgan.styleclip.ZOO_PROMPTS)
+      $PY training/train_mapper.py --generator "$gen" --zoo "$name" --out "$sc/mappers/$name" \
+        --steps "${MAPPER_STEPS:-1000}" --fp16 --threads "$THREADS"
+    done
     resume=()
     [ -f "$enc_run/checkpoint.pt" ] && resume=(--resume)
     $PY training/train_encoder.py --generator "$gen" --out "$enc_run" "${resume[@]}" --threads "$THREADS" --half \
