@@ -325,16 +325,17 @@ class Studio:
         path = self.styleclip_dir / PROMPTS_FILE
         if not path.is_file():
             return {}
+        presets = {}
         try:
             settings = load_global_settings(self.name, path)
-        except ValueError as e:
-            raise StudioError(str(e)) from None
-        neutral = str(settings.get("neutral") or "a face")
-        presets = {}
-        for p in settings["prompts"].values():
-            k, beta = int(p.get("channels") or 0), float(p["beta"])
-            presets[str(p["target"])] = {"neutral": neutral, "alpha": float(p["alpha"]), "min_channels": k,
-                                         "beta": min(1.0, math.ceil(beta * 100) / 100) if k else round(beta, 2)}
+            neutral = str(settings.get("neutral") or "a face")
+            for p in settings["prompts"].values():
+                k, alpha, beta = int(p.get("channels") or 0), float(p["alpha"]), float(p["beta"])
+                _check_number("a tuned alpha", alpha, -MAX_ALPHA, MAX_ALPHA)
+                presets[str(p["target"])] = {"neutral": neutral, "alpha": alpha, "min_channels": k,
+                                             "beta": min(1.0, math.ceil(beta * 100) / 100) if k else round(beta, 2)}
+        except (ValueError, TypeError) as e:          # StudioError is a ValueError
+            raise StudioError(f"{path}: {e}" if str(path) not in str(e) else str(e)) from None
         return presets
 
     def _directions(self):

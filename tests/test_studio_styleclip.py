@@ -127,12 +127,18 @@ def test_tuned_presets_move_exactly_the_tuned_channels(studio):
         assert p["channels"] == t["channels"] and p["beta"] == round(t["beta"], 4)
 
 
-def test_a_broken_settings_file_is_reported(seg, studio, tmp_path, capsys):
+@pytest.mark.parametrize("text, msg", [
+    ('{"prompts": {"x": {"target": "a face"}}}', "global_prompts.json is not a tuned-settings file.*alpha"),
+    ('{"prompts": {"x": {"target": "a", "alpha": 50, "beta": 0.1}}}', "json: a tuned alpha must be between -20 and 20"),
+    ('{"prompts": {"x": {"target": "a", "alpha": 5, "beta": 0.1, "channels": "many"}}}', "json: invalid literal"),
+    ("[1, 2", "not a tuned-settings file"),
+])
+def test_a_broken_settings_file_is_reported(seg, studio, tmp_path, capsys, text, msg):
     import shutil
     folder = shutil.copytree(studio.styleclip_dir, tmp_path / "styleclip")
-    (folder / "global_prompts.json").write_text('{"prompts": {"x": {"target": "a face"}}}')
+    (folder / "global_prompts.json").write_text(text)
     broken = Studio(_tiny_g(), segmenter=seg, name="tiny", styleclip=folder)
-    with pytest.raises(StudioError, match="global_prompts.json is not a tuned-settings file.*alpha"):
+    with pytest.raises(StudioError, match=msg):
         broken.global_presets()
     s = broken.text_global(broken.generate(1, 0.7), "a face with blond hair", "a face", 4, 0.0)   # edits still work
     assert s["edits"][0]["params"]["channels"] > 0
