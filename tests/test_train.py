@@ -256,3 +256,23 @@ def test_two_process_gloo_ddp_run_trains_and_resumes(tmp_path):
     r = _torchrun(tmp_path, "--resume", "run.steps=4")   # weights checked in sync at each save
     assert r.returncode == 0, r.stderr[-3000:]
     assert torch.load(tmp_path / "ddp" / "checkpoint.pt", weights_only=True)["step"] == 4
+
+
+def test_export_counts_the_stages_of_an_earlier_weight_set(tmp_path, training_script):
+    """export_gan --earlier takes run folders (one stage each, from the log) and exported weight sets (all their
+    stages, from metrics.json), so a model continued from a shipped one keeps its whole lineage on the card."""
+    export = training_script("export_gan")
+    run = tmp_path / "lX"
+    Trainer(linked_cfg(run, 2), log=lambda s: None).train()
+    (shipped := tmp_path / "shipped").mkdir()
+    old = [{"run": "a", "steps": 5, "wall_min": 1.0, "hardware": ["gpu"], "batch_size": 4, "init": ""},
+           {"run": "b", "steps": 7, "wall_min": 2.0, "hardware": ["gpu"], "batch_size": 4, "init": "a"}]
+    (shipped / "metrics.json").write_text(json.dumps({"stages": old}))
+    stages = [st for folder in (shipped, run) for st in export.stage_records(folder)]
+    assert [st["run"] for st in stages] == ["a", "b", "lX"] and stages[2]["steps"] == 2
+    assert stages[2]["lambda_out"] == 100.0 and stages[2]["batch_size"] == 4
+    (shipped / "metrics.json").write_text("{}")
+    with pytest.raises(ValueError, match="lists no training stages"):
+        export.stage_records(shipped)
+    with pytest.raises(FileNotFoundError, match="every stage needs its run log"):
+        export.stage_records(tmp_path / "nothing")

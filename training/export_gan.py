@@ -10,7 +10,8 @@ Metrics: LinkGAN editing precision and leakage per link (or, for a generator wit
 measures on the links named by --links-of), and the Fréchet distance to procedural faces.
 
 A model trained in stages (from scratch, then fine-tuned with `--init`) names the earlier run folders with
-`--earlier` (oldest first): the card then counts every stage's steps, wall time and hardware. When the last
+`--earlier` (oldest first): the card then counts every stage's steps, wall time and hardware. An earlier stage may
+also be an exported weight set (its metrics.json lists its own stages), e.g. the shipped model a run continued. When the last
 stage's checkpoint.pt stayed on another machine, `--weights` names the weight set exported there.
 """
 from __future__ import annotations
@@ -56,13 +57,26 @@ def stage_record(run: Path) -> dict:
             "lambda_out": cfg["link"]["lambda_out"] if cfg["link"]["links"] else None}
 
 
+def stage_records(path: Path) -> list[dict]:
+    """The stages of an --earlier folder: a run folder is one stage; an exported weight set (no run log, a
+    metrics.json) brings every stage it was trained in."""
+    metrics = path / "metrics.json"
+    if not (path / "log.jsonl").is_file() and metrics.is_file():
+        stages = json.loads(metrics.read_text()).get("stages")
+        if not stages:
+            raise ValueError(f"{metrics} lists no training stages")
+        return stages
+    return [stage_record(path)]
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--run", required=True, help="run folder with checkpoint.pt and config.json")
     p.add_argument("--name", required=True, help="weight set name: writes checkpoints/<name>")
     p.add_argument("--command", required=True, action="append",
                    help="a command that re-creates the model (repeat for each stage, in order), for the card")
-    p.add_argument("--earlier", action="append", default=[], help="an earlier stage's run folder (repeat, oldest first)")
+    p.add_argument("--earlier", action="append", default=[],
+                   help="an earlier stage's run folder or exported weight set (repeat, oldest first)")
     p.add_argument("--weights", default=None, help="the run's exported weight set, when its checkpoint.pt is elsewhere")
     p.add_argument("--links-of", default=None, help="for a generator without links: measure the axes and "
                                                      "regions of these links (a run folder or a linked weight set)")
@@ -73,7 +87,7 @@ def main(argv=None) -> int:
     a = p.parse_args(argv)
     run = Path(a.run)
     cfg = config_from_dict(json.loads((run / "config.json").read_text()))
-    stages = [stage_record(Path(r)) for r in a.earlier]
+    stages = [st for r in a.earlier for st in stage_records(Path(r))]
     folder = Path(a.out_dir) / a.name
     if a.weights is None:
         cfg.run.init = ""                               # the checkpoint holds everything
