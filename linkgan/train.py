@@ -55,8 +55,6 @@ class RunConfig:
     data: str = "toyfaces"        # "toyfaces" (procedural) or a folder of images (any sizes; resized, cropped)
     init: str = ""                # fine-tune from: a weight set (registry name, folder, Hub id) or a checkpoint.pt
     segmenter: str = "toyfaces64-segmenter"  # weights of the segmenter for semantic links (loaded when needed)
-    channels_last: bool = True    # G, D and the reals in NHWC memory (same results to ~1e-5): on this 2-core CPU
-                                  #   plain steps ~10 % and link steps ~20 % faster (README "Training speed")
 
 
 @dataclass
@@ -159,9 +157,6 @@ class Trainer:
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
         if init_state is not None and init_state.get("G_ema") is not None:
             self.G_ema.load_state_dict(init_state["G_ema"])
-        self.memory_format = torch.channels_last if cfg.run.channels_last else torch.contiguous_format
-        for m in (self.G, self.D, self.G_ema):
-            m.to(memory_format=self.memory_format)
         if self.world > 1:                                # then a different stream of z per process
             torch.manual_seed(cfg.run.seed + 1_000_003 * self.rank)
         o = cfg.optim
@@ -231,7 +226,6 @@ class Trainer:
     # --- one iteration --------------------------------------------------------------------------
     def train_step(self, real: torch.Tensor) -> dict[str, float]:
         o, G, D, b = self.cfg.optim, self.G, self.D, real.shape[0]
-        real = real.contiguous(memory_format=self.memory_format)
         stats: dict[str, float] = {}
         # D: logistic loss on real vs fake
         with torch.no_grad():
