@@ -89,12 +89,17 @@ def _handlers(studio, presets: dict):
         move by alpha; min_channels > 0 lowers beta automatically until at least that many channels move."""
         return view(studio.text_global(session, target, neutral, alpha, beta, min_channels))
 
-    def global_preset(target):
-        """The tuned settings of a shipped prompt (global_prompts.json) into the global-direction controls."""
+    @guard
+    def global_preset(target, session):
+        """A shipped prompt's tuned settings (global_prompts.json) into the global-direction controls, applied to the
+        current image when there is one."""
         p = presets.get(target)
         if p is None:
-            return [gr.update()] * 5
-        return target, p["neutral"], p["alpha"], p["beta"], p["min_channels"]
+            return [gr.update()] * 9
+        controls = (target, p["neutral"], p["alpha"], p["beta"], p["min_channels"])
+        if not (isinstance(session, dict) and session.get("base") is not None):      # no image yet: fill only
+            return (*controls, gr.update(), gr.update(), gr.update(), session)
+        return (*controls, *view(studio.text_global(session, *controls)))
 
     def text_method(method):
         """Show the controls of the chosen text-edit method."""
@@ -266,7 +271,7 @@ def build_app(studio):
                             g0 = {"target": next(iter(presets)), **next(iter(presets.values()))}
                         with gr.Column(visible=False) as global_box:
                             preset = gr.Dropdown(list(presets), value=g0["target"] if presets else None,
-                                                 label="Tuned settings (fill the controls below; then Apply)",
+                                                 label="Tuned settings (fill the controls below and apply them)",
                                                  visible=bool(presets), elem_id="global-preset")
                             global_target = gr.Textbox(label="Target text", value=g0["target"],
                                                        elem_id="global-target")
@@ -315,9 +320,8 @@ def build_app(studio):
         text_method.change(h["text_method"], text_method, [opt_box, mapper_box, global_box], api_name=False)
         mapper_btn.click(h["text_mapper"], [mapper_prompt, strength, session], shown, api_name="text_mapper")
         strength.release(h["text_mapper"], [mapper_prompt, strength, session], shown, api_name=False)
-        preset.input(h["global_preset"], preset, [global_target, neutral, alpha, beta, min_channels],
-                     api_name=False)
         global_in = [global_target, neutral, alpha, beta, min_channels, session]
+        preset.input(h["global_preset"], [preset, session], [*global_in[:-1], *shown], api_name=False)
         global_btn.click(h["text_global"], global_in, shown, api_name="text_global")
         for slider in (alpha, beta, min_channels):
             slider.release(h["text_global"], global_in, shown, api_name=False)

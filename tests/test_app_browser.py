@@ -84,7 +84,7 @@ def test_new_user_walkthrough(page, photo_file, expected):
                                         timeout=60_000)
     shot(page, "flow-text")
     # the other two StyleCLIP methods: global directions (a tuned preset fills target, alpha, beta and the channel
-    # count; then alpha is dragged), then a shipped mapper on top
+    # count and applies them; then alpha is changed, which replaces that edit), then a shipped mapper on top
     page.locator("#text-method").get_by_label("global").check()
     expect(page.locator("#global-btn")).to_be_visible()
     target, preset = list(expected.global_presets().items())[-1]
@@ -93,6 +93,8 @@ def test_new_user_walkthrough(page, photo_file, expected):
     expect(page.locator("#global-target").get_by_role("textbox")).to_have_value(target)
     expect(page.locator("#alpha input[type=number]")).to_have_value(re.compile(f"^{preset['alpha']:g}(\\.0)?$"))
     expect(page.locator("#min-channels input[type=number]")).to_have_value(str(preset["min_channels"]))
+    expect(history(page)).to_have_value(re.compile(re.escape(   # applied to the current image at once
+        f'3. text: {{"method": "global", "target": "{target}", "neutral": "a face", "alpha": {preset["alpha"]!r}')))
     page.locator("#alpha input[type=number]").fill("6")
     page.locator("#alpha input[type=number]").press("Enter")
     page.locator("#global-btn").click()

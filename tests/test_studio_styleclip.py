@@ -156,3 +156,18 @@ def test_generator_without_styleclip_artefacts_says_so(seg, tmp_path):
         bare.text_mapper(s, MAPPER_PROMPT, 0.1)
     with pytest.raises(StudioError, match="no global directions are shipped for tiny: compute them with"):
         bare.text_global(s, "a face with blond hair", "a face", 4, 0.1)
+
+
+def test_the_apps_preset_menu_fills_the_controls_and_applies_them_to_an_image(studio):
+    import app
+    presets = studio.global_presets()
+    pick = app._handlers(studio, presets)["global_preset"]
+    target, p = next(iter(presets.items()))
+    controls = (target, p["neutral"], p["alpha"], p["beta"], p["min_channels"])
+    out = pick(target, studio.new_session())                   # no image yet: the controls only
+    assert tuple(out[:5]) == controls and out[8]["base"] is None and out[8]["edits"] == []
+    s = studio.generate(2, 0.7)
+    out = pick(target, s)
+    assert tuple(out[:5]) == controls
+    assert out[8]["edits"][-1]["params"] == studio.text_global(s, *controls)["edits"][-1]["params"]
+    assert '1. text: {"method": "global"' in out[7]
