@@ -11,8 +11,8 @@ measures on the links named by --links-of), and the Fréchet distance to procedu
 
 A model trained in stages (from scratch, then fine-tuned with `--init`) names the earlier run folders with
 `--earlier` (oldest first): the card then counts every stage's steps, wall time and hardware. An earlier stage may
-also be an exported weight set (its metrics.json lists its own stages), e.g. the shipped model a run continued. When the last
-stage's checkpoint.pt stayed on another machine, `--weights` names the weight set exported there.
+also be an exported weight set (its metrics.json lists its own stages), e.g. the shipped model a run continued.
+When the last stage's checkpoint.pt stayed on another machine, `--weights` names the weight set exported there.
 """
 from __future__ import annotations
 
