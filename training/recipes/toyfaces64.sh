@@ -14,7 +14,8 @@
 # shipped ones (their cards): global directions, their per-prompt alpha / beta, the five mappers and the encoder:
 #
 #   bash training/recipes/toyfaces64.sh zoo GENERATOR   # -> GENERATOR/styleclip/..., GENERATOR/encoder/
-#   (MAPPER_STEPS, ENCODER_STEPS, DIRECTION_IMAGES, TUNE_SEEDS shrink it for a smoke run)
+#   (MAPPER_STEPS, ENCODER_STEPS, DIRECTION_IMAGES, TUNE_SEEDS shrink it for a smoke run; a stopped zoo continues
+#   with the same command: finished parts are kept, the directions and the encoder resume)
 #
 # FROM is a stage exported under runs/exports/ or any weight set (registry name, folder, Hub id).
 # STAGE_SECONDS=N stops a stage after N seconds of training (checkpointed; the same command continues it) and
@@ -74,11 +75,20 @@ case "${1:-}" in
     [ -d "runs/exports/$gen" ] && gen=runs/exports/$gen
     [ -f "$gen/config.json" ] || { echo "$0: no generator folder $gen" >&2; exit 2; }
     sc=$gen/styleclip enc_run=runs/encoder-$(basename "$gen")
-    $PY training/compute_directions.py --generator "$gen" --out "$sc/global_directions.safetensors" \
-      --n-images "${DIRECTION_IMAGES:-40}" --threads "$THREADS"
-    $PY training/tune_directions.py --generator "$gen" --seeds "${TUNE_SEEDS:-60}" --threads "$THREADS"
+    # a stopped zoo continues where it stopped: finished parts are kept, the directions and the encoder resume
+    if [ ! -f "$sc/global_directions.safetensors" ]; then
+      rm -f "$sc/global_prompts.json"
+      $PY training/compute_directions.py --generator "$gen" --out "$sc/global_directions.safetensors" \
+        --n-images "${DIRECTION_IMAGES:-40}" --threads "$THREADS"
+    fi
+    [ -f "$sc/global_prompts.json" ] ||
+      $PY training/tune_directions.py --generator "$gen" --seeds "${TUNE_SEEDS:-60}" --threads "$THREADS"
     names=$($PY -c 'from linkgan.styleclip import ZOO_PROMPTS; print(*(z.name for z in ZOO_PROMPTS))')
     for name in $names; do   # each with its prompt's text, L2 / id weights and groups (linkgan.styleclip.ZOO_PROMPTS)
+      if $PY -c 'import json, sys; c = json.load(open(sys.argv[1])); sys.exit(c["steps_done"] != int(sys.argv[2]))' \
+          "$sc/mappers/$name/config.json" "${MAPPER_STEPS:-1000}" 2>/dev/null; then
+        echo "mapper $name: trained, kept"; continue
+      fi
       $PY training/train_mapper.py --generator "$gen" --zoo "$name" --out "$sc/mappers/$name" \
         --steps "${MAPPER_STEPS:-1000}" --fp16 --threads "$THREADS"
     done
