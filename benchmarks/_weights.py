@@ -23,3 +23,9 @@ def segmenter():
     from linkgan.segmenter import Segmenter
     return load(Segmenter, "toyfaces64-segmenter",
                 "python training/train_segmenter.py --out checkpoints/toyfaces64-segmenter")
+
+
+def oracle():
+    from linkgan.oracle import AttributeOracle
+    return load(AttributeOracle, "toyfaces64-oracle",
+                "python training/train_oracle.py --out checkpoints/toyfaces64-oracle").eval()

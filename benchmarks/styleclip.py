@@ -66,12 +66,10 @@ def load_judges(generator: str):
     need. A prompt is (mapper name, target, oracle attribute, value, alpha, beta): the zoo's prompts with the alpha /
     beta tuned for this generator (training/tune_directions.py, on seeds the benchmark does not use)."""
     from linkgan.clip import CLIPAdapter
-    from linkgan.oracle import AttributeOracle
     from linkgan.styleclip import load_directions
 
     clip = CLIPAdapter.load("toyfaces-clip", device="cpu")
-    oracle = _weights.load(AttributeOracle, "toyfaces64-oracle",
-                           "python training/train_oracle.py --out checkpoints/toyfaces64-oracle").eval()
+    oracle = _weights.oracle()
     settings = load_global_settings(generator)
     if settings.get("neutral", NEUTRAL) != NEUTRAL:
         raise ValueError(f"the tuned settings of {generator} use the neutral text {settings['neutral']!r}, "

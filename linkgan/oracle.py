@@ -119,6 +119,35 @@ def oracle_confidence(oracle: AttributeOracle, images: torch.Tensor) -> dict[str
     return {k: round(float(p.max(1).values.median()), 3) for k, p in oracle.probabilities(images).items()}
 
 
+def attribute_frequencies(oracle, images: torch.Tensor) -> dict[str, dict[str, float]]:
+    """Share of each class per attribute as the oracle reads `images`, over the images where the attribute is
+    visible (by the oracle's own reading; {} for an attribute hidden in all of them)."""
+    pred = oracle.predict(images)
+    out = {}
+    for k, classes in oracle.config.attributes.items():
+        seen = Counter(pred[k][i] for i in range(len(images)) if k not in _hidden(pred, i))
+        total = sum(seen.values())
+        out[k] = {v: seen[v] / total for v in classes} if total else {}
+    return out
+
+
+def coverage_gap(freqs: dict[str, dict[str, float]], reference: dict[str, dict[str, float]], *,
+                 dropped_below: float = 0.25) -> dict:
+    """How a generator's attribute distribution (attribute_frequencies of its samples) differs from the reference
+    (of the data): per attribute the total variation distance (0: the same shares, 1: disjoint), and the classes it
+    draws at under `dropped_below` times the reference's share ("class: ours / reference")."""
+    tv, dropped = {}, {}
+    for k, ref in reference.items():
+        ours = freqs.get(k, {})
+        if not ref or not ours:
+            continue
+        tv[k] = round(0.5 * sum(abs(ours.get(v, 0.0) - p) for v, p in ref.items()), 3)
+        low = [f"{v}: {ours.get(v, 0.0):.2f} / {p:.2f}" for v, p in ref.items() if ours.get(v, 0.0) < dropped_below * p]
+        if low:
+            dropped[k] = low
+    return {"tv": tv, "mean_tv": round(sum(tv.values()) / len(tv), 3) if tv else None, "dropped": dropped}
+
+
 def oracle_loss(logits: dict[str, torch.Tensor], targets: torch.Tensor) -> torch.Tensor:
     """Mean over attributes of the cross-entropy; targets (B, A) in ATTRIBUTES order, -100 where hidden."""
     losses = [F.cross_entropy(logits[k], targets[:, i], ignore_index=-100) for i, k in enumerate(logits)]

@@ -7,7 +7,8 @@ import torch
 from linkgan.data import ATTRIBUTES, sample_attributes
 from linkgan.data.pool import attribute_targets, render_faces, to_float
 from linkgan.hub import REGISTRY
-from linkgan.oracle import AttributeOracle, OracleConfig, accuracy, edit_score, oracle_loss
+from linkgan.oracle import (AttributeOracle, OracleConfig, accuracy, attribute_frequencies, coverage_gap, edit_score,
+                            oracle_loss)
 
 
 @pytest.fixture(scope="module")
@@ -81,3 +82,29 @@ def test_edit_score_counts_success_preservation_and_what_changed():
     assert out["eligible"] == 1 and out["success"] == 1.0
     assert out["preservation"] == round(13 / 15, 3)
     assert out["changed"] == {"mouth": "1/3", "hair_style": "1/3"}
+
+
+def test_coverage_finds_the_classes_a_generator_draws_too_rarely():
+    """attribute_frequencies counts each attribute where it is visible; coverage_gap is 0 for the same distribution
+    and names a class drawn at under a quarter of its share."""
+    keys = ("hair_color", "hair_style", "glasses", "eyes", "beard")
+    data = [("black", "short", "none", "open", "none"), ("blue", "long", "none", "open", "none"),
+            ("blue", "bald", "none", "open", "none"),            # bald without a full beard: colour hidden
+            ("black", "short", "none", "closed", "none")]
+    samples = [("black", "short", "none", "open", "none")] * 4
+
+    class Oracle:        # reads the table of the images' marker (0: data, 1: samples)
+        config = OracleConfig(attributes={k: list(ATTRIBUTES[k]) for k in keys})
+
+        def predict(self, images):
+            rows = data if float(images[0, 0, 0, 0]) == 0 else samples
+            return {k: [r[j] for r in rows] for j, k in enumerate(keys)}
+
+    ref = attribute_frequencies(Oracle(), torch.zeros(4, 3, 4, 4))
+    assert ref["hair_color"]["black"] == pytest.approx(2 / 3) and ref["hair_color"]["blue"] == pytest.approx(1 / 3)
+    assert sum(ref["eyes"].values()) == pytest.approx(1) and ref["eyes"]["closed"] == 0.25
+    assert coverage_gap(ref, ref) == {"tv": {k: 0.0 for k in keys}, "mean_tv": 0.0, "dropped": {}}
+    gap = coverage_gap(attribute_frequencies(Oracle(), torch.ones(4, 3, 4, 4)), ref)
+    assert gap["tv"]["hair_color"] == pytest.approx(1 / 3, abs=1e-3) and gap["tv"]["eyes"] == 0.25
+    assert gap["dropped"] == {"hair_color": ["blue: 0.00 / 0.33"], "hair_style": ["bald: 0.00 / 0.25",
+                              "long: 0.00 / 0.25"], "eyes": ["closed: 0.00 / 0.25"]}

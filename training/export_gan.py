@@ -7,7 +7,8 @@ Writes checkpoints/<name>/: config.json + model.safetensors (the run's links and
 config.json), README.md (the card: how to re-create it, steps, wall time, hardware, metrics), samples.png
 (32 untruncated samples) and, for a linked generator, resample.png (each link resampled, t = 0 .. 1).
 Metrics: LinkGAN editing precision and leakage per link (or, for a generator without links, the same
-measures on the links named by --links-of), and the Fréchet distance to procedural faces.
+measures on the links named by --links-of), the Fréchet distance to procedural faces, and the attribute
+coverage (which classes of each attribute the samples draw too rarely, read by the attribute oracle).
 
 A model trained in stages (from scratch, then fine-tuned with `--init`) names the earlier run folders with
 `--earlier` (oldest first): the card then counts every stage's steps, wall time and hardware. An earlier stage may
@@ -29,6 +30,7 @@ import torch  # noqa: E402
 from linkgan.data import HELDOUT_SEEDS  # noqa: E402
 from linkgan.links import generator_links, link_metrics, links_from_specs, resample_strip  # noqa: E402
 from linkgan.networks import Generator  # noqa: E402
+from linkgan.oracle import AttributeOracle, attribute_frequencies, coverage_gap  # noqa: E402
 from linkgan.quality import (FEATURE_SPACE, frechet_distance, generated_images, procedural_images,  # noqa: E402
                              segmenter_features)
 from linkgan.segmenter import Segmenter  # noqa: E402
@@ -115,8 +117,12 @@ def main(argv=None) -> int:
     seeds = range(HELDOUT_SEEDS.start, HELDOUT_SEEDS.start + a.eval_seeds)
     metrics = link_metrics(G, links, seeds=seeds, segmenter=seg.predict) if links else {}
     start = HELDOUT_SEEDS.start
-    real = segmenter_features(seg, procedural_images(range(start, start + a.fd_images), G.config.resolution))
-    fd = frechet_distance(segmenter_features(seg, generated_images(G, a.fd_images)), real)
+    procedural = procedural_images(range(start, start + a.fd_images), G.config.resolution)
+    samples = generated_images(G, a.fd_images)
+    fd = frechet_distance(segmenter_features(seg, samples), segmenter_features(seg, procedural))
+    oracle = AttributeOracle.from_pretrained("toyfaces64-oracle", device=a.device).eval()
+    coverage = coverage_gap(attribute_frequencies(oracle, samples), attribute_frequencies(oracle, procedural))
+    dropped = "; ".join(f"{k} {', '.join(v)}" for k, v in coverage["dropped"].items()) or "none"
 
     with torch.no_grad():
         G = G.cpu()                                     # the sheets are drawn as users will draw them
@@ -174,11 +180,16 @@ leak_out = mse_out (Table 3). {"" if linked else "This generator has no links: t
 Fréchet distance to {a.fd_images} held-out procedural faces, {a.fd_images} samples (psi 1, random noise), in the
 feature space "{FEATURE_SPACE}": **{fd:.3f}**.
 
+Attribute coverage: the attribute oracle (`toyfaces64-oracle`) reads the same samples and procedural faces; the
+total variation distance between the two distributions, averaged over the attributes, is **{coverage["mean_tv"]}**
+(0: every attribute drawn as often as in the data). Drawn at under a quarter of their share (samples / data):
+{dropped}.
+
 `samples.png`: seeds 0-31, untruncated.{" `resample.png`: per link, two faces with the link's axes moved towards another face's, t = 0, 0.25, 0.5, 0.75, 1." if linked else ""}
 """
     (folder / "README.md").write_text(card)
     summary = {"name": a.name, "step": steps, "wall_min": round(wall, 1), "stages": stages, "fd": round(fd, 4),
-               "links": metrics}
+               "links": metrics, "coverage": coverage}
     (folder / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(json.dumps(summary, indent=2))
     return 0
