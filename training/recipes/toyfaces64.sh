@@ -21,10 +21,10 @@
 # STAGE_SECONDS=N stops a stage after N seconds of training (checkpointed; the same command continues it) and
 # still exports it: a fixed budget, such as one call on a lent GPU.
 # Each stage is one train_gan.py run stopped at the step count the shipped model was stopped at, exported
-# (EMA generator + discriminator) and fine-tuned by the next stage with --init, as trained on a lent H100
-# (about 9-12 steps/s per run, four runs sharing the GPU). On a 2-core CPU (THREADS=2, run.workers=1) the
-# linked stages run at about 0.27 steps/s (8.6 images/s), so each stage takes 3-4 hours there.
-# A stopped stage continues with the same command plus --resume.
+# (EMA generator + discriminator) and fine-tuned by the next stage with --init. The baseline stages and lB-lD
+# were trained on a lent H100 (about 9-12 steps/s per run, four runs sharing the GPU); lH, lJ and lL on a 2-core
+# CPU (THREADS=2, run.workers=1), where the linked stages run at about 0.28 steps/s (9 images/s): 1-4 hours each.
+# A stopped stage continues with the same command (it resumes from runs/NAME/checkpoint.pt).
 {   # one block: bash parses it whole before running, so editing this file while a stage trains is safe
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -61,8 +61,11 @@ case "${1:-}" in
     stage lB 3689 "" "$LINKS" link.lambda_in=10 link.lambda_out=30
     stage lB2 3179 lB "$LINKS" link.lambda_in=10 link.lambda_out=30
     stage lD 3472 lB2 "$LINKS" link.lambda_in=10 link.lambda_out=100
-    $PY training/export_gan.py --run runs/lD --name toyfaces64-linked --earlier runs/lB --earlier runs/lB2 \
-      --command "bash training/recipes/toyfaces64.sh linked" ;;
+    stage lH 1266 lD "$LINKS" link.lambda_in=10 link.lambda_out=300
+    stage lJ 4281 lH "$LINKS" link.lambda_in=10 link.lambda_out=300
+    stage lL 921 lJ "$LINKS" link.lambda_in=10 link.lambda_out=300 optim.lr=0.001 optim.ema_kimg=20
+    $PY training/export_gan.py --run runs/lL --name toyfaces64-linked --earlier runs/lB --earlier runs/lB2 \
+      --earlier runs/lD --earlier runs/lH --earlier runs/lJ --command "bash training/recipes/toyfaces64.sh linked" ;;
   continue|continue-linked)
     [ $# -ge 4 ] || { echo "usage: $0 $1 NAME FROM STEPS [overrides...]" >&2; exit 2; }
     kind=$1 name=$2 from=$3 steps=$4
