@@ -8,7 +8,8 @@
 #
 #   bash training/recipes/toyfaces64.sh continue NAME FROM STEPS [overrides...]          # no links
 #   bash training/recipes/toyfaces64.sh continue-linked NAME FROM STEPS [overrides...]   # the three links
-#   e.g. continue-linked lH toyfaces64-linked 20000 link.lambda_out=300 -> runs/lH, runs/exports/lH
+#   e.g. continue-linked lM toyfaces64-linked 20000 link.lambda_out=300 -> runs/lM, runs/exports/lM
+#   (a NAME of its own: the `linked` stages use runs/lB .. runs/lL, and a stage resumes a folder it finds)
 #
 # and builds what the app's text edits and photo inversion need for a generator folder, with the settings of the
 # shipped ones (their cards): global directions, their per-prompt alpha / beta, the five mappers and the encoder:
