@@ -72,11 +72,12 @@ def _handlers(studio, presets: dict):
         return studio.display(studio.region_overlay(session, regions))
 
     @guard
-    def text_optimize(target, steps, session, progress=gr.Progress()):
-        """Edit by text with StyleCLIP latent optimisation (W+): the current image moves towards the target."""
+    def text_optimize(target, steps, region, session, progress=gr.Progress()):
+        """Edit by text with StyleCLIP latent optimisation (W+): the current image moves towards the target; region
+        (anywhere, hair, background, skin, eyes, mouth) keeps the change inside that part of the face."""
         def report(step, total, losses):
             progress((step, total), desc=f"CLIP loss {losses['clip']:.3f}")
-        return view(studio.text_optimize(session, target, steps, progress=report))
+        return view(studio.text_optimize(session, target, steps, region=region, progress=report))
 
     @guard
     def text_mapper(prompt, strength, session):
@@ -191,7 +192,9 @@ def _photo_input(**kw):
 def build_app(studio):
     """The Blocks for a loaded Studio."""
     import gradio as gr
+
     from linkgan.studio import MAX_ALPHA, MAX_SEED, PHOTO_STEPS
+    from linkgan.styleclip import EDIT_REGIONS
 
     presets = global_presets(studio)
     h = _handlers(studio, presets)
@@ -253,6 +256,11 @@ def build_app(studio):
                             target = gr.Textbox(label="Target text", value="a face with purple hair",
                                                 elem_id="target")
                             opt_steps = gr.Slider(5, 200, value=60, step=5, label="Steps", elem_id="opt-steps")
+                            opt_region = gr.Dropdown(["anywhere", *EDIT_REGIONS], value="anywhere",
+                                                     label="Keep the edit inside",
+                                                     info="a part of the face: the change elsewhere is penalised "
+                                                          "(read by the part segmenter) instead of the distance in W+",
+                                                     elem_id="opt-region")
                             with gr.Row():
                                 text_btn = gr.Button("Edit by text", variant="primary", elem_id="text-btn")
                                 stop_btn = gr.Button("Stop", elem_id="stop-btn")
@@ -315,7 +323,8 @@ def build_app(studio):
         region_btn.click(h["region"], [regions, new_seed, t, session], shown, api_name="region")
         t.release(h["region"], [regions, new_seed, t, session], shown, api_name=False)
         regions.change(h["show_regions"], [regions, session], region_view, api_name="show_regions")
-        text_event = text_btn.click(h["text_optimize"], [target, opt_steps, session], shown, api_name="text_optimize")
+        text_event = text_btn.click(h["text_optimize"], [target, opt_steps, opt_region, session], shown,
+                                     api_name="text_optimize")
         stop_btn.click(None, None, None, cancels=[text_event], api_name=False)
         text_method.change(h["text_method"], text_method, [opt_box, mapper_box, global_box], api_name=False)
         mapper_btn.click(h["text_mapper"], [mapper_prompt, strength, session], shown, api_name="text_mapper")

@@ -246,8 +246,13 @@ def _add_edit(sub) -> None:
     p.add_argument("--mapper", help="mapper: a name (the generator's styleclip/mappers/NAME) or a folder")
     p.add_argument("--strength", type=float, default=0.1, help="mapper: ws + strength * M(ws) (default 0.1)")
     p.add_argument("--steps", type=_positive_int, default=100, help="optimize: Adam steps (default 100; paper 300)")
-    p.add_argument("--l2", type=float, default=0.008, help="optimize: weight of ||ws - ws_src||^2 (default 0.008)")
-    p.add_argument("--id", type=float, default=0.0, help="optimize: weight of the identity term (default 0)")
+    p.add_argument("--l2", type=float, default=None,
+                   help="optimize: weight of ||ws - ws_src||^2 (default 0.008; 0 with --region)")
+    p.add_argument("--id", type=float, default=None,
+                   help="optimize: weight of the identity term (default 0; 50 for the region term of --region)")
+    p.add_argument("--region", choices=("hair", "background", "skin", "eyes", "mouth"), default=None,
+                   help="optimize: keep the edit inside this part of the face (the identity term becomes the pixel "
+                        "change outside it, read by the toyfaces64-segmenter; lr 0.2)")
     p.add_argument("--model", default=DEFAULT_GENERATOR, help="generator: name, folder or Hub repo id")
     p.add_argument("--latent", type=Path, default=None,
                    help="edit an inverted photo: a code .npz from `invert` (replaces --seed)")
@@ -271,6 +276,19 @@ def _apply_preset(args) -> None:
     args.target, args.neutral = p["target"], settings.get("neutral") or args.neutral
     args.alpha = float(p["alpha"]) if args.alpha is None else args.alpha
     args.beta = float(p["beta"]) if args.beta is None else args.beta
+
+
+def _optimize_loss(args) -> dict:
+    """optimize_latent's loss settings: the paper's (l2 0.008, no identity term), or with --region the region-content
+    term of linkgan.styleclip.REGION_OPTIMIZE (flags given win)."""
+    from .styleclip import EDIT_REGIONS, REGION_OPTIMIZE, RegionContent
+
+    if args.region is None:
+        return {"l2": 0.008 if args.l2 is None else args.l2, "id_weight": args.id or 0.0}
+    from .segmenter import Segmenter
+    keep = RegionContent(Segmenter.from_pretrained("toyfaces64-segmenter").eval(), EDIT_REGIONS[args.region])
+    return {"l2": REGION_OPTIMIZE["l2"] if args.l2 is None else args.l2, "lr": REGION_OPTIMIZE["lr"],
+            "id_weight": REGION_OPTIMIZE["region_weight"] if args.id is None else args.id, "identity": keep}
 
 
 def _run_edit(args) -> int:
@@ -309,7 +327,7 @@ def _run_edit(args) -> int:
                     edited = G.synthesize_styles(e.styles, noise_mode="const")
                 note = f", {e.num_channels} channels (beta {e.beta:.3f})"
             else:
-                res = optimize_latent(G, clip, ws, args.target, steps=args.steps, l2=args.l2, id_weight=args.id)
+                res = optimize_latent(G, clip, ws, args.target, steps=args.steps, **_optimize_loss(args))
                 edited = res.images
                 note = f", CLIP loss {res.history[0]['clip']:.3f} -> {res.history[-1]['clip']:.3f}"
     except (WeightsNotFoundError, FileNotFoundError) as e:

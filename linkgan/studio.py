@@ -243,28 +243,49 @@ class Studio:
             self._clip = CLIPAdapter.load(self.clip_name, device=self.device)
         return self._clip
 
-    def text_optimize(self, session: dict, target: str, steps=TEXT_OPTIMIZE["steps"], *, progress=None,
+    def text_optimize(self, session: dict, target: str, steps=None, *, region: str | None = None, progress=None,
                       should_stop=None) -> dict:
         """StyleCLIP latent optimisation (W+, METHODS §2.1) of the current code towards `target`, early-stopping
-        when the loss stops improving; progress(step, steps, losses) after every step."""
-        from .styleclip import optimize_latent
+        when the loss stops improving; progress(step, steps, losses) after every step. region: keep the edit inside
+        one of linkgan.styleclip.EDIT_REGIONS (its region-content term replaces the latent L2: REGION_OPTIMIZE);
+        None or "anywhere": the paper's loss (TEXT_OPTIMIZE). steps: None for the setting's own."""
+        from .styleclip import EDIT_REGIONS, REGION_OPTIMIZE, RegionContent, optimize_latent
 
         target = (target or "").strip() if isinstance(target, str) else target
         if not isinstance(target, str) or not target:
             raise StudioError("type what the face should look like, e.g. 'a face with purple hair'")
-        steps = _check_number("steps", steps, 1, 300, integer=True)
+        region = None if region in (None, "", "anywhere") else region
+        if region is not None and region not in EDIT_REGIONS:
+            raise StudioError(f"unknown region {str(region)[:40]!r}: choose anywhere or one of {', '.join(EDIT_REGIONS)}")
+        setting = TEXT_OPTIMIZE if region is None else REGION_OPTIMIZE
+        steps = _check_number("steps", setting["steps"] if steps is None else steps, 1, 300, integer=True)
         try:
             emb = self.clip.text_embedding(target)
         except ValueError as e:                       # empty after tokenising, or longer than the context
             raise StudioError(str(e)) from None
         key = ["optimize", target]
         ws_src = torch.from_numpy(self._start_state(session, "text", key)[0])[None].to(self.device)
-        res = optimize_latent(self.G, self.clip, ws_src, emb, steps=steps, lr=TEXT_OPTIMIZE["lr"],
-                              l2=TEXT_OPTIMIZE["l2"], patience=max(10, steps // 4), progress=progress,
-                              should_stop=should_stop)
-        params = {"method": "optimize", "target": target, "steps": res.steps, "stopped": res.stopped or "end",
+        keep = {}
+        if region is not None:
+            keep = {"id_weight": setting["region_weight"],
+                    "identity": RegionContent(self._part_segmenter(), EDIT_REGIONS[region])}
+        res = optimize_latent(self.G, self.clip, ws_src, emb, steps=steps, lr=setting["lr"], l2=setting["l2"],
+                              patience=max(10, steps // 4), progress=progress, should_stop=should_stop, **keep)
+        params = {"method": "optimize", "target": target, **({"region": region} if region else {}),
+                  "steps": res.steps, "stopped": res.stopped or "end",
                   "clip_loss": round(res.history[-1]["clip"], 4) if res.history else None}
         return self._push(session, "text", key, params, res.ws[0].cpu().numpy())
+
+    def _part_segmenter(self):
+        """The part segmenter (labels of images): the generator's own for semantic links, else the shipped one."""
+        if self.segmenter is None:
+            from .hub import WeightsNotFoundError
+            from .segmenter import Segmenter
+            try:
+                self.segmenter = Segmenter.from_pretrained("toyfaces64-segmenter", device=self.device).predict
+            except WeightsNotFoundError as e:
+                raise StudioError(f"keeping an edit inside a region needs a part segmenter: {e}") from None
+        return self.segmenter
 
     # --- StyleCLIP: shipped latent mappers and global directions (METHODS §2.2, §2.3) --------------
     @property

@@ -43,7 +43,7 @@ def test_every_api_end_to_end(app_server, expected):
     assert Image.open(png).format == "PNG" and Image.open(png).size == (32, 32)
     img3, _, hist = c.predict(api_name="/undo")
     assert np.array_equal(pixels(img3), pixels(img)) and "region" not in hist
-    img_t, _, hist = c.predict("a face with purple hair", 5, api_name="/text_optimize")
+    img_t, _, hist = c.predict("a face with purple hair", 5, "anywhere", api_name="/text_optimize")
     assert '1. text: {"method": "optimize", "target": "a face with purple hair"' in hist
     assert not np.array_equal(pixels(img_t), pixels(img))
     c.predict(["mouth"], 3, 1.0, api_name="/region")
@@ -61,8 +61,9 @@ def test_every_api_end_to_end(app_server, expected):
     ((["eyes"], -4, 0.5), "/region"),               # negative seed
     ((["eyes"], 9, 0.5), "/region"),                # nothing generated yet in this session
     ((), "/undo"),                                  # nothing to undo
-    (("", 5), "/text_optimize"),                    # empty prompt
-    (("purple " * 100, 5), "/text_optimize"),       # longer than the CLIP's context
+    (("", 5, "anywhere"), "/text_optimize"),        # empty prompt
+    (("purple " * 100, 5, "hair"), "/text_optimize"),   # longer than the CLIP's context
+    (("a face", 5, "hat"), "/text_optimize"),       # no such region
 ])
 def test_bad_input_gives_an_error_and_the_server_keeps_serving(app_server, args, api):
     c = client(app_server)

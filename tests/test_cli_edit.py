@@ -56,6 +56,7 @@ def read(path):
      "--min-channels", "5"],
     ["--method", "mapper", "--mapper", "blond_hair", "--strength", "0.5"],
     ["--method", "optimize", "--target", "a face with blond hair", "--steps", "3"],
+    ["--method", "optimize", "--target", "a face with blond hair", "--steps", "3", "--region", "hair"],
 ])
 def test_edit_writes_original_and_edited(zoo, tmp_path, capsys, method_args):
     out = tmp_path / "edit.png"
@@ -68,6 +69,16 @@ def test_edit_writes_original_and_edited(zoo, tmp_path, capsys, method_args):
     assert f"edit of seed 3 to {out}" in stdout
     if method_args[1] == "global":
         assert "channels" in stdout
+
+
+def test_edit_regions_match_the_library():
+    """The CLI lists the regions without importing torch; they are linkgan.styleclip.EDIT_REGIONS."""
+    from linkgan.cli import _build_parser
+    from linkgan.styleclip import EDIT_REGIONS
+
+    edit = _build_parser()._subparsers._group_actions[0].choices["edit"]
+    region = next(a for a in edit._actions if a.dest == "region")
+    assert tuple(region.choices) == tuple(EDIT_REGIONS)
 
 
 def test_mapper_strength_zero_gives_the_original(zoo, tmp_path, capsys):
@@ -150,10 +161,10 @@ def test_training_scripts_write_what_the_cli_reads(zoo, tmp_path, capsys, traini
     assert LatentMapper.from_pretrained(mapper).config.prompt == "a face with blond hair"
     assert "step      2/2" in (mapper / "train_log.txt").read_text()
     gen = shutil.copytree(zoo / "gen", tmp_path / "gen")     # a default-zoo prompt, into the generator's folder
-    assert train_mapper([*common[:1], str(gen), *common[2:], "--zoo", "dark_skin", "--id", "0", "--steps", "2",
+    assert train_mapper([*common[:1], str(gen), *common[2:], "--zoo", "blue_background", "--id", "0", "--steps", "2",
                          "--batch-size", "2"]) == 0
-    saved = json.loads((gen / "styleclip" / "mappers" / "dark_skin" / "config.json").read_text())
-    z = next(z for z in ZOO_PROMPTS if z.name == "dark_skin")
+    saved = json.loads((gen / "styleclip" / "mappers" / "blue_background" / "config.json").read_text())
+    z = next(z for z in ZOO_PROMPTS if z.name == "blue_background")
     assert saved["config"]["prompt"] == z.target and saved["config"]["groups"] == ["fine"]
     assert saved["train"]["l2_weight"] == z.mapper_l2 and saved["train"]["id_weight"] == 0   # a flag still wins
     code, _, err = run(["edit", "--model", str(zoo / "gen"), "--clip", str(zoo / "clip"), "--method", "global",

@@ -63,25 +63,41 @@ def test_registry_names_the_clip_and_the_oracle():
 
 
 def test_edit_score_counts_success_preservation_and_what_changed():
-    """The judge of text edits (StyleCLIP benchmark, alpha / beta tuning): success over faces that lacked the target (and could show it), preservation
-    over the other visible attributes, and which of them changed."""
+    """The judge of text edits (StyleCLIP benchmark, alpha / beta tuning): success over faces that lacked the target
+    (and could show it), preservation over the other visible attributes the oracle read confidently before the edit
+    (preservation_all: over every visible read), and which of them changed."""
     keys = ("hair_color", "hair_style", "glasses", "eyes", "beard", "mouth")
     before = [("black", "short", "none", "open", "none", "smile"),
               ("purple", "short", "none", "open", "none", "neutral"),     # already has the target: not eligible
               ("black", "bald", "none", "open", "none", "neutral")]       # bald, no full beard: colour hidden
     after = [("purple", "short", "none", "open", "none", "neutral"),      # hit, but the mouth changed
-             ("purple", "long", "none", "open", "none", "neutral"),       # the hair style changed
+             ("purple", "long", "none", "open", "none", "neutral"),       # the hair style changed (an unsure read)
              ("purple", "bald", "none", "open", "none", "neutral")]
+    unsure = {(1, "hair_style")}                                         # read at p = 0.6 before the edit
 
     class Oracle:        # reads the table of the images' marker (0: before, 1: after)
-        def predict(self, images):
+        config = OracleConfig(attributes={k: list(ATTRIBUTES[k]) for k in keys})
+
+        def probabilities(self, images):
             rows = before if float(images[0, 0, 0, 0]) == 0 else after
-            return {k: [r[j] for r in rows] for j, k in enumerate(keys)}
+            out = {}
+            for j, k in enumerate(keys):
+                p = torch.zeros(len(rows), len(ATTRIBUTES[k]))
+                for i, r in enumerate(rows):
+                    c = ATTRIBUTES[k].index(r[j])
+                    p[i] = 0.4 / (p.shape[1] - 1) if (i, k) in unsure else 0.0
+                    p[i, c] = 0.6 if (i, k) in unsure else 1.0
+                out[k] = p
+            return out
 
     out = edit_score(Oracle(), torch.zeros(3, 3, 4, 4), torch.ones(3, 3, 4, 4), "hair_color", "purple")
     assert out["eligible"] == 1 and out["success"] == 1.0
-    assert out["preservation"] == round(13 / 15, 3)
-    assert out["changed"] == {"mouth": "1/3", "hair_style": "1/3"}
+    assert out["preservation_all"] == round(13 / 15, 3)                  # every visible read: 2 of 15 changed
+    assert out["counted"] == 14 and out["preservation"] == round(13 / 14, 3)   # the unsure read is not counted
+    assert out["changed"] == {"mouth": "1/3"}
+    strict = edit_score(Oracle(), torch.zeros(3, 3, 4, 4), torch.ones(3, 3, 4, 4), "hair_color", "purple",
+                        min_confidence=0.0)
+    assert strict["preservation"] == strict["preservation_all"] and strict["changed"]["hair_style"] == "1/3"
 
 
 def test_coverage_finds_the_classes_a_generator_draws_too_rarely():

@@ -86,3 +86,7 @@ def test_text_optimize_moves_towards_the_text(studio):
         studio.text_optimize(s, "   ", 5)
     with pytest.raises(StudioError, match="reads at most .* shorten it"):
         studio.text_optimize(s, "purple " * 200, 5)
+    kept = studio.text_optimize(s, "a face with purple hair", 3, region="hair")    # the region-content term
+    assert kept["edits"][0]["params"]["region"] == "hair" and kept["edits"][0]["params"]["steps"] == 3
+    with pytest.raises(StudioError, match="unknown region 'hat'"):
+        studio.text_optimize(s, "a face with purple hair", 3, region="hat")

@@ -3,6 +3,7 @@
     python training/train_mapper.py --generator toyfaces64-linked --prompt "a face with blond hair" \\
         --out checkpoints/toyfaces64-linked-styleclip/mappers/blond_hair --steps 2000
     python training/train_mapper.py --generator GEN --zoo blond_hair   # a default-zoo prompt with its settings
+    python training/train_mapper.py --prompt "a face with red hair" --region hair --id 20 --out DIR
 Writes config.json + model.safetensors (saved atomically every --save-every steps) and train_log.txt into --out
 (default with --zoo: the generator's styleclip folder, mappers/NAME).
 """
@@ -19,9 +20,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import torch  # noqa: E402
 
 from script_args import add_loop_args, add_model_args, load_models, parser  # noqa: E402
-from linkgan.styleclip import GROUPS, ZOO_MAPPER_GROUPS, ZOO_PROMPTS, styleclip_folder, train_mapper  # noqa: E402
+from linkgan.styleclip import (EDIT_REGIONS, GROUPS, ZOO_MAPPER_GROUPS, ZOO_PROMPTS, styleclip_folder,  # noqa: E402
+                               train_mapper)
 
-DEFAULTS = {"l2": 0.8, "id": 0.1, "groups": ",".join(GROUPS)}   # the paper's; --zoo NAME takes the zoo's
+DEFAULTS = {"l2": 0.8, "id": 0.1, "groups": ",".join(GROUPS), "region": ""}   # the paper's; --zoo NAME: the zoo's
 
 
 def main(argv=None) -> int:
@@ -40,6 +42,11 @@ def main(argv=None) -> int:
     p.add_argument("--strength", type=float, default=0.1, help="ws + strength * M(ws) during training")
     p.add_argument("--l2", type=float, default=None, help="weight of the latent L2 term (default: paper 0.8)")
     p.add_argument("--id", type=float, default=None, help="weight of the identity term (default: paper 0.1)")
+    p.add_argument("--region", default=None,
+                   help=f"keep the edit inside a region: one of {', '.join(EDIT_REGIONS)} or comma-separated parts "
+                        f"(linkgan.data.PART_LABELS); the identity term becomes the pixel change outside it "
+                        f"(RegionContent, read by --segmenter) instead of the CLIP-image distance")
+    p.add_argument("--segmenter", default="toyfaces64-segmenter", help="part segmenter of --region: name or folder")
     p.add_argument("--groups", default=None, help=f"groups that are on, e.g. coarse,medium (default: "
                                                   f"{DEFAULTS['groups']})")
     p.add_argument("--save-every", type=int, default=500, help="steps between (atomic) saves")
@@ -49,7 +56,8 @@ def main(argv=None) -> int:
     if a.zoo:
         z = next(z for z in ZOO_PROMPTS if z.name == a.zoo)
         a.prompt = z.target
-        settings = {"l2": z.mapper_l2, "id": z.mapper_id, "groups": ",".join(ZOO_MAPPER_GROUPS)}
+        settings = {"l2": z.mapper_l2, "id": z.mapper_id, "groups": ",".join(ZOO_MAPPER_GROUPS),
+                    "region": z.region}
         a.out = a.out or str(styleclip_folder(a.generator) / "mappers" / z.name)
     for k, v in settings.items():               # flags given on the command line win
         if getattr(a, k) is None:
@@ -57,6 +65,15 @@ def main(argv=None) -> int:
     if not a.out:
         p.error("--out is required with --prompt")
     G, clip = load_models(a)
+    identity = "clip"
+    if a.region and a.id > 0:
+        from linkgan.segmenter import Segmenter
+        from linkgan.styleclip import RegionContent
+        seg = Segmenter.from_pretrained(a.segmenter, device=next(G.parameters()).device).eval().requires_grad_(False)
+        try:
+            identity = RegionContent(seg, EDIT_REGIONS.get(a.region) or [r for r in a.region.split(",") if r])
+        except ValueError as e:
+            p.error(str(e))
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     log = open(out / "train_log.txt", "a")
@@ -72,7 +89,7 @@ def main(argv=None) -> int:
             log.flush()
 
     train_mapper(G, clip, a.prompt, steps=a.steps, batch_size=a.batch_size, lr=a.lr, psi=a.psi, strength=a.strength,
-                 l2_weight=a.l2, id_weight=a.id, groups=tuple(g for g in a.groups.split(",") if g), seed=a.seed,
+                 l2_weight=a.l2, id_weight=a.id, identity=identity, groups=tuple(g for g in a.groups.split(",") if g), seed=a.seed,
                  out=out, save_every=a.save_every, save_dtype=torch.float16 if a.fp16 else None,
                  progress=progress)
     print(f"saved {out} after {time.perf_counter() - t0:.0f} s")

@@ -8,18 +8,18 @@ from .convert import StyleCLIPMapperError, convert_styleclip_state, load_stylecl
 from .global_directions import (GlobalDirections, GlobalEdit, StyleStats, add_style_offset, channel_relevance,
                                 compute_style_stats, flatten_styles,
                                 edit_channels)
-from .identity import FeatureIdentity, clip_identity
+from .identity import FeatureIdentity, RegionContent, clip_identity
 from .mapper import GROUPS, LatentMapper, MapperConfig, mapper_groups, train_mapper
 from .optimize import OptimizeResult, optimize_latent, styleclip_lr
 from .tuning import global_edit, tune_global
-from .zoo import (DIRECTIONS_FILE, PROMPTS_FILE, ZOO_MAPPER_GROUPS, ZOO_PROMPTS, ZooPrompt, load_directions,
-                  load_global_settings, load_mapper, seed_ws, styleclip_folder)
+from .zoo import (DIRECTIONS_FILE, EDIT_REGIONS, PROMPTS_FILE, REGION_OPTIMIZE, ZOO_MAPPER_GROUPS, ZOO_PROMPTS,
+                  ZooPrompt, load_directions, load_global_settings, load_mapper, seed_ws, styleclip_folder)
 
 __all__ = [
-    "DIRECTIONS_FILE", "GROUPS", "PROMPTS_FILE", "ZOO_MAPPER_GROUPS", "ZOO_PROMPTS", "FeatureIdentity",
-    "GlobalDirections", "GlobalEdit", "LatentMapper", "MapperConfig", "OptimizeResult", "StyleCLIPMapperError",
-    "StyleStats", "ZooPrompt", "add_style_offset", "channel_relevance", "clip_identity", "compute_style_stats",
-    "convert_styleclip_state", "edit_channels", "flatten_styles", "global_edit", "load_directions",
-    "load_global_settings", "load_mapper", "load_styleclip_mapper", "mapper_groups", "optimize_latent", "seed_ws",
-    "styleclip_folder", "styleclip_lr", "train_mapper", "tune_global",
+    "DIRECTIONS_FILE", "EDIT_REGIONS", "GROUPS", "PROMPTS_FILE", "REGION_OPTIMIZE", "ZOO_MAPPER_GROUPS", "ZOO_PROMPTS",
+    "FeatureIdentity", "GlobalDirections", "GlobalEdit", "LatentMapper", "MapperConfig", "OptimizeResult",
+    "RegionContent", "StyleCLIPMapperError", "StyleStats", "ZooPrompt", "add_style_offset", "channel_relevance",
+    "clip_identity", "compute_style_stats", "convert_styleclip_state", "edit_channels", "flatten_styles",
+    "global_edit", "load_directions", "load_global_settings", "load_mapper", "load_styleclip_mapper",
+    "mapper_groups", "optimize_latent", "seed_ws", "styleclip_folder", "styleclip_lr", "train_mapper", "tune_global",
 ]

@@ -88,7 +88,7 @@ case "${1:-}" in
     [ -f "$sc/global_prompts.json" ] ||
       $PY training/tune_directions.py --generator "$gen" --seeds "${TUNE_SEEDS:-60}" --threads "$THREADS"
     names=$($PY -c 'from linkgan.styleclip import ZOO_PROMPTS; print(*(z.name for z in ZOO_PROMPTS))')
-    for name in $names; do   # each with its prompt's text, L2 / id weights and groups (linkgan.styleclip.ZOO_PROMPTS)
+    for name in $names; do   # each with its prompt's text, region, weights and groups (linkgan.styleclip.ZOO_PROMPTS)
       if $PY -c 'import json, sys; c = json.load(open(sys.argv[1])); sys.exit(c["steps_done"] != int(sys.argv[2]))' \
           "$sc/mappers/$name/config.json" "${MAPPER_STEPS:-1000}" 2>/dev/null; then
         echo "mapper $name: trained, kept"; continue
