@@ -103,9 +103,14 @@ def mapper_edit(G, mapper, ws: torch.Tensor, strength: float = MAPPER_STRENGTH):
     return G.synthesize(mapper.edit(ws, strength), noise_mode="const")
 
 
+@functools.lru_cache(maxsize=1)
+def _segmenter():
+    return _weights.segmenter().eval()
+
+
 def optimize_edit(G, clip, ws: torch.Tensor, target: str, steps: int, region: str):
     from linkgan.styleclip import RegionContent, optimize_latent
-    keep = RegionContent(_weights.segmenter().eval(), EDIT_REGIONS[region])
+    keep = RegionContent(_segmenter(), EDIT_REGIONS[region])
     return optimize_latent(G, clip, ws, target, steps=steps, lr=OPT["lr"], l2=OPT["l2"],
                            id_weight=OPT["region_weight"], identity=keep).images
 
@@ -117,7 +122,7 @@ def pixel_exact(images: torch.Tensor, attribute: str, value: str, region: str) -
     from linkgan.data.attributes import BACKGROUND_RGB, HAIR_RGB, SKIN_RGB
 
     rgb = {"hair_color": HAIR_RGB, "background": BACKGROUND_RGB, "skin_tone": SKIN_RGB}[attribute][value]
-    labels = _weights.segmenter().predict(images)
+    labels = _segmenter().predict(images)
     m = sum((labels == PART_LABELS.index(p)).float() for p in EDIT_REGIONS[region]).unsqueeze(1)
     colour = torch.tensor(rgb, dtype=images.dtype).view(1, 3, 1, 1) / 127.5 - 1
     lum = images.mean(1, keepdim=True)

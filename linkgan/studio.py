@@ -256,7 +256,8 @@ class Studio:
             raise StudioError("type what the face should look like, e.g. 'a face with purple hair'")
         region = None if region in (None, "", "anywhere") else region
         if region is not None and region not in EDIT_REGIONS:
-            raise StudioError(f"unknown region {str(region)[:40]!r}: choose anywhere or one of {', '.join(EDIT_REGIONS)}")
+            raise StudioError(f"unknown region {str(region)[:40]!r}: choose anywhere or one of "
+                              f"{', '.join(EDIT_REGIONS)}")
         setting = TEXT_OPTIMIZE if region is None else REGION_OPTIMIZE
         steps = _check_number("steps", setting["steps"] if steps is None else steps, 1, 300, integer=True)
         try:

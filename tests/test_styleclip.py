@@ -13,8 +13,9 @@ from linkgan.clip import CLIPAdapter, clip_loss
 from linkgan.networks import Generator
 from linkgan.data import PART_LABELS
 from linkgan.styleclip import (PROMPTS_FILE, GlobalDirections, LatentMapper, MapperConfig, RegionContent,
-                               channel_relevance, clip_identity, compute_style_stats, edit_channels, global_edit, load_global_settings,
-                               mapper_groups, optimize_latent, styleclip_lr, train_mapper, tune_global)
+                               channel_relevance, clip_identity, compute_style_stats, edit_channels, global_edit,
+                               load_global_settings, mapper_groups, optimize_latent, styleclip_lr, train_mapper,
+                               tune_global)
 from linkgan.styleclip.tuning import cell_value
 from test_clip import tiny_clip_model
 
@@ -79,17 +80,6 @@ def test_optimization_can_be_cancelled_and_stops_early(G, clip):
     assert res.images.shape == (2, 3, 16, 16)
     res = optimize_latent(G, clip, sample_ws(G), "a face", steps=50, patience=2, min_delta=10.0)
     assert res.stopped == "early" and res.steps == 3          # no step improves by 10: stop after 2 more
-
-
-def test_optimization_can_keep_rows_outside_the_chosen_groups(G, clip):
-    ws0 = sample_ws(G)
-    res = optimize_latent(G, clip, ws0, "a face with blond hair", steps=5, l2=0.0, groups=("fine",))
-    fine = list(mapper_groups(G.num_ws)["fine"])
-    others = [r for r in range(G.num_ws) if r not in fine]
-    assert torch.equal(res.ws[:, others], ws0[:, others])
-    assert float((res.ws[:, fine] - ws0[:, fine]).abs().max()) > 0
-    with pytest.raises(ValueError, match="groups"):
-        optimize_latent(G, clip, ws0, "a face", steps=1, groups=("hair",))
 
 
 class HalfSegmenter:

@@ -89,8 +89,8 @@ def main(argv=None) -> int:
             log.flush()
 
     train_mapper(G, clip, a.prompt, steps=a.steps, batch_size=a.batch_size, lr=a.lr, psi=a.psi, strength=a.strength,
-                 l2_weight=a.l2, id_weight=a.id, identity=identity, groups=tuple(g for g in a.groups.split(",") if g), seed=a.seed,
-                 out=out, save_every=a.save_every, save_dtype=torch.float16 if a.fp16 else None,
+                 l2_weight=a.l2, id_weight=a.id, identity=identity, groups=tuple(g for g in a.groups.split(",") if g),
+                 seed=a.seed, out=out, save_every=a.save_every, save_dtype=torch.float16 if a.fp16 else None,
                  progress=progress)
     print(f"saved {out} after {time.perf_counter() - t0:.0f} s")
     return 0

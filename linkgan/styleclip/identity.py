@@ -54,12 +54,12 @@ class RegionContent:
     def __init__(self, segmenter, labels, *, grow: int = 1):
         from ..data import PART_LABELS
 
-        unknown = [l for l in labels if l not in PART_LABELS]
+        unknown = [p for p in labels if p not in PART_LABELS]
         if not labels or unknown:
             raise ValueError(f"RegionContent needs part labels from {PART_LABELS}, got {list(labels)}")
         self.segment = getattr(segmenter, "predict", segmenter)
         self.grow, self.num_parts = int(grow), len(PART_LABELS)
-        self.ids = [PART_LABELS.index(l) for l in labels]
+        self.ids = [PART_LABELS.index(p) for p in labels]
         self.name = "region:" + "+".join(labels)
 
     @torch.no_grad()

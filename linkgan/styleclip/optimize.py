@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Callable
 
 import torch
 
@@ -35,7 +35,7 @@ class OptimizeResult:
 def optimize_latent(G, clip: CLIPAdapter, ws_src: torch.Tensor, text: str | torch.Tensor, *, steps: int = 300,
                     lr: float = 0.1, l2: float = 0.008, id_weight: float = 0.0, identity="clip",
                     rampup: float = 0.05, rampdown: float = 0.25, noise_mode: str = "const",
-                    patience: int | None = None, min_delta: float = 1e-4, groups: Sequence[str] | None = None,
+                    patience: int | None = None, min_delta: float = 1e-4,
                     progress: Callable[[int, int, dict], None] | None = None,
                     should_stop: Callable[[], bool] | None = None) -> OptimizeResult:
     """Optimise W+ codes towards a text (METHODS.md §2.1). Official defaults: 300 steps, lr 0.1, l2 0.008, id 0.
@@ -45,8 +45,6 @@ def optimize_latent(G, clip: CLIPAdapter, ws_src: torch.Tensor, text: str | torc
     features, the default), None, or a `FeatureIdentity`. patience: stop early when the loss has not improved by
     `min_delta` for this many steps (None: never). progress(step, steps, losses) after every step; should_stop()
     is polled before every step and ends the run (result.stopped = "cancelled") with the codes reached so far.
-    groups: optimise only the W+ rows of these mapper groups ("coarse", "medium", "fine"; mapper_groups), the
-    others stay at ws_src (None: all rows, the paper's).
     """
     if steps <= 0:
         raise ValueError(f"steps must be positive, got {steps}")
@@ -55,17 +53,8 @@ def optimize_latent(G, clip: CLIPAdapter, ws_src: torch.Tensor, text: str | torc
     ident = resolve_identity(identity, clip) if id_weight > 0 else None
     ref = ident.reference(G.synthesize(ws_src, noise_mode=noise_mode)) if ident is not None else None
 
-    rows = torch.ones(ws_src.shape[1], 1, dtype=ws_src.dtype, device=ws_src.device)
-    if groups is not None:
-        from .mapper import GROUPS, mapper_groups
-        unknown = [g for g in groups if g not in GROUPS]
-        if not groups or unknown:
-            raise ValueError(f"groups must name some of {GROUPS}, got {list(groups)}")
-        rows.zero_()
-        for g in groups:
-            rows[list(mapper_groups(ws_src.shape[1])[g])] = 1
-    delta = torch.zeros_like(ws_src, requires_grad=True)
-    opt = torch.optim.Adam([delta], lr=lr)
+    ws = ws_src.clone().requires_grad_(True)
+    opt = torch.optim.Adam([ws], lr=lr)
     history: list[dict] = []
     best, since_best, stopped = math.inf, 0, ""
     for step in range(steps):
@@ -75,7 +64,6 @@ def optimize_latent(G, clip: CLIPAdapter, ws_src: torch.Tensor, text: str | torc
         cur_lr = styleclip_lr(step / steps, lr, rampdown=rampdown, rampup=rampup)
         for group in opt.param_groups:
             group["lr"] = cur_lr
-        ws = ws_src + rows * delta                                          # rows of groups that are off stay
         img = G.synthesize(ws, noise_mode=noise_mode)                        # (B, 3, H, W)
         l_clip = clip_loss(clip, img, target)                                # (B,)
         l_l2 = (ws - ws_src).square().flatten(1).sum(1)                      # (B,)
@@ -97,6 +85,6 @@ def optimize_latent(G, clip: CLIPAdapter, ws_src: torch.Tensor, text: str | torc
                 stopped = "early"
                 break
     with torch.no_grad():
-        ws_out = (ws_src + rows * delta).detach()
+        ws_out = ws.detach()
         img = G.synthesize(ws_out, noise_mode=noise_mode)
     return OptimizeResult(ws=ws_out, images=img, steps=len(history), stopped=stopped, history=history)
