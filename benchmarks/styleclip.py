@@ -109,10 +109,8 @@ def _segmenter():
 
 
 def optimize_edit(G, clip, ws: torch.Tensor, target: str, steps: int, region: str):
-    from linkgan.styleclip import RegionContent, optimize_latent
-    keep = RegionContent(_segmenter(), EDIT_REGIONS[region])
-    return optimize_latent(G, clip, ws, target, steps=steps, lr=OPT["lr"], l2=OPT["l2"],
-                           id_weight=OPT["region_weight"], identity=keep).images
+    from linkgan.styleclip import optimize_latent, region_optimize_args
+    return optimize_latent(G, clip, ws, target, steps=steps, **region_optimize_args(region, _segmenter())).images
 
 
 def pixel_exact(images: torch.Tensor, attribute: str, value: str, region: str) -> torch.Tensor:

@@ -281,14 +281,12 @@ def _apply_preset(args) -> None:
 def _optimize_loss(args) -> dict:
     """optimize_latent's loss settings: the paper's (l2 0.008, no identity term), or with --region the region-content
     term of linkgan.styleclip.REGION_OPTIMIZE (flags given win)."""
-    from .styleclip import EDIT_REGIONS, REGION_OPTIMIZE, RegionContent
+    from .styleclip import region_optimize_args
 
     if args.region is None:
         return {"l2": 0.008 if args.l2 is None else args.l2, "id_weight": args.id or 0.0}
-    from .segmenter import Segmenter
-    keep = RegionContent(Segmenter.from_pretrained("toyfaces64-segmenter").eval(), EDIT_REGIONS[args.region])
-    return {"l2": REGION_OPTIMIZE["l2"] if args.l2 is None else args.l2, "lr": REGION_OPTIMIZE["lr"],
-            "id_weight": REGION_OPTIMIZE["region_weight"] if args.id is None else args.id, "identity": keep}
+    given = {"l2": args.l2, "id_weight": args.id}
+    return {**region_optimize_args(args.region), **{k: v for k, v in given.items() if v is not None}}
 
 
 def _run_edit(args) -> int:

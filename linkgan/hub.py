@@ -65,6 +65,7 @@ REGISTRY: dict[str, WeightSet] = {w.name: w for w in [
 ]}
 DEFAULT_GENERATOR = "toyfaces64-linked"
 DEFAULT_ENCODER = "toyfaces64-encoder"
+DEFAULT_SEGMENTER = "toyfaces64-segmenter"   # part labels: semantic links, edits kept inside a region
 
 
 def _atomic_write_bytes(path: Path, data: bytes) -> None:

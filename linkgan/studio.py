@@ -249,7 +249,7 @@ class Studio:
         when the loss stops improving; progress(step, steps, losses) after every step. region: keep the edit inside
         one of linkgan.styleclip.EDIT_REGIONS (its region-content term replaces the latent L2: REGION_OPTIMIZE);
         None or "anywhere": the paper's loss (TEXT_OPTIMIZE). steps: None for the setting's own."""
-        from .styleclip import EDIT_REGIONS, REGION_OPTIMIZE, RegionContent, optimize_latent
+        from .styleclip import EDIT_REGIONS, REGION_OPTIMIZE, optimize_latent, region_optimize_args
 
         target = (target or "").strip() if isinstance(target, str) else target
         if not isinstance(target, str) or not target:
@@ -266,12 +266,10 @@ class Studio:
             raise StudioError(str(e)) from None
         key = ["optimize", target]
         ws_src = torch.from_numpy(self._start_state(session, "text", key)[0])[None].to(self.device)
-        keep = {}
-        if region is not None:
-            keep = {"id_weight": setting["region_weight"],
-                    "identity": RegionContent(self._part_segmenter(), EDIT_REGIONS[region])}
-        res = optimize_latent(self.G, self.clip, ws_src, emb, steps=steps, lr=setting["lr"], l2=setting["l2"],
-                              patience=max(10, steps // 4), progress=progress, should_stop=should_stop, **keep)
+        loss = ({"lr": setting["lr"], "l2": setting["l2"]} if region is None
+                else region_optimize_args(region, self._part_segmenter()))
+        res = optimize_latent(self.G, self.clip, ws_src, emb, steps=steps, patience=max(10, steps // 4),
+                              progress=progress, should_stop=should_stop, **loss)
         params = {"method": "optimize", "target": target, **({"region": region} if region else {}),
                   "steps": res.steps, "stopped": res.stopped or "end",
                   "clip_loss": round(res.history[-1]["clip"], 4) if res.history else None}
@@ -280,10 +278,10 @@ class Studio:
     def _part_segmenter(self):
         """The part segmenter (labels of images): the generator's own for semantic links, else the shipped one."""
         if self.segmenter is None:
-            from .hub import WeightsNotFoundError
+            from .hub import DEFAULT_SEGMENTER, WeightsNotFoundError
             from .segmenter import Segmenter
             try:
-                self.segmenter = Segmenter.from_pretrained("toyfaces64-segmenter", device=self.device).predict
+                self.segmenter = Segmenter.from_pretrained(DEFAULT_SEGMENTER, device=self.device).predict
             except WeightsNotFoundError as e:
                 raise StudioError(f"keeping an edit inside a region needs a part segmenter: {e}") from None
         return self.segmenter

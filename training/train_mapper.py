@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import torch  # noqa: E402
 
 from script_args import add_loop_args, add_model_args, load_models, parser  # noqa: E402
+from linkgan.hub import DEFAULT_SEGMENTER  # noqa: E402
 from linkgan.styleclip import (EDIT_REGIONS, GROUPS, ZOO_MAPPER_GROUPS, ZOO_PROMPTS, styleclip_folder,  # noqa: E402
                                train_mapper)
 
@@ -46,7 +47,7 @@ def main(argv=None) -> int:
                    help=f"keep the edit inside a region: one of {', '.join(EDIT_REGIONS)} or comma-separated parts "
                         f"(linkgan.data.PART_LABELS); the identity term becomes the pixel change outside it "
                         f"(RegionContent, read by --segmenter) instead of the CLIP-image distance")
-    p.add_argument("--segmenter", default="toyfaces64-segmenter", help="part segmenter of --region: name or folder")
+    p.add_argument("--segmenter", default=DEFAULT_SEGMENTER, help="part segmenter of --region: name or folder")
     p.add_argument("--groups", default=None, help=f"groups that are on, e.g. coarse,medium (default: "
                                                   f"{DEFAULTS['groups']})")
     p.add_argument("--save-every", type=int, default=500, help="steps between (atomic) saves")
@@ -68,10 +69,10 @@ def main(argv=None) -> int:
     identity = "clip"
     if a.region and a.id > 0:
         from linkgan.segmenter import Segmenter
-        from linkgan.styleclip import RegionContent
+        from linkgan.styleclip import region_content
         seg = Segmenter.from_pretrained(a.segmenter, device=next(G.parameters()).device).eval().requires_grad_(False)
         try:
-            identity = RegionContent(seg, EDIT_REGIONS.get(a.region) or [r for r in a.region.split(",") if r])
+            identity = region_content(a.region, seg)
         except ValueError as e:
             p.error(str(e))
     out = Path(a.out)
