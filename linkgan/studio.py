@@ -29,8 +29,9 @@ from .networks import Generator
 
 LATENT_FORMAT = "linkgan-latent/1"
 MAX_SEED = 2**31 - 1
-MAX_ALPHA = 20.0               # StyleCLIP global directions: the paper's GUI has -10..10; the tuned background
-                               # edits of the toy zoo need 12 (global_prompts.json)
+MAX_ALPHA = 20.0               # StyleCLIP global directions: the paper's GUI has -10..10; the toy zoo's tuned edits
+                               # use up to 20 (blue eyes, 3 channels; global_prompts.json), and
+                               # training/tune_directions.py keeps its grid inside this range
 MAX_MAPPER_STRENGTH = 0.3      # mappers train at 0.1; 3x that is already far outside what they learned
 DISPLAY_SIZE = 256
 # Latent optimisation of text edits: lr 0.1 as the paper, latent L2 weight 0.002 (the paper's 0.008 barely moved

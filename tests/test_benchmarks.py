@@ -53,3 +53,38 @@ def test_registry_is_lazy():
 
     for name, fn in benchmarks.SECTIONS.items():
         assert "quick" in inspect.signature(fn).parameters, name
+
+
+def test_pixel_exact_reference_recolours_only_the_named_part():
+    """The benchmark's ideal edit (pixel_exact) on rendered toy faces: hair, background and eye colour land on the
+    named colour as the shipped oracle reads it, and no pixel outside the part (eye colour: the iris) moves."""
+    import dataclasses
+
+    import numpy as np
+    import torch
+
+    from benchmarks._weights import oracle
+    from benchmarks.styleclip import pixel_exact
+    from linkgan.data import PART_LABELS, sample_attributes
+    from linkgan.styleclip import EDIT_REGIONS
+    from linkgan.data.render import render
+    from linkgan.oracle import edit_score
+
+    attrs = [dataclasses.replace(sample_attributes(s), eyes="open", glasses="none", hair_style="long",
+                                 eye_color="green", hair_color="black", background="white") for s in range(8)]
+    rendered = [render(a, size=64) for a in attrs]
+    x = torch.from_numpy(np.stack([img for img, _ in rendered])).permute(0, 3, 1, 2).float() / 127.5 - 1
+    parts = torch.from_numpy(np.stack([m for _, m in rendered])).long()
+    orc = oracle()
+    for attribute, value, region in [("hair_color", "purple", "hair"), ("background", "blue", "background"),
+                                     ("eye_color", "blue", "eyes")]:
+        y = pixel_exact(x, attribute, value, region)
+        moved = (y - x).abs().amax(1) > 1e-6
+        inside = sum((parts == PART_LABELS.index(p)).float() for p in EDIT_REGIONS[region])
+        grown = torch.nn.functional.max_pool2d(inside[:, None], 3, 1, 1)[:, 0]     # the segmenter's edges: 1 px
+        assert moved.any() and not (moved & (grown == 0)).any(), attribute
+        if attribute == "eye_color":                        # the white of the eye keeps its colour
+            white = (x.amin(1) > 0.8) & (parts == PART_LABELS.index("eyes"))
+            assert white.any() and not (moved & white).any()
+        score = edit_score(orc, x, y, attribute, value)
+        assert score["success"] >= 0.75 and score["preservation"] >= 0.9, (attribute, score)

@@ -171,3 +171,16 @@ def test_the_apps_preset_menu_fills_the_controls_and_applies_them_to_an_image(st
     assert tuple(out[:5]) == controls
     assert out[8]["edits"][-1]["params"] == studio.text_global(s, *controls)["edits"][-1]["params"]
     assert '1. text: {"method": "global"' in out[7]
+
+
+def test_the_shipped_zoo_loads_whole():
+    """The default generator's shipped StyleCLIP folder serves every zoo prompt: a mapper each, and a tuned preset
+    each whose alpha the app's slider can show."""
+    from linkgan.studio import MAX_ALPHA
+    from linkgan.styleclip import ZOO_PROMPTS
+
+    shipped = Studio.load("toyfaces64-linked")
+    assert shipped.mapper_prompts() == {z.name: z.target for z in ZOO_PROMPTS}
+    presets = shipped.global_presets()
+    assert set(presets) == {z.target for z in ZOO_PROMPTS}
+    assert all(abs(p["alpha"]) <= MAX_ALPHA and p["min_channels"] >= 1 for p in presets.values())

@@ -22,6 +22,7 @@ from tqdm import tqdm  # noqa: E402
 
 from script_args import add_model_args, command_line, load_models, parser  # noqa: E402
 from linkgan.oracle import AttributeOracle, edit_score  # noqa: E402
+from linkgan.studio import MAX_ALPHA  # noqa: E402
 from linkgan.styleclip import (PROMPTS_FILE, ZOO_PROMPTS, load_directions, seed_ws, styleclip_folder,  # noqa: E402
                                tune_global)
 
@@ -42,8 +43,8 @@ def main(argv=None) -> int:
     p.add_argument("--seeds", type=int, default=60, help=f"tuning faces (seeds {SEED0}..)")
     p.add_argument("--psi", type=float, default=0.7, help="truncation of the tuning faces (the benchmark's)")
     p.add_argument("--neutral", default="a face", help="neutral text of every edit")
-    p.add_argument("--alphas", default="3,5,8,12,20", help="comma-separated alphas to try")
-    p.add_argument("--channels", default="5,10,20,40,80", help="comma-separated numbers of channels to move")
+    p.add_argument("--alphas", default="2,3,5,8,12,20", help="comma-separated alphas to try")
+    p.add_argument("--channels", default="2,3,5,10,20,40,80", help="comma-separated numbers of channels to move")
     p.add_argument("--prompts", default=",".join(z.name for z in ZOO_PROMPTS), help="comma-separated zoo prompts")
     a = p.parse_args(argv)
     known = {z.name: z for z in ZOO_PROMPTS}
@@ -52,6 +53,8 @@ def main(argv=None) -> int:
     alphas, channels = floats(a.alphas), [int(c) for c in floats(a.channels)]
     if unknown or not names or not alphas or not channels or a.seeds < 1:
         p.error(f"need zoo prompts ({', '.join(known)}; unknown: {unknown}), alphas, channels and --seeds >= 1")
+    if max(abs(v) for v in alphas) > MAX_ALPHA:
+        p.error(f"--alphas must lie within +-{MAX_ALPHA:g}, the app's alpha slider (linkgan.studio.MAX_ALPHA)")
     G, clip = load_models(a)
     device = next(G.parameters()).device
     dirs = load_directions(a.generator, a.directions)

@@ -12,7 +12,7 @@
 #   (a NAME of its own: the `linked` stages use runs/lB .. runs/lL, and a stage resumes a folder it finds)
 #
 # and builds what the app's text edits and photo inversion need for a generator folder, with the settings of the
-# shipped ones (their cards): global directions, their per-prompt alpha / beta, the six mappers and the encoder:
+# shipped ones (their cards): global directions, their per-prompt alpha / beta, the nine mappers and the encoder:
 #
 #   bash training/recipes/toyfaces64.sh zoo GENERATOR   # -> GENERATOR/styleclip/..., GENERATOR/encoder/
 #   (MAPPER_STEPS, ENCODER_STEPS, DIRECTION_IMAGES, TUNE_SEEDS shrink it for a smoke run; a stopped zoo continues
