@@ -26,7 +26,7 @@ import time
 import torch
 
 from linkgan.oracle import edit_score, oracle_confidence
-from linkgan.styleclip import EDIT_REGIONS, REGION_OPTIMIZE, ZOO_PROMPTS, global_edit, load_global_settings
+from linkgan.styleclip import REGION_OPTIMIZE, ZOO_PROMPTS, global_edit, load_global_settings
 
 from . import _weights
 from ._timing import median_ms
@@ -44,8 +44,8 @@ OPT = REGION_OPTIMIZE       # what the app runs when the edit is kept inside the
 # oracle success 0.0 on tuning seeds, so none is shipped (README "Text editing").
 TABLE2 = [("eyes", "a face with blue eyes", "blue_eyes"), ("mouth", "a smiling face", None),
           ("hair", "a face with purple hair", "purple_hair")]
-IRIS_CHROMA = 0.2         # max - min of RGB in [-1, 1]: an iris pixel of pixel_exact (white, pupil and lids are grey)
 TABLE2_GLOBAL = (5.0, 1.0, 20)     # alpha, beta, min_channels for Table 2 targets outside the zoo: the top 20 channels
+IRIS_CHROMA = 0.2         # max - min of RGB in [-1, 1]: an iris pixel of pixel_exact (white, pupil and lids are grey)
 
 
 def load_zoo(generator: str | None = None):
@@ -119,13 +119,12 @@ def pixel_exact(images: torch.Tensor, attribute: str, value: str, region: str) -
     toy-faces renderer, each pixel keeping its offset from the region's mean brightness; nothing else touched. For
     eye colour only the iris is painted: the coloured pixels of the eyes (chroma above IRIS_CHROMA), not the white
     and the pupil."""
-    from linkgan.data import PART_LABELS
     from linkgan.data.attributes import BACKGROUND_RGB, EYE_RGB, HAIR_RGB, SKIN_RGB
+    from linkgan.styleclip import region_mask
 
     rgb = {"hair_color": HAIR_RGB, "background": BACKGROUND_RGB, "skin_tone": SKIN_RGB,
            "eye_color": EYE_RGB}[attribute][value]
-    labels = _segmenter().predict(images)
-    m = sum((labels == PART_LABELS.index(p)).float() for p in EDIT_REGIONS[region]).unsqueeze(1)
+    m = region_mask(_segmenter().predict(images), region)
     if attribute == "eye_color":
         m = m * (images.amax(1, keepdim=True) - images.amin(1, keepdim=True) > IRIS_CHROMA).float()
     colour = torch.tensor(rgb, dtype=images.dtype).view(1, 3, 1, 1) / 127.5 - 1

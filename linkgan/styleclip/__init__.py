@@ -14,7 +14,7 @@ from .optimize import OptimizeResult, optimize_latent, styleclip_lr
 from .tuning import global_edit, tune_global
 from .zoo import (DIRECTIONS_FILE, EDIT_REGIONS, PROMPTS_FILE, REGION_OPTIMIZE, ZOO_MAPPER_GROUPS, ZOO_PROMPTS,
                   ZooPrompt, load_directions, load_global_settings, load_mapper, region_content,
-                  region_optimize_args, seed_ws, styleclip_folder)
+                  region_mask, region_optimize_args, seed_ws, styleclip_folder)
 
 __all__ = [
     "DIRECTIONS_FILE", "EDIT_REGIONS", "GROUPS", "PROMPTS_FILE", "REGION_OPTIMIZE", "ZOO_MAPPER_GROUPS", "ZOO_PROMPTS",
@@ -22,5 +22,6 @@ __all__ = [
     "RegionContent", "StyleCLIPMapperError", "StyleStats", "ZooPrompt", "add_style_offset", "channel_relevance",
     "clip_identity", "compute_style_stats", "convert_styleclip_state", "edit_channels", "flatten_styles",
     "global_edit", "load_directions", "load_global_settings", "load_mapper", "load_styleclip_mapper",
-    "mapper_groups", "optimize_latent", "region_content", "region_optimize_args", "seed_ws", "styleclip_folder", "styleclip_lr", "train_mapper", "tune_global",
+    "mapper_groups", "optimize_latent", "region_content", "region_mask", "region_optimize_args", "seed_ws",
+    "styleclip_folder", "styleclip_lr", "train_mapper", "tune_global",
 ]

@@ -63,6 +63,13 @@ ZOO_MAPPER_GROUPS = ("fine",)
 REGION_OPTIMIZE = {"steps": 100, "lr": 0.2, "l2": 0.0, "region_weight": 50.0}
 
 
+def region_mask(labels: torch.Tensor, region: str) -> torch.Tensor:
+    """(B, 1, H, W) float mask of the parts of `region` (a key of EDIT_REGIONS) in part-label maps (B, H, W)."""
+    from ..data import PART_LABELS
+    ids = torch.tensor([PART_LABELS.index(p) for p in EDIT_REGIONS[region]], device=labels.device)
+    return torch.isin(labels, ids).unsqueeze(1).float()
+
+
 def region_content(region: str, segmenter=None, *, device=None) -> RegionContent:
     """The RegionContent term of `region` (a key of EDIT_REGIONS, or comma-separated parts of PART_LABELS), read by
     `segmenter` (a Segmenter or its predict; None: the shipped DEFAULT_SEGMENTER, loaded on `device`)."""
