@@ -283,7 +283,9 @@ def build_app(studio):
                                                  visible=bool(presets), elem_id="global-preset")
                             global_target = gr.Textbox(label="Target text", value=g0["target"],
                                                        elem_id="global-target")
-                            neutral = gr.Textbox(label="Neutral text", value=g0["neutral"], elem_id="global-neutral")
+                            neutral = gr.Textbox(label="Neutral text", value=g0["neutral"], elem_id="global-neutral",
+                                                 info="the face as it is; alternatives separated by | (CLIP uses "
+                                                      "the one it reads in the face, shown in the history)")
                             alpha = gr.Slider(-MAX_ALPHA, MAX_ALPHA, value=g0["alpha"], step=0.5,
                                               label="alpha (strength)", elem_id="alpha")
                             beta = gr.Slider(0.0, 1.0, value=g0["beta"], step=0.01,

@@ -233,10 +233,13 @@ def _add_edit(sub) -> None:
     p.add_argument("--method", choices=("global", "mapper", "optimize"), default="global",
                    help="global directions in S (instant), a trained latent mapper, or latent optimisation in W+")
     p.add_argument("--target", help="text of the edit, e.g. 'a face with blond hair' (global, optimize)")
-    p.add_argument("--neutral", default="a face", help="neutral text for global directions (default 'a face')")
+    p.add_argument("--neutral", default="a face",
+                   help="global: the face as it is (default 'a face'); alternatives separated by '|' let CLIP pick "
+                        "the one it reads in the face")
     p.add_argument("--preset", default=None,
                    help="global: a tuned prompt of the generator's zoo (its name, e.g. blond_hair, or its text): "
-                        "target, neutral, alpha and beta from global_prompts.json; --alpha / --beta override")
+                        "target, neutral, alpha, beta and channels from global_prompts.json; --alpha / --beta / "
+                        "--min-channels override")
     p.add_argument("--alpha", type=float, default=None,
                    help="global: edit strength (default 4.1, or the preset's; paper range -10..10)")
     p.add_argument("--beta", type=float, default=None,
@@ -262,7 +265,7 @@ def _add_edit(sub) -> None:
 
 
 def _apply_preset(args) -> None:
-    """Fills target, neutral, alpha and beta (those not given) from the generator's tuned global settings."""
+    """Fills target, neutral, alpha, beta and min_channels (those not given) from the generator's tuned settings."""
     from .styleclip import load_global_settings
 
     try:
@@ -273,9 +276,11 @@ def _apply_preset(args) -> None:
     p = prompts.get(args.preset) or next((q for q in prompts.values() if q["target"] == args.preset), None)
     if p is None:
         raise CLIError(f"no tuned preset {args.preset!r} for {args.model}; the tuned ones: {', '.join(prompts)}")
-    args.target, args.neutral = p["target"], settings.get("neutral") or args.neutral
+    args.target, args.neutral = p["target"], p.get("neutral") or settings.get("neutral") or args.neutral
     args.alpha = float(p["alpha"]) if args.alpha is None else args.alpha
     args.beta = float(p["beta"]) if args.beta is None else args.beta
+    if args.min_channels is None and p.get("channels"):
+        args.min_channels = int(p["channels"])
 
 
 def _optimize_loss(args) -> dict:
@@ -295,7 +300,8 @@ def _run_edit(args) -> int:
     from .clip import CLIPAdapter
     from .hub import WeightsFormatError, WeightsNotFoundError
     from .networks import Generator
-    from .styleclip import load_directions, load_mapper, optimize_latent, seed_ws
+    from .styleclip import (edit_from_neutrals, load_directions, load_mapper, neutral_choices, optimize_latent,
+                            pick_neutrals, seed_ws)
     from .utils import make_grid
 
     if args.preset is not None:
@@ -319,11 +325,19 @@ def _run_edit(args) -> int:
             clip = CLIPAdapter.load(args.clip, device="cpu")
             if args.method == "global":
                 dirs = load_directions(args.model, args.directions)
-                delta_t = clip.text_direction(args.neutral, args.target)
-                e = dirs.edit(G.ws_to_styles(ws), delta_t, args.alpha, args.beta, min_channels=args.min_channels)
+                if len(neutral_choices(args.neutral)) == 1:
+                    clip.text_direction(args.neutral, args.target)      # says so when the two texts are the same
+                styles = G.ws_to_styles(ws)
                 with torch.no_grad():
-                    edited = G.synthesize_styles(e.styles, noise_mode="const")
-                note = f", {e.num_channels} channels (beta {e.beta:.3f})"
+                    neutral = pick_neutrals(clip, G.synthesize_styles(styles, noise_mode="const"), args.neutral)
+                edited_styles, edits = edit_from_neutrals(dirs, clip, styles, neutral, args.target, args.alpha,
+                                                          args.beta, args.min_channels)
+                with torch.no_grad():
+                    edited = G.synthesize_styles(edited_styles, noise_mode="const")
+                e = edits.get(neutral[0])
+                read = f", neutral read: {neutral[0]!r}" if neutral[0] != args.neutral.strip() else ""
+                note = (f", {e.num_channels} channels (beta {e.beta:.3f}){read}" if e is not None else
+                        f": unchanged, CLIP already reads the face as {neutral[0]!r}")
             else:
                 res = optimize_latent(G, clip, ws, args.target, steps=args.steps, **_optimize_loss(args))
                 edited = res.images

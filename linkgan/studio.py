@@ -340,7 +340,7 @@ class Studio:
     def global_presets(self) -> dict[str, dict]:
         """The tuned global-direction edits of this generator's zoo (global_prompts.json, written by
         training/tune_directions.py) as arguments of text_global: {target text: {"neutral", "alpha", "beta",
-        "min_channels"}}. beta is rounded up to 0.01 (the app's slider step) and min_channels is the tuned number of
+        "min_channels"}}; a neutral may list alternatives (CLIP picks the one it reads in the face). beta is rounded up to 0.01 (the app's slider step) and min_channels is the tuned number of
         channels, so the automatic beta moves exactly the tuned channels. {} when none are shipped."""
         from .styleclip import PROMPTS_FILE, load_global_settings
         path = self.styleclip_dir / PROMPTS_FILE
@@ -349,8 +349,8 @@ class Studio:
         presets = {}
         try:
             settings = load_global_settings(self.name, path)
-            neutral = str(settings.get("neutral") or "a face")
             for p in settings["prompts"].values():
+                neutral = str(p.get("neutral") or settings.get("neutral") or "a face")
                 k, alpha, beta = int(p.get("channels") or 0), float(p["alpha"]), float(p["beta"])
                 _check_number("a tuned alpha", alpha, -MAX_ALPHA, MAX_ALPHA)
                 presets[str(p["target"])] = {"neutral": neutral, "alpha": alpha, "min_channels": k,
@@ -378,8 +378,9 @@ class Studio:
     def text_global(self, session: dict, target: str, neutral: str = "a face", alpha=4.0, beta=0.15,
                     min_channels=0) -> dict:
         """StyleCLIP global direction: s' = s + alpha * delta_s for the channels whose relevance to
-        (target - neutral) is at least beta. min_channels > 0: the automatic beta, lowered until at least that many
-        channels move. Kept as a style offset that later edits carry along."""
+        (target - neutral) is at least beta; a neutral "a | b | c" lists alternatives, and the one CLIP reads in the
+        face as it is before this edit is used (reported as "neutral_read"). min_channels > 0: the automatic beta,
+        lowered until at least that many channels move. Kept as a style offset that later edits carry along."""
         texts = {}
         for label, text in (("target", target), ("neutral", neutral)):
             text = text.strip() if isinstance(text, str) else ""
@@ -393,9 +394,21 @@ class Studio:
         from .styleclip import flatten_styles
         dirs = self._directions()
         min_channels = _check_number("min_channels", min_channels, 0, dirs.fs3.shape[0], integer=True)
+        key = ["global", texts["target"], texts["neutral"]]
+        ws, start = self._start_state(session, "text", key)
+        from .styleclip import neutral_choices, pick_neutrals
         try:
-            delta_t = self.clip.text_direction(texts["neutral"], texts["target"])
-        except ValueError as e:                       # empty after tokenising, too long, or target == neutral
+            choices = neutral_choices(texts["neutral"])
+            neutral = choices[0]
+            if len(choices) > 1:        # alternatives: the one CLIP reads in the face as it is before this edit
+                neutral = pick_neutrals(self.clip, self._synthesize(ws, start), texts["neutral"])[0]
+                if neutral == texts["target"]:
+                    raise StudioError(f"CLIP already reads this face as {neutral!r}: nothing to move towards. To push "
+                                      f"further, use a neutral text that does not describe the target, e.g. 'a face'")
+            delta_t = self.clip.text_direction(neutral, texts["target"])
+        except StudioError:
+            raise
+        except ValueError as e:       # an empty alternative, empty after tokenising, too long, or target == neutral
             raise StudioError(str(e)) from None
         zeros = {name: torch.zeros(1, c) for name, c in dirs.channels}
         e = dirs.edit(zeros, delta_t, alpha, beta, min_channels=min_channels or None)
@@ -403,11 +416,10 @@ class Studio:
             top = float(dirs.relevance(delta_t).abs().max())
             raise StudioError(f"beta {beta:g} is above the relevance of every channel (largest {top:.3f}): "
                               f"lower beta, or set a minimum number of channels (automatic beta)")
-        key = ["global", texts["target"], texts["neutral"]]
-        ws, start = self._start_state(session, "text", key)
         delta = flatten_styles(self.G, e.styles)[0].numpy()
         s_offset = delta if start is None else np.asarray(start, np.float32) + delta
-        params = {"method": "global", "target": texts["target"], "neutral": texts["neutral"], "alpha": alpha,
+        params = {"method": "global", "target": texts["target"], "neutral": texts["neutral"],
+                  **({"neutral_read": neutral} if neutral != texts["neutral"] else {}), "alpha": alpha,
                   "beta": round(e.beta, 4), "channels": e.num_channels,
                   **({"min_channels": min_channels} if min_channels else {})}
         return self._push(session, "text", key, params, ws, s_offset=s_offset)

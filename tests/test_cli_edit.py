@@ -125,11 +125,25 @@ def test_a_tuned_preset_is_the_tuned_edit(zoo, tmp_path, capsys, preset):
     assert code == 0 and np.array_equal(read(tmp_path / "z.png")[:, :16], read(tmp_path / "z.png")[:, 16:])
 
 
+def test_neutral_alternatives_edit_from_the_one_clip_reads(zoo, tmp_path, capsys):
+    common = ["edit", "--seed", "3", "--model", str(zoo / "gen"), "--clip", str(zoo / "clip"), "--method", "global",
+              "--target", "a face with blond hair", "--alpha", "4", "--beta", "1", "--min-channels", "5"]
+    alternatives = "a face with black hair | a face with red hair | a face with grey hair"
+    code, stdout, err = run([*common, "--neutral", alternatives, "--out", str(tmp_path / "a.png")], capsys)
+    assert code == 0, err
+    read_as = stdout.split("neutral read: ")[1].strip().strip("'")
+    assert read_as in alternatives.split(" | ") and "5 channels" in stdout
+    code, stdout, err = run([*common, "--neutral", read_as, "--out", str(tmp_path / "b.png")], capsys)
+    assert code == 0 and "neutral read" not in stdout
+    assert np.array_equal(read(tmp_path / "a.png"), read(tmp_path / "b.png"))
+
+
 @pytest.mark.parametrize("args, message", [
     (["--method", "global", "--preset", "purple_hair"], "no tuned preset 'purple_hair' for"),
     (["--method", "global", "--preset", "blond_hair", "--target", "a face"], "replaces --target"),
     (["--method", "mapper", "--preset", "blond_hair"], "goes with --method global"),
     (["--method", "global"], "needs --target"),
+    (["--method", "global", "--target", "a face with blond hair", "--neutral", "a face |"], "empty neutral text"),
     (["--method", "mapper"], "needs --mapper"),
     (["--method", "mapper", "--mapper", "no_such"], "not trained yet"),
     (["--method", "global", "--target", "a face", "--directions", "/nonexistent/d.safetensors"], "not computed yet"),

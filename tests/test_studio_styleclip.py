@@ -112,6 +112,28 @@ def test_user_mistakes_get_clear_errors(studio, call, msg):
         call(studio, studio.generate(1, 0.7))
 
 
+def test_neutral_alternatives_use_the_one_clip_reads_in_the_face(studio, monkeypatch):
+    alternatives = ["a face with black hair", "a face with red hair", "a face with blond hair"]
+    s = studio.generate(5, 0.7)
+    with torch.no_grad():
+        texts = torch.stack([studio.clip.text_embedding(t) for t in alternatives])
+        read_as = alternatives[int((studio.clip.encode_image(studio._synthesize(studio.current_ws(s))) @ texts.T)
+                                   .argmax())]
+    target = next(t for t in ("a face with purple hair", "a face with grey hair") if t != read_as)
+    out = studio.text_global(s, target, " | ".join(alternatives), 4, 1.0, 5)
+    p = out["edits"][0]["params"]
+    assert p["neutral_read"] == read_as and p["channels"] == 5
+    alone = studio.text_global(s, target, read_as, 4, 1.0, 5)
+    assert "neutral_read" not in alone["edits"][0]["params"]
+    assert np.array_equal(pixels(studio, out), pixels(studio, alone))
+    # a face CLIP reads as the target already: nothing to move towards, said so, the session kept
+    with pytest.raises(StudioError, match=f"CLIP already reads this face as '{read_as}': nothing to move towards"):
+        studio.text_global(s, read_as, " | ".join(alternatives), 4, 1.0, 5)
+    with pytest.raises(StudioError, match="empty neutral text"):
+        studio.text_global(s, target, "a face | ", 4, 1.0, 5)
+    assert s["edits"] == []
+
+
 def test_tuned_presets_move_exactly_the_tuned_channels(studio):
     from linkgan.styleclip import PROMPTS_FILE, load_global_settings
     tuned = {p["target"]: p for p in load_global_settings("tiny", studio.styleclip_dir / PROMPTS_FILE)["prompts"]

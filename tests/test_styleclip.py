@@ -276,3 +276,70 @@ def test_directions_save_load_round_trip(directions, tmp_path):
     assert all(torch.equal(loaded.stats.std[k], directions.stats.std[k]) for k in directions.stats.std)
     with pytest.raises(FileNotFoundError, match="not computed yet"):
         GlobalDirections.load(tmp_path / "missing.safetensors")
+
+
+# --- neutral alternatives: each face edited from the description CLIP reads in it -------------------------------
+ALTERNATIVES = ["a face with black hair", "a face with red hair", "a face with blond hair"]
+
+
+def _reading(clip, monkeypatch, picks):
+    """Make the CLIP read image i as the alternative picks[i] (its image embedding = that text's embedding)."""
+    emb = torch.stack([clip.text_embedding(ALTERNATIVES[i]) for i in picks])
+    monkeypatch.setattr(clip, "encode_image", lambda images: emb[:len(images)])
+
+
+def test_alternatives_are_picked_per_face_and_each_face_moves_along_its_own_text_direction(G, clip, directions,
+                                                                                         monkeypatch):
+    from linkgan.styleclip import edit_from_neutrals, pick_neutrals
+    neutral = " | ".join(ALTERNATIVES)
+    target = "a face with blond hair"
+    _reading(clip, monkeypatch, [1, 0, 2, 1])
+    ws = sample_ws(G, n=4)
+    styles = G.ws_to_styles(ws)
+    picked = pick_neutrals(clip, G.synthesize(ws, noise_mode="const"), neutral)
+    assert picked == [ALTERNATIVES[i] for i in (1, 0, 2, 1)]
+    assert pick_neutrals(clip, G.synthesize(ws, noise_mode="const"), "a face") == ["a face"] * 4
+    edited, edits = edit_from_neutrals(directions, clip, styles, picked, target, 4.0, 1.0, min_channels=5)
+    assert set(edits) == {ALTERNATIVES[0], ALTERNATIVES[1]} and all(e.num_channels == 5 for e in edits.values())
+    for i, text in enumerate(picked):
+        row = {k: v[i:i + 1] for k, v in styles.items()}
+        if text == target:                   # read as the target already: nothing to move towards, left as it is
+            assert all(torch.equal(edited[k][i:i + 1], row[k]) for k in styles)
+            continue
+        alone = directions.edit(row, clip.text_direction(text, target), 4.0, 1.0, min_channels=5).styles
+        assert all(torch.allclose(edited[k][i:i + 1], alone[k]) for k in styles)
+    # the red and the black face move along different directions
+    assert not torch.equal(edited["b4.conv"][0] - styles["b4.conv"][0], edited["b4.conv"][1] - styles["b4.conv"][1])
+    # the batch helper gives the same images
+    images = global_edit(G, directions, clip, ws, target, 4.0, 1.0, 5, neutral=neutral)
+    assert torch.allclose(images, G.synthesize_styles(edited, noise_mode="const"), atol=1e-6)
+
+
+@pytest.mark.parametrize("neutral", ["a face | ", "|", "a face || a face with hair"])
+def test_an_empty_alternative_is_refused(G, clip, directions, neutral):
+    with pytest.raises(ValueError, match="empty neutral text"):
+        global_edit(G, directions, clip, sample_ws(G), "a face with blond hair", 4.0, 0.1, neutral=neutral)
+
+
+def test_tuning_tries_each_neutral_and_prefers_a_cell_that_meets_both_bars(G, clip, directions, monkeypatch):
+    from linkgan.styleclip import best_cell
+    _reading(clip, monkeypatch, [0, 1, 2])
+    ws = sample_ws(G, n=3)
+    alternatives = " | ".join(ALTERNATIVES)
+
+    def judge(before, after):            # success grows with the change, preservation falls with it
+        change = float((after - before).abs().mean())
+        return {"success": min(1.0, 20 * change), "preservation": 1.0 / (1.0 + 5 * change)}
+
+    res = tune_global(G, directions, clip, ws, "a face with blond hair", judge, alphas=[1.0, 8.0], channels=[2, 8],
+                      neutrals=["a face", alternatives])
+    grid = res["grid"]
+    assert [(c["neutral"], c["channels"], c["alpha"]) for c in grid] == [
+        (n, k, a) for n in ("a face", alternatives) for k in (2, 8) for a in (1.0, 8.0)]
+    assert all(c["beta"] == 1.0 for c in grid if c["neutral"] == alternatives)
+    assert all(c["num_channels"] == c["channels"] for c in grid)
+    ok = [c for c in grid if c["success"] >= 0.8 and c["preservation"] >= 0.9]
+    assert res["best"] is (max(ok, key=cell_value) if ok else max(grid, key=cell_value))
+    # the rule itself, on cells made up for it: a passing cell beats a larger product that misses a bar
+    cells = [{"success": 1.0, "preservation": 0.89}, {"success": 0.8, "preservation": 0.9}, {"success": 0.5}]
+    assert best_cell(cells) is cells[1] and best_cell(cells[:1] + cells[2:]) is cells[0]

@@ -1,6 +1,8 @@
 """Tunes alpha / beta of the global-direction edit (StyleCLIP Sec. 6) for each prompt of the default zoo: a grid over
-alpha and the number of channels moved, each cell scored by the attribute oracle (success x preservation) on tuning
-seeds that the benchmark never uses. Writes <generator's styleclip folder>/global_prompts.json, which the benchmark
+alpha and the number of channels moved and two neutral texts (the generic one, and the alternatives describing the
+prompt's attribute, from which CLIP picks one per face), each cell scored by the attribute oracle on tuning seeds that
+the benchmark never uses; the best cell meeting success >= 0.8 and preservation >= 0.9 is kept (the best success x
+preservation when none does). Writes <generator's styleclip folder>/global_prompts.json, which the benchmark
 and `linkgan.styleclip.load_global_settings` read.
 
     python training/tune_directions.py --generator toyfaces64-linked
@@ -23,14 +25,34 @@ from tqdm import tqdm  # noqa: E402
 from script_args import add_model_args, command_line, load_models, parser  # noqa: E402
 from linkgan.oracle import AttributeOracle, edit_score  # noqa: E402
 from linkgan.studio import MAX_ALPHA  # noqa: E402
-from linkgan.styleclip import (PROMPTS_FILE, ZOO_PROMPTS, load_directions, seed_ws, styleclip_folder,  # noqa: E402
-                               tune_global)
+from linkgan.styleclip import (PROMPTS_FILE, ZOO_PROMPTS, described_neutral, load_directions, seed_ws,  # noqa: E402
+                               styleclip_folder, tune_global)
 
 SEED0 = 8_000_000          # tuning faces: the benchmark's are 7_000_000.. (benchmarks/styleclip.py)
 
 
 def floats(text: str) -> list[float]:
     return [float(v) for v in text.split(",") if v.strip()]
+
+
+GRID_KEYS = ("neutral", "alpha", "channels", "num_channels", "beta", "success", "preservation", "eligible")
+
+
+def compact_grid(grid: list[dict], neutrals: list[str]) -> dict:
+    """{"neutrals", "grid"}: every cell with GRID_KEYS only, its neutral text an index into neutrals."""
+    return {"neutrals": list(neutrals),
+            "grid": [{k: neutrals.index(c[k]) if k == "neutral" else c.get(k) for k in GRID_KEYS} for c in grid]}
+
+
+def settings_json(settings: dict) -> str:
+    """The settings as indented JSON, each grid cell on one line (thousands of cells)."""
+    grids = {name: p["grid"] for name, p in settings["prompts"].items()}
+    marked = {**settings, "prompts": {name: {**p, "grid": f"@grid:{name}@"} for name, p in settings["prompts"].items()}}
+    text = json.dumps(marked, indent=1)
+    for name, grid in grids.items():
+        rows = ",\n".join(json.dumps(cell) for cell in grid)
+        text = text.replace(json.dumps(f"@grid:{name}@"), f"[\n{rows}\n  ]")
+    return text + "\n"
 
 
 def main(argv=None) -> int:
@@ -42,9 +64,12 @@ def main(argv=None) -> int:
                                                  f"folder)")
     p.add_argument("--seeds", type=int, default=60, help=f"tuning faces (seeds {SEED0}..)")
     p.add_argument("--psi", type=float, default=0.7, help="truncation of the tuning faces (the benchmark's)")
-    p.add_argument("--neutral", default="a face", help="neutral text of every edit")
-    p.add_argument("--alphas", default="2,3,5,8,12,20", help="comma-separated alphas to try")
-    p.add_argument("--channels", default="2,3,5,10,20,40,80", help="comma-separated numbers of channels to move")
+    p.add_argument("--neutral", default="a face", help="the generic neutral text")
+    p.add_argument("--no-described", action="store_true",
+                   help="try only --neutral, not also the alternatives that describe the prompt's attribute")
+    p.add_argument("--alphas", default="2,3,4,5,6,8,10,12,16,20", help="comma-separated alphas to try")
+    p.add_argument("--channels", default="2,3,5,10,15,20,30,40,60,80",
+                   help="comma-separated numbers of channels to move")
     p.add_argument("--prompts", default=",".join(z.name for z in ZOO_PROMPTS), help="comma-separated zoo prompts")
     a = p.parse_args(argv)
     known = {z.name: z for z in ZOO_PROMPTS}
@@ -63,19 +88,23 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     with torch.no_grad():
         ws = torch.cat([seed_ws(G, SEED0 + i, a.psi) for i in range(a.seeds)])
-    bar = tqdm(total=len(names) * len(alphas) * len(channels), desc="alpha x channels")
+    modes = 1 if a.no_described else 2
+    bar = tqdm(total=len(names) * modes * len(alphas) * len(channels), desc="neutral x alpha x channels")
     prompts = {}
     for name in names:
         z = known[name]
+        neutrals = [a.neutral] + ([] if a.no_described else [described_neutral(z.attribute)])
         res = tune_global(G, dirs, clip, ws, z.target, partial(edit_score, oracle, attribute=z.attribute,
                                                                value=z.value),
-                          alphas=alphas, channels=channels, neutral=a.neutral, progress=lambda: bar.update())
+                          alphas=alphas, channels=channels, neutrals=neutrals, progress=lambda: bar.update())
         best = res["best"]
-        prompts[name] = {"target": z.target, "attribute": z.attribute, "value": z.value, "alpha": best["alpha"],
-                         "beta": best["beta"], "channels": best["num_channels"], "success": best["success"],
-                         "preservation": best["preservation"], "grid": res["grid"]}
-        tqdm.write(f"{name}: alpha {best['alpha']:g}, {best['num_channels']} channels (beta {best['beta']:.4f}): "
-                   f"success {best['success']} / preservation {best['preservation']} on the tuning faces")
+        prompts[name] = {"target": z.target, "attribute": z.attribute, "value": z.value, "neutral": best["neutral"],
+                         "alpha": best["alpha"], "beta": best["beta"], "channels": best["channels"],
+                         "success": best["success"], "preservation": best["preservation"],
+                         **compact_grid(res["grid"], neutrals)}
+        tqdm.write(f"{name}: neutral {best['neutral'][:40]!r}, alpha {best['alpha']:g}, {best['channels']} channels "
+                   f"(beta {best['beta']:.4f}): success {best['success']} / preservation {best['preservation']} on "
+                   f"the tuning faces")
     bar.close()
     settings = {"generator": str(a.generator), "clip": str(a.clip), "judge": str(a.oracle), "neutral": a.neutral,
                 "seeds": f"{SEED0}..+{a.seeds}", "psi": a.psi, "alphas": alphas, "channels": channels,
@@ -83,7 +112,7 @@ def main(argv=None) -> int:
                 "prompts": prompts}
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(json.dumps(settings, indent=1) + "\n")
+    tmp.write_text(settings_json(settings))
     os.replace(tmp, out)
     print(f"saved {out} ({settings['wall_s']:.0f} s)")
     return 0

@@ -3,6 +3,11 @@
 One-off per generator: style statistics (`compute_style_stats`) and the CLIP relevance of every style channel of
 the modulated convs, ToRGB excluded (`channel_relevance` -> fs3 [num_channels, clip_dim]). Then any edit is a
 matrix-vector product: R = fs3 @ delta_t, channels with |R| < beta zeroed, R / max|R| * std, s' = s + alpha * delta_s.
+
+The neutral text may list alternatives ("a face with blond hair | a face with red hair | ..."): each image is then
+edited from the alternative CLIP reads in it (`pick_neutrals`, `edit_from_neutrals`), so that one target is reached
+from different starting points along different text directions. The paper's neutral text describes the source; with
+one text for every face, a single style offset has to serve faces that start from different hair colours.
 """
 from __future__ import annotations
 
@@ -134,6 +139,53 @@ def _atomic_save_file(tensors: dict, path: Path, save_file, metadata: dict | Non
     tmp = path.with_name(f".{path.name}.tmp")
     save_file(tensors, str(tmp), metadata=metadata)
     os.replace(tmp, path)
+
+
+NEUTRAL_SEP = "|"
+
+
+def neutral_choices(neutral: str) -> list[str]:
+    """The neutral texts in `neutral`: one text, or alternatives separated by '|' (CLIP picks one per image)."""
+    choices = [t.strip() for t in str(neutral).split(NEUTRAL_SEP)]
+    if not all(choices):
+        raise ValueError(f"empty neutral text in {neutral!r}: describe the face as it is, e.g. 'a face', or list "
+                         f"alternatives separated by '{NEUTRAL_SEP}'")
+    return choices
+
+
+@torch.no_grad()
+def pick_neutrals(clip: CLIPAdapter, images: torch.Tensor, neutral: str) -> list[str]:
+    """For each image (B, 3, H, W) in [-1, 1], the alternative of `neutral` (see neutral_choices) whose
+    prompt-ensembled text embedding is closest to the image's CLIP embedding; the text itself when it has none."""
+    choices = neutral_choices(neutral)
+    if len(choices) == 1:
+        return choices * len(images)
+    texts = torch.stack([clip.text_embedding(c) for c in choices])             # (K, D) unit
+    best = (clip.encode_image(images).to(texts) @ texts.T).argmax(1)          # (B,)
+    return [choices[i] for i in best.tolist()]
+
+
+@torch.no_grad()
+def edit_from_neutrals(dirs: "GlobalDirections", clip: CLIPAdapter, styles: dict[str, torch.Tensor],
+                       neutrals: list[str], target: str, alpha: float, beta: float,
+                       min_channels: int | None = None) -> tuple[dict[str, torch.Tensor], dict[str, "GlobalEdit"]]:
+    """dirs.edit of a batch of styles ((B, C) per layer), image i along (target - neutrals[i]) (from pick_neutrals).
+    An image whose neutral is the target text itself is left as it is (delta_t would be 0: nothing to move towards).
+    Returns (edited styles, {neutral: its GlobalEdit})."""
+    if len(neutrals) != len(next(iter(styles.values()))):
+        raise ValueError(f"{len(neutrals)} neutral texts for a batch of {len(next(iter(styles.values())))}")
+    out = {k: v.clone() for k, v in styles.items()}
+    edits = {}
+    for text in dict.fromkeys(neutrals):
+        if text.strip() == target.strip():
+            continue
+        rows = torch.tensor([i for i, n in enumerate(neutrals) if n == text])
+        e = dirs.edit({k: v[rows] for k, v in styles.items()}, clip.text_direction(text, target), alpha, beta,
+                      min_channels)
+        for k in out:
+            out[k][rows] = e.styles[k]
+        edits[text] = e
+    return out, edits
 
 
 @dataclass

@@ -8,17 +8,24 @@ from typing import Callable, Sequence
 
 import torch
 
-from .global_directions import GlobalDirections
+from .global_directions import GlobalDirections, edit_from_neutrals, neutral_choices, pick_neutrals
 
 Judge = Callable[[torch.Tensor, torch.Tensor], dict]   # (before, after) images -> {"success", "preservation", ...}
+BARS = {"success": 0.8, "preservation": 0.9}           # what counts as a good edit (the text-editing issue's bars)
 
 
 @torch.no_grad()
 def global_edit(G, dirs: GlobalDirections, clip, ws: torch.Tensor, target: str, alpha: float, beta: float,
                 min_channels: int | None = None, *, neutral: str = "a face") -> torch.Tensor:
-    """Images (B, 3, H, W) of the W+ codes ws (B, num_ws, w_dim) after the global-direction edit neutral -> target."""
-    styles = dirs.edit(G.ws_to_styles(ws), clip.text_direction(neutral, target), alpha, beta, min_channels).styles
-    return G.synthesize_styles(styles, noise_mode="const")
+    """Images (B, 3, H, W) of the W+ codes ws (B, num_ws, w_dim) after the global-direction edit neutral -> target
+    (neutral may list alternatives separated by '|': each face is edited from the one CLIP reads in it)."""
+    styles = G.ws_to_styles(ws)
+    if len(neutral_choices(neutral)) == 1:
+        edited = dirs.edit(styles, clip.text_direction(neutral, target), alpha, beta, min_channels).styles
+    else:
+        neutrals = pick_neutrals(clip, G.synthesize_styles(styles, noise_mode="const"), neutral)
+        edited = edit_from_neutrals(dirs, clip, styles, neutrals, target, alpha, beta, min_channels)[0]
+    return G.synthesize_styles(edited, noise_mode="const")
 
 
 def cell_value(cell: dict) -> float:
@@ -26,30 +33,46 @@ def cell_value(cell: dict) -> float:
     return (cell.get("success") or 0.0) * (cell.get("preservation") or 0.0)
 
 
+def passes(cell: dict) -> bool:
+    """Whether a cell meets both BARS."""
+    return all((cell.get(k) or 0.0) >= v for k, v in BARS.items())
+
+
+def best_cell(grid: list[dict]) -> dict:
+    """The cell with the largest success x preservation among those that meet BARS, or among all when none does
+    (the first such cell in grid order on ties)."""
+    ok = [c for c in grid if passes(c)]
+    return max(ok or grid, key=cell_value)
+
+
 @torch.no_grad()
 def tune_global(G, dirs: GlobalDirections, clip, ws: torch.Tensor, target: str, judge: Judge, *,
-                alphas: Sequence[float], channels: Sequence[int], neutral: str = "a face",
+                alphas: Sequence[float], channels: Sequence[int], neutrals: Sequence[str] = ("a face",),
                 progress: Callable[[], None] | None = None) -> dict:
-    """Scores the edit neutral -> target of ws for every (alpha, k) in alphas x channels, where beta is the k-th
-    largest |relevance| (so that k channels move; ties may add a few). Returns {"best": cell, "grid": [cells]},
-    a cell being {"alpha", "channels" (k asked), "num_channels" (moved), "beta", **judge(before, after)}; the best
-    has the largest success x preservation (the first such cell in grid order on ties)."""
-    if not alphas or not channels or min(channels) < 1:
-        raise ValueError(f"tune_global needs alphas and channel counts >= 1, got {list(alphas)} / {list(channels)}")
-    delta_t = clip.text_direction(neutral, target)
-    mag = dirs.relevance(delta_t).abs()
-    ranked = mag.sort(descending=True).values
+    """Scores the edit neutral -> target of ws for every neutral in `neutrals` (a text, or alternatives separated by
+    '|' that CLIP picks from per face) x alphas x channels, where k channels move (beta: the k-th largest
+    |relevance|, per neutral text; ties may add a few). Returns {"best": best_cell(grid), "grid": [cells]}, a cell
+    being {"neutral", "alpha", "channels" (k asked), "num_channels" (moved), "beta", **judge(before, after)}; beta is
+    1.0 (above every relevance, so that min_channels = k picks the channels) where faces read different neutrals."""
+    if not alphas or not channels or min(channels) < 1 or not neutrals:
+        raise ValueError(f"tune_global needs neutral texts, alphas and channel counts >= 1, got {list(neutrals)} / "
+                         f"{list(alphas)} / {list(channels)}")
     styles = G.ws_to_styles(ws)
     before = G.synthesize_styles(styles, noise_mode="const")
     grid = []
-    for k in channels:
-        beta = float(ranked[min(k, len(ranked)) - 1])
-        for alpha in alphas:
-            e = dirs.edit(styles, delta_t, alpha, beta)
-            after = G.synthesize_styles(e.styles, noise_mode="const")
-            grid.append({"alpha": float(alpha), "channels": int(k), "num_channels": e.num_channels,
-                         "beta": beta, **judge(before, after)})
-            if progress is not None:
-                progress()
-    best = max(grid, key=cell_value)
-    return {"best": best, "grid": grid}
+    for neutral in neutrals:
+        picked = pick_neutrals(clip, before, neutral)
+        single = len(neutral_choices(neutral)) == 1
+        ranked = dirs.relevance(clip.text_direction(neutral, target)).abs().sort(descending=True).values if single \
+            else None
+        for k in channels:
+            beta = float(ranked[min(k, len(ranked)) - 1]) if single else 1.0
+            for alpha in alphas:
+                edited, edits = edit_from_neutrals(dirs, clip, styles, picked, target, alpha, beta, k)
+                after = G.synthesize_styles(edited, noise_mode="const")
+                moved = max((e.num_channels for e in edits.values()), default=0)
+                grid.append({"neutral": neutral, "alpha": float(alpha), "channels": int(k), "num_channels": moved,
+                             "beta": beta, **judge(before, after)})
+                if progress is not None:
+                    progress()
+    return {"best": best_cell(grid), "grid": grid}

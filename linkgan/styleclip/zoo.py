@@ -63,6 +63,16 @@ ZOO_MAPPER_GROUPS = ("fine",)
 REGION_OPTIMIZE = {"steps": 100, "lr": 0.2, "l2": 0.0, "region_weight": 50.0}
 
 
+def described_neutral(attribute: str) -> str:
+    """The neutral alternatives that describe a toy face by one attribute, for global directions that start from
+    what CLIP reads in each face: "a face with black hair | a face with brown hair | ..." (one per value, in the
+    captions' own words, linkgan.toyclip.ATTRIBUTE_PHRASES)."""
+    from ..toyclip import ATTRIBUTE_PHRASES
+    if attribute not in ATTRIBUTE_PHRASES:
+        raise ValueError(f"unknown toy-faces attribute {attribute!r}; known: {', '.join(ATTRIBUTE_PHRASES)}")
+    return " | ".join(f"a face with {phrases[0]}" for phrases in ATTRIBUTE_PHRASES[attribute].values())
+
+
 def region_mask(labels: torch.Tensor, region: str) -> torch.Tensor:
     """(B, 1, H, W) float mask of the parts of `region` (a key of EDIT_REGIONS) in part-label maps (B, H, W)."""
     from ..data import PART_LABELS
