@@ -17,11 +17,13 @@ from .zoo import (DIRECTIONS_FILE, EDIT_REGIONS, PROMPTS_FILE, REGION_OPTIMIZE, 
                   region_mask, region_optimize_args, seed_ws, styleclip_folder)
 
 __all__ = [
-    "BARS", "DIRECTIONS_FILE", "EDIT_REGIONS", "GROUPS", "PROMPTS_FILE", "REGION_OPTIMIZE", "ZOO_MAPPER_GROUPS", "ZOO_PROMPTS",
+    "BARS", "DIRECTIONS_FILE", "EDIT_REGIONS", "GROUPS", "PROMPTS_FILE", "REGION_OPTIMIZE", "ZOO_MAPPER_GROUPS",
+    "ZOO_PROMPTS",
     "FeatureIdentity", "GlobalDirections", "GlobalEdit", "LatentMapper", "MapperConfig", "OptimizeResult",
     "RegionContent", "StyleCLIPMapperError", "StyleStats", "ZooPrompt", "add_style_offset", "channel_relevance",
     "best_cell", "clip_identity", "compute_style_stats", "convert_styleclip_state", "described_neutral",
-    "edit_channels", "edit_from_neutrals", "flatten_styles", "global_edit", "load_directions", "load_global_settings", "load_mapper", "load_styleclip_mapper",
-    "mapper_groups", "neutral_choices", "optimize_latent", "pick_neutrals", "region_content", "region_mask", "region_optimize_args", "seed_ws",
+    "edit_channels", "edit_from_neutrals", "flatten_styles", "global_edit", "load_directions", "load_global_settings",
+    "load_mapper", "load_styleclip_mapper", "mapper_groups", "neutral_choices", "optimize_latent", "pick_neutrals",
+    "region_content", "region_mask", "region_optimize_args", "seed_ws",
     "styleclip_folder", "styleclip_lr", "train_mapper", "tune_global",
 ]
