@@ -110,7 +110,8 @@ class CLIPAdapter(nn.Module):
             model, tokenizer, meta = load_project_clip(folder)
             adapter = cls(model, tokenizer, name=str(name), templates=templates or meta.get("templates", "imagenet"))
         else:
-            model = open_clip.create_model(str(name), pretrained=pretrained, device="cpu")
+            model = open_clip.create_model(str(name), pretrained=pretrained, device="cpu",
+                                           **open_clip_model_kwargs(str(name), pretrained))
             adapter = cls(model, open_clip.get_tokenizer(str(name)), name=str(name), templates=templates or "imagenet")
         return adapter.to(device)
 
@@ -220,6 +221,18 @@ def clip_loss(clip: CLIPAdapter, images: torch.Tensor, text_embedding: torch.Ten
 
 
 # --- the project's own CLIPs: open_clip config + safetensors in a folder -----------------------------------
+
+def open_clip_model_kwargs(name: str, pretrained: str | None) -> dict:
+    """Extra open_clip.create_model arguments for a built-in model name + pretrained tag: the weights' own
+    activation. OpenAI's CLIPs were trained with QuickGELU, which open_clip's plain configs ("ViT-B-32") leave out
+    (it only warns); built this way the tag's weights get the activation they were trained with."""
+    import open_clip
+
+    if not pretrained or name.startswith("hf-hub:"):
+        return {}
+    tag = open_clip.get_pretrained_cfg(name, pretrained) or {}
+    return {"force_quick_gelu": True} if tag.get("quick_gelu") else {}
+
 
 def _project_clip_folder(name: str, checkpoints_dir: Path | None) -> Path | None:
     """A folder holding open_clip_config.json for a path or a registered name; None for open_clip names."""

@@ -164,6 +164,18 @@ def test_hf_hub_id_loads_offline_from_local_cache(tmp_path, monkeypatch):
         CLIPAdapter.load("hf-hub:linkgan/not-in-cache", device="cpu")
 
 
+@pytest.mark.parametrize("name, tag, quick", [("ViT-B-32", "openai", True), ("ViT-B-32", "laion2b_s34b_b79k", False),
+                                               ("ViT-B-32", None, False), ("hf-hub:timm/x", "openai", False)])
+def test_a_pretrained_tag_gets_the_activation_its_weights_were_trained_with(name, tag, quick):
+    """OpenAI's weights need QuickGELU, which the plain "ViT-B-32" config leaves out (open_clip only warns)."""
+    from linkgan.clip import open_clip_model_kwargs
+
+    assert open_clip_model_kwargs(name, tag) == ({"force_quick_gelu": True} if quick else {})
+    if quick:
+        model = open_clip.create_model(name, pretrained=None, **open_clip_model_kwargs(name, tag))
+        assert any(type(m).__name__ == "QuickGELU" for m in model.modules())
+
+
 def test_registered_clip_absent_says_not_trained(tmp_path):
     from linkgan.hub import WeightsNotFoundError
 
