@@ -355,7 +355,8 @@ def main(argv=None) -> int:
                                                  "(default: the embedded toyfaces64-linked)")
     p.add_argument("--clip", default="toyfaces-clip",
                    help="CLIP for text edits: a project CLIP, an open_clip 'hf-hub:' id (e.g. "
-                        "hf-hub:timm/vit_base_patch32_clip_224.openai for ViT-B-32 openai), or 'none'")
+                        "hf-hub:timm/vit_base_patch32_clip_224.openai for ViT-B-32 openai), an open_clip "
+                        "architecture/tag (ViT-B-32/openai), or 'none'")
     p.add_argument("--encoder", default="auto",
                    help="photo encoder (Photo tab): registry name, folder or Hub repo id, 'none', or 'auto' (the "
                         "shipped toyfaces64-encoder for the default generator, none for any other)")

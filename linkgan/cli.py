@@ -259,7 +259,8 @@ def _add_edit(sub) -> None:
     p.add_argument("--model", default=DEFAULT_GENERATOR, help="generator: name, folder or Hub repo id")
     p.add_argument("--latent", type=Path, default=None,
                    help="edit an inverted photo: a code .npz from `invert` (replaces --seed)")
-    p.add_argument("--clip", default="toyfaces-clip", help="CLIP: project name/folder, hf-hub:org/name or open_clip name")
+    p.add_argument("--clip", default="toyfaces-clip", help="CLIP: project name/folder, hf-hub:org/name or open_clip "
+                                                           "architecture/tag such as ViT-B-32/openai")
     p.add_argument("--out", type=Path, required=True, help="output PNG path")
     p.set_defaults(func=_run_edit)
 

@@ -1,9 +1,9 @@
 """CLIP for StyleCLIP (Patashnik et al. 2021, Sec. 3; METHODS.md §2 "Shared pieces"): an adapter over open_clip.
 
-`CLIPAdapter.load(name)` takes an open_clip model name + pretrained tag ("ViT-B-32", pretrained="openai"), an
-`hf-hub:org/name` id (resolved by open_clip, offline from a local Hub cache), or the project's own CLIP: a folder
-(or registered name such as "toyfaces-clip") holding `open_clip_config.json` + `open_clip_model.safetensors`, the
-layout open_clip's Hub loader reads. Generator images in [-1, 1] are preprocessed differentiably with the model's
+`CLIPAdapter.load(name)` takes an open_clip model name + pretrained tag ("ViT-B-32/openai", or "ViT-B-32" with
+pretrained="openai"), an `hf-hub:org/name` id (resolved by open_clip, offline from a local Hub cache), or the
+project's own CLIP: a folder (or registered name such as "toyfaces-clip") holding `open_clip_config.json` +
+`open_clip_model.safetensors`, the layout open_clip's Hub loader reads. Generator images in [-1, 1] are preprocessed differentiably with the model's
 own input size, resize mode and mean/std; text embeddings are prompt-ensembled over templates and cached.
 """
 from __future__ import annotations
@@ -99,8 +99,9 @@ class CLIPAdapter(nn.Module):
     @classmethod
     def load(cls, name: str | os.PathLike, *, pretrained: str | None = None, device: str | torch.device | None = None,
              templates: str | None = None, checkpoints_dir: Path | None = None) -> "CLIPAdapter":
-        """`name`: a folder or registered name of a project CLIP, "hf-hub:org/repo", or an open_clip model name
-        (with `pretrained`: an open_clip tag or a weights file; None = random init). `templates`: None = the
+        """`name`: a folder or registered name of a project CLIP, "hf-hub:org/repo", or an open_clip model name with
+        its weights: `pretrained` (an open_clip tag or a weights file) or "ViT-B-32/openai" in one string, as the
+        CLIs take it. A bare architecture name is refused (its weights would be random). `templates`: None = the
         folder's own choice ("toyfaces" for the toy CLIP) or "imagenet"."""
         import open_clip
 
@@ -110,9 +111,10 @@ class CLIPAdapter(nn.Module):
             model, tokenizer, meta = load_project_clip(folder)
             adapter = cls(model, tokenizer, name=str(name), templates=templates or meta.get("templates", "imagenet"))
         else:
-            model = open_clip.create_model(str(name), pretrained=pretrained, device="cpu",
-                                           **open_clip_model_kwargs(str(name), pretrained))
-            adapter = cls(model, open_clip.get_tokenizer(str(name)), name=str(name), templates=templates or "imagenet")
+            arch, pretrained = split_open_clip_name(str(name), pretrained)
+            model = open_clip.create_model(arch, pretrained=pretrained, device="cpu",
+                                           **open_clip_model_kwargs(arch, pretrained))
+            adapter = cls(model, open_clip.get_tokenizer(arch), name=str(name), templates=templates or "imagenet")
         return adapter.to(device)
 
     # --- images ---------------------------------------------------------------------------------------
@@ -221,6 +223,24 @@ def clip_loss(clip: CLIPAdapter, images: torch.Tensor, text_embedding: torch.Ten
 
 
 # --- the project's own CLIPs: open_clip config + safetensors in a folder -----------------------------------
+
+def split_open_clip_name(name: str, pretrained: str | None) -> tuple[str, str | None]:
+    """(open_clip architecture, weights) of a CLIP name that is not a project CLIP: "ViT-B-32/openai" names both
+    (the spelling other CLIP tools use); "hf-hub:" / "local-dir:" ids carry their own weights. A built-in
+    architecture with no weights raises ValueError, listing its tags: a random CLIP would edit towards nothing."""
+    import open_clip
+
+    if pretrained is not None or name.startswith(("hf-hub:", "local-dir:")):
+        return name, pretrained
+    arch, _, tag = name.partition("/")
+    if arch in open_clip.list_models():
+        if tag:
+            return arch, tag
+        tags = open_clip.list_pretrained_tags_by_model(arch)
+        raise ValueError(f"{name!r} is an open_clip architecture with no weights named: give them as "
+                         f"'{name}/TAG' (or pretrained=TAG); its tags: {', '.join(tags) or 'none'}")
+    return name, pretrained
+
 
 def open_clip_model_kwargs(name: str, pretrained: str | None) -> dict:
     """Extra open_clip.create_model arguments for a built-in model name + pretrained tag: the weights' own

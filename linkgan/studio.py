@@ -241,7 +241,11 @@ class Studio:
             if not self.clip_name:
                 raise StudioError("text edits need a CLIP: start the app with --clip NAME")
             from .clip import CLIPAdapter
-            self._clip = CLIPAdapter.load(self.clip_name, device=self.device)
+            try:
+                self._clip = CLIPAdapter.load(self.clip_name, device=self.device)
+            except (ValueError, RuntimeError, OSError) as e:    # WeightsNotFoundError is an OSError
+                raise StudioError(f"the CLIP {self.clip_name!r} could not be loaded: {str(e).splitlines()[0]}") \
+                    from None
         return self._clip
 
     def text_optimize(self, session: dict, target: str, steps=None, *, region: str | None = None, progress=None,

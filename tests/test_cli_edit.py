@@ -149,6 +149,7 @@ def test_neutral_alternatives_edit_from_the_one_clip_reads(zoo, tmp_path, capsys
     (["--method", "global", "--target", "a face", "--directions", "/nonexistent/d.safetensors"], "not computed yet"),
     (["--method", "optimize", "--target", ""], "needs --target"),
     (["--method", "optimize", "--target", "blond " * 40], "tokens"),
+    (["--method", "optimize", "--target", "a face", "--clip", "ViT-B-32"], "'ViT-B-32/TAG'"),   # the last --clip
 ])
 def test_edit_user_errors(zoo, tmp_path, capsys, args, message):
     code, _, err = run(["edit", "--model", str(zoo / "gen"), "--clip", str(zoo / "clip"),

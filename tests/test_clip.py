@@ -176,6 +176,17 @@ def test_a_pretrained_tag_gets_the_activation_its_weights_were_trained_with(name
         assert any(type(m).__name__ == "QuickGELU" for m in model.modules())
 
 
+def test_open_clip_names_carry_their_weights():
+    """"ViT-B-32/openai" names architecture and tag; a bare architecture would be a random CLIP, so it is refused."""
+    from linkgan.clip import split_open_clip_name
+
+    assert split_open_clip_name("ViT-B-32/openai", None) == ("ViT-B-32", "openai")
+    assert split_open_clip_name("ViT-B-32", "openai") == ("ViT-B-32", "openai")
+    assert split_open_clip_name("hf-hub:timm/vit_base_patch32_clip_224.openai", None)[1] is None
+    with pytest.raises(ValueError, match="'ViT-B-32' is an open_clip architecture with no weights named.*openai"):
+        CLIPAdapter.load("ViT-B-32", device="cpu")
+
+
 def test_registered_clip_absent_says_not_trained(tmp_path):
     from linkgan.hub import WeightsNotFoundError
 

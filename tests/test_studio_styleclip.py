@@ -180,6 +180,14 @@ def test_generator_without_styleclip_artefacts_says_so(seg, tmp_path):
         bare.text_global(s, "a face with blond hair", "a face", 4, 0.1)
 
 
+def test_a_clip_that_cannot_load_is_a_clear_message_and_the_session_is_kept(seg):
+    bad = Studio(_tiny_g(), segmenter=seg, name="tiny", clip="ViT-B-32")     # an architecture with no weights named
+    s = bad.generate(1, 0.7)
+    with pytest.raises(StudioError, match="the CLIP 'ViT-B-32' could not be loaded: .*'ViT-B-32/TAG'.*openai"):
+        bad.text_optimize(s, "a face with blond hair", 2)
+    assert bad.history(s) == bad.history(bad.generate(1, 0.7))
+
+
 def test_the_apps_preset_menu_fills_the_controls_and_applies_them_to_an_image(studio):
     import app
     presets = studio.global_presets()

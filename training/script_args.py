@@ -83,7 +83,8 @@ def command_line(script: str, argv: list[str] | None) -> str:
 
 def add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--generator", default="toyfaces64-linked", help="generator: name, folder or Hub repo id")
-    p.add_argument("--clip", default="toyfaces-clip", help="CLIP: project name/folder, hf-hub:... or open_clip name")
+    p.add_argument("--clip", default="toyfaces-clip", help="CLIP: project name/folder, hf-hub:... or open_clip "
+                                                           "architecture/tag such as ViT-B-32/openai")
     add_device_args(p)
 
 
