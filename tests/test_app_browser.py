@@ -2,6 +2,7 @@
 a region, resample it, tweak t, undo, reset, prepare downloads. Screenshots of each flow go to docs/."""
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -87,19 +88,24 @@ def test_new_user_walkthrough(page, photo_file, expected):
     # count and applies them; then alpha is changed, which replaces that edit), then a shipped mapper on top
     page.locator("#text-method").get_by_label("global").check()
     expect(page.locator("#global-btn")).to_be_visible()
-    target, preset = list(expected.global_presets().items())[-1]
+    presets = expected.global_presets()                  # the shipped zoo's blond hair has neutral alternatives
+    target = "a face with blond hair" if "a face with blond hair" in presets else list(presets)[-1]
+    preset = presets[target]
+    edit = re.escape(f'3. text: {{"method": "global", "target": "{target}", "neutral": {json.dumps(preset["neutral"])}')
+    edit += ', "neutral_read": "[^"|]+"' if "|" in preset["neutral"] else ""     # the alternative CLIP read
     page.locator("#global-preset input").click()
     page.get_by_role("option", name=target).click()
     expect(page.locator("#global-target").get_by_role("textbox")).to_have_value(target)
     expect(page.locator("#alpha input[type=number]")).to_have_value(re.compile(f"^{preset['alpha']:g}(\\.0)?$"))
+    expect(page.locator("#global-neutral").get_by_role("textbox")).to_have_value(preset["neutral"])
     expect(page.locator("#min-channels input[type=number]")).to_have_value(str(preset["min_channels"]))
-    expect(history(page)).to_have_value(re.compile(re.escape(   # applied to the current image at once
-        f'3. text: {{"method": "global", "target": "{target}", "neutral": "a face", "alpha": {preset["alpha"]!r}')))
-    page.locator("#alpha input[type=number]").fill("6")
+    expect(history(page)).to_have_value(re.compile(             # applied to the current image at once
+        edit + re.escape(f', "alpha": {preset["alpha"]!r}')))
+    other = float(preset["alpha"]) + (1 if preset["alpha"] < 20 else -1)      # the slider ends at 20
+    page.locator("#alpha input[type=number]").fill(f"{other:g}")
     page.locator("#alpha input[type=number]").press("Enter")
     page.locator("#global-btn").click()
-    expect(history(page)).to_have_value(re.compile(re.escape(f'3. text: {{"method": "global", "target": "{target}", '
-                                                             f'"neutral": "a face", "alpha": 6.0')))
+    expect(history(page)).to_have_value(re.compile(edit + re.escape(f', "alpha": {other!r}')))
     expect(history(page)).to_have_value(re.compile(re.escape(f'"min_channels": {preset["min_channels"]}}}')))
     shot(page, "flow-text-global")
     page.locator("#text-method").get_by_label("mapper").check()
