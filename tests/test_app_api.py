@@ -40,7 +40,7 @@ def test_every_api_end_to_end(app_server, expected):
     before, after = pair[0]["image"] if isinstance(pair[0], dict) else pair[0], pair[1]["image"] if isinstance(pair[1], dict) else pair[1]
     assert np.array_equal(pixels(before), pixels(img)) and np.array_equal(pixels(after), pixels(img2))
     png, npz = c.predict(api_name="/download")
-    assert Image.open(png).format == "PNG" and Image.open(png).size == (32, 32)
+    assert Image.open(png).format == "PNG" and Image.open(png).size == (expected.resolution,) * 2
     img3, _, hist = c.predict(api_name="/undo")
     assert np.array_equal(pixels(img3), pixels(img)) and "region" not in hist
     img_t, _, hist = c.predict("a face with purple hair", 5, "anywhere", api_name="/text_optimize")
