@@ -6,6 +6,7 @@ preservation when none does). Writes <generator's styleclip folder>/global_promp
 and `linkgan.styleclip.load_global_settings` read.
 
     python training/tune_directions.py --generator toyfaces64-linked
+    python training/tune_directions.py --check --first-seed 8100000 --seeds 100   # score the saved settings
 """
 from __future__ import annotations
 
@@ -25,8 +26,8 @@ from tqdm import tqdm  # noqa: E402
 from script_args import add_model_args, command_line, load_models, parser  # noqa: E402
 from linkgan.oracle import AttributeOracle, edit_score  # noqa: E402
 from linkgan.studio import MAX_ALPHA  # noqa: E402
-from linkgan.styleclip import (PROMPTS_FILE, ZOO_PROMPTS, described_neutral, load_directions, seed_ws,  # noqa: E402
-                               styleclip_folder, tune_global)
+from linkgan.styleclip import (PROMPTS_FILE, ZOO_PROMPTS, described_neutral, global_edit,  # noqa: E402
+                               load_directions, load_global_settings, passes, seed_ws, styleclip_folder, tune_global)
 
 SEED0 = 8_000_000          # tuning faces: the benchmark's are 7_000_000.. (benchmarks/styleclip.py)
 
@@ -55,6 +56,27 @@ def settings_json(settings: dict) -> str:
     return text + "\n"
 
 
+@torch.no_grad()
+def check(G, dirs, clip, oracle, ws: torch.Tensor, settings: dict, names: list[str], a) -> int:
+    """Prints, as JSON, success / preservation of each saved prompt's settings on the faces ws."""
+    report = {"seeds": f"{a.first_seed}..+{a.seeds}", "psi": a.psi, "prompts": {}}
+    before = G.synthesize(ws, noise_mode="const")
+    for name in names:
+        p = settings["prompts"].get(name)
+        if p is None:
+            report["prompts"][name] = "not in the saved settings"
+            continue
+        z = {z.name: z for z in ZOO_PROMPTS}[name]
+        after = global_edit(G, dirs, clip, ws, p["target"], p["alpha"], p["beta"], p.get("channels"),
+                            neutral=p.get("neutral", settings.get("neutral", "a face")))
+        score = edit_score(oracle, before, after, z.attribute, z.value)
+        report["prompts"][name] = {k: score[k] for k in ("success", "preservation", "eligible", "counted")}
+    ok = [n for n, r in report["prompts"].items() if isinstance(r, dict) and passes(r)]
+    report["passing"] = f"{len(ok)}/{len(names)}: {', '.join(ok)}"
+    print(json.dumps(report, indent=1))
+    return 0
+
+
 def main(argv=None) -> int:
     p = parser(__doc__)
     add_model_args(p)
@@ -62,7 +84,12 @@ def main(argv=None) -> int:
     p.add_argument("--oracle", default="toyfaces64-oracle", help="the judge: attribute oracle name or folder")
     p.add_argument("--out", default=None, help=f"output JSON (default: {PROMPTS_FILE} in the generator's styleclip "
                                                  f"folder)")
-    p.add_argument("--seeds", type=int, default=60, help=f"tuning faces (seeds {SEED0}..)")
+    p.add_argument("--seeds", type=int, default=60, help="how many faces (seeds --first-seed..)")
+    p.add_argument("--first-seed", type=int, default=SEED0, help=f"the first face's seed (default {SEED0}; the "
+                                                                   f"benchmark's are 7000000..)")
+    p.add_argument("--check", action="store_true",
+                   help="tune nothing: score the saved settings (--out, default the generator's) on the faces and "
+                        "print them as JSON")
     p.add_argument("--psi", type=float, default=0.7, help="truncation of the tuning faces (the benchmark's)")
     p.add_argument("--neutral", default="a face", help="the generic neutral text")
     p.add_argument("--no-described", action="store_true",
@@ -87,7 +114,9 @@ def main(argv=None) -> int:
     out = Path(a.out) if a.out else styleclip_folder(a.generator) / PROMPTS_FILE
     t0 = time.perf_counter()
     with torch.no_grad():
-        ws = torch.cat([seed_ws(G, SEED0 + i, a.psi) for i in range(a.seeds)])
+        ws = torch.cat([seed_ws(G, a.first_seed + i, a.psi) for i in range(a.seeds)])
+    if a.check:
+        return check(G, dirs, clip, oracle, ws, load_global_settings(a.generator, out), names, a)
     modes = 1 if a.no_described else 2
     bar = tqdm(total=len(names) * modes * len(alphas) * len(channels), desc="neutral x alpha x channels")
     prompts = {}
@@ -107,7 +136,7 @@ def main(argv=None) -> int:
                    f"the tuning faces")
     bar.close()
     settings = {"generator": str(a.generator), "clip": str(a.clip), "judge": str(a.oracle), "neutral": a.neutral,
-                "seeds": f"{SEED0}..+{a.seeds}", "psi": a.psi, "alphas": alphas, "channels": channels,
+                "seeds": f"{a.first_seed}..+{a.seeds}", "psi": a.psi, "alphas": alphas, "channels": channels,
                 "wall_s": round(time.perf_counter() - t0, 1), "command": command_line(__file__, argv),
                 "prompts": prompts}
     out.parent.mkdir(parents=True, exist_ok=True)

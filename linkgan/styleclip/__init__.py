@@ -11,7 +11,7 @@ from .global_directions import (GlobalDirections, GlobalEdit, StyleStats, add_st
 from .identity import FeatureIdentity, RegionContent, clip_identity
 from .mapper import GROUPS, LatentMapper, MapperConfig, mapper_groups, train_mapper
 from .optimize import OptimizeResult, optimize_latent, styleclip_lr
-from .tuning import BARS, best_cell, global_edit, tune_global
+from .tuning import BARS, best_cell, global_edit, passes, tune_global
 from .zoo import (DIRECTIONS_FILE, EDIT_REGIONS, PROMPTS_FILE, REGION_OPTIMIZE, ZOO_MAPPER_GROUPS, ZOO_PROMPTS,
                   ZooPrompt, described_neutral, load_directions, load_global_settings, load_mapper, region_content,
                   region_mask, region_optimize_args, seed_ws, styleclip_folder)
@@ -23,7 +23,8 @@ __all__ = [
     "RegionContent", "StyleCLIPMapperError", "StyleStats", "ZooPrompt", "add_style_offset", "channel_relevance",
     "best_cell", "clip_identity", "compute_style_stats", "convert_styleclip_state", "described_neutral",
     "edit_channels", "edit_from_neutrals", "flatten_styles", "global_edit", "load_directions", "load_global_settings",
-    "load_mapper", "load_styleclip_mapper", "mapper_groups", "neutral_choices", "optimize_latent", "pick_neutrals",
+    "load_mapper", "load_styleclip_mapper", "mapper_groups", "neutral_choices", "optimize_latent", "passes",
+    "pick_neutrals",
     "region_content", "region_mask", "region_optimize_args", "seed_ws",
     "styleclip_folder", "styleclip_lr", "train_mapper", "tune_global",
 ]
