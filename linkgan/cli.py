@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from functools import partial
 from pathlib import Path
 from typing import Sequence
 
@@ -301,8 +302,7 @@ def _run_edit(args) -> int:
     from .clip import CLIPAdapter
     from .hub import WeightsFormatError, WeightsNotFoundError
     from .networks import Generator
-    from .styleclip import (edit_from_neutrals, load_directions, load_mapper, neutral_choices, optimize_latent,
-                            pick_neutrals, seed_ws)
+    from .styleclip import edit_neutral_text, load_directions, load_mapper, optimize_latent, seed_ws
     from .utils import make_grid
 
     if args.preset is not None:
@@ -326,15 +326,12 @@ def _run_edit(args) -> int:
             clip = CLIPAdapter.load(args.clip, device="cpu")
             if args.method == "global":
                 dirs = load_directions(args.model, args.directions)
-                if len(neutral_choices(args.neutral)) == 1:
-                    clip.text_direction(args.neutral, args.target)      # says so when the two texts are the same
-                styles = G.ws_to_styles(ws)
+                render = partial(G.synthesize_styles, noise_mode="const")
+                edited_styles, edits, neutral = edit_neutral_text(dirs, clip, G.ws_to_styles(ws), args.neutral,
+                                                                  args.target, args.alpha, args.beta,
+                                                                  args.min_channels, render=render)
                 with torch.no_grad():
-                    neutral = pick_neutrals(clip, G.synthesize_styles(styles, noise_mode="const"), args.neutral)
-                edited_styles, edits = edit_from_neutrals(dirs, clip, styles, neutral, args.target, args.alpha,
-                                                          args.beta, args.min_channels)
-                with torch.no_grad():
-                    edited = G.synthesize_styles(edited_styles, noise_mode="const")
+                    edited = render(edited_styles)
                 e = edits.get(neutral[0])
                 read = f", neutral read: {neutral[0]!r}" if neutral[0] != args.neutral.strip() else ""
                 note = (f", {e.num_channels} channels (beta {e.beta:.3f}){read}" if e is not None else

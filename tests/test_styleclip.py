@@ -315,6 +315,20 @@ def test_alternatives_are_picked_per_face_and_each_face_moves_along_its_own_text
     assert torch.allclose(images, G.synthesize_styles(edited, noise_mode="const"), atol=1e-6)
 
 
+def test_one_neutral_text_is_the_papers_edit_and_must_differ_from_the_target(G, clip, directions):
+    from linkgan.styleclip import edit_neutral_text
+    styles = G.ws_to_styles(sample_ws(G, n=3))
+    rendered = []
+    edited, edits, neutrals = edit_neutral_text(directions, clip, styles, " a face ", "a face with blond hair", 4.0,
+                                                0.1, render=rendered.append)
+    assert neutrals == ["a face"] * 3 and rendered == []          # one text: no image needs reading
+    paper = directions.edit(styles, clip.text_direction("a face", "a face with blond hair"), 4.0, 0.1).styles
+    assert all(torch.allclose(edited[k], paper[k]) for k in styles) and edits["a face"].num_channels > 0
+    with pytest.raises(ValueError):
+        edit_neutral_text(directions, clip, styles, "a face with blond hair", "a face with blond hair", 4.0, 0.1,
+                          render=rendered.append)
+
+
 @pytest.mark.parametrize("neutral", ["a face | ", "|", "a face || a face with hair"])
 def test_an_empty_alternative_is_refused(G, clip, directions, neutral):
     with pytest.raises(ValueError, match="empty neutral text"):

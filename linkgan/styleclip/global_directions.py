@@ -188,6 +188,24 @@ def edit_from_neutrals(dirs: "GlobalDirections", clip: CLIPAdapter, styles: dict
     return out, edits
 
 
+@torch.no_grad()
+def edit_neutral_text(dirs: "GlobalDirections", clip: CLIPAdapter, styles: dict[str, torch.Tensor], neutral: str,
+                      target: str, alpha: float, beta: float, min_channels: int | None = None, *,
+                      render: Callable[[dict[str, torch.Tensor]], torch.Tensor]
+                      ) -> tuple[dict[str, torch.Tensor], dict[str, "GlobalEdit"], list[str]]:
+    """The global-direction edit neutral -> target of a batch of styles. One neutral text must differ from the
+    target (ValueError); alternatives ("a | b | c") are picked per image on render(styles) (pick_neutrals), and an
+    image read as the target is left as it is. Returns (edited styles, {neutral: its GlobalEdit}, neutral per image)."""
+    choices = neutral_choices(neutral)
+    if len(choices) == 1:
+        clip.text_direction(choices[0], target)              # raises when the two texts are the same
+        neutrals = choices * len(next(iter(styles.values())))
+    else:
+        neutrals = pick_neutrals(clip, render(styles), neutral)
+    edited, edits = edit_from_neutrals(dirs, clip, styles, neutrals, target, alpha, beta, min_channels)
+    return edited, edits, neutrals
+
+
 @dataclass
 class GlobalEdit:
     styles: dict[str, torch.Tensor]     # edited styles (ToRGB untouched)

@@ -4,11 +4,12 @@ judge of the edited images, the best cell kept. Used by training/tune_directions
 """
 from __future__ import annotations
 
+from functools import partial
 from typing import Callable, Sequence
 
 import torch
 
-from .global_directions import GlobalDirections, edit_from_neutrals, neutral_choices, pick_neutrals
+from .global_directions import GlobalDirections, edit_from_neutrals, edit_neutral_text, neutral_choices, pick_neutrals
 
 Judge = Callable[[torch.Tensor, torch.Tensor], dict]   # (before, after) images -> {"success", "preservation", ...}
 BARS = {"success": 0.8, "preservation": 0.9}           # what counts as a good edit (the text-editing issue's bars)
@@ -19,13 +20,10 @@ def global_edit(G, dirs: GlobalDirections, clip, ws: torch.Tensor, target: str, 
                 min_channels: int | None = None, *, neutral: str = "a face") -> torch.Tensor:
     """Images (B, 3, H, W) of the W+ codes ws (B, num_ws, w_dim) after the global-direction edit neutral -> target
     (neutral may list alternatives separated by '|': each face is edited from the one CLIP reads in it)."""
-    styles = G.ws_to_styles(ws)
-    if len(neutral_choices(neutral)) == 1:
-        edited = dirs.edit(styles, clip.text_direction(neutral, target), alpha, beta, min_channels).styles
-    else:
-        neutrals = pick_neutrals(clip, G.synthesize_styles(styles, noise_mode="const"), neutral)
-        edited = edit_from_neutrals(dirs, clip, styles, neutrals, target, alpha, beta, min_channels)[0]
-    return G.synthesize_styles(edited, noise_mode="const")
+    render = partial(G.synthesize_styles, noise_mode="const")
+    edited = edit_neutral_text(dirs, clip, G.ws_to_styles(ws), neutral, target, alpha, beta, min_channels,
+                               render=render)[0]
+    return render(edited)
 
 
 def cell_value(cell: dict) -> float:
