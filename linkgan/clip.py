@@ -112,8 +112,14 @@ class CLIPAdapter(nn.Module):
             adapter = cls(model, tokenizer, name=str(name), templates=templates or meta.get("templates", "imagenet"))
         else:
             arch, pretrained = split_open_clip_name(str(name), pretrained)
-            model = open_clip.create_model(arch, pretrained=pretrained, device="cpu",
-                                           **open_clip_model_kwargs(arch, pretrained))
+            try:
+                model = open_clip.create_model(arch, pretrained=pretrained, device="cpu",
+                                               **open_clip_model_kwargs(arch, pretrained))
+            except Exception as e:         # open_clip wraps the Hub's errors in its own: say when offline is why
+                from .hub import offline_hint
+                if hint := offline_hint(e):
+                    raise RuntimeError(f"CLIP {str(name)!r}: {str(e).splitlines()[0]}{hint}") from e
+                raise
             adapter = cls(model, open_clip.get_tokenizer(arch), name=str(name), templates=templates or "imagenet")
         return adapter.to(device)
 

@@ -192,10 +192,28 @@ def resolve(name_or_path: str | os.PathLike, *, checkpoints_dir: Path | None = N
             return _download(repo_id, subfolder, rev)
         except Exception as e:  # huggingface_hub raises many types; report them all the same way
             looked.append(f"Hugging Face Hub repo {repo_id!r}{f' /{subfolder}' if subfolder else ''}: "
-                          f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
+                          f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}{offline_hint(e)}")
     known = ", ".join(sorted(REGISTRY))
     raise WeightsNotFoundError(f"no weights found for {name!r}. Looked for: " + "; ".join(looked)
                                + f". Registered names: {known}.")
+
+
+def offline_hint(error: BaseException) -> str:
+    """A sentence to add to a failed Hub lookup when it failed only because lookups are offline (HF_HUB_OFFLINE=1,
+    which the app and the tests set) and the file is not in the local Hub cache; "" otherwise."""
+    from huggingface_hub import constants
+    from huggingface_hub.errors import LocalEntryNotFoundError, OfflineModeIsEnabled
+
+    chain, e = [], error
+    while e is not None and len(chain) < 8:
+        chain.append(e)
+        e = e.__cause__ or e.__context__
+    cache_miss = any(isinstance(x, (LocalEntryNotFoundError, OfflineModeIsEnabled)) for x in chain) \
+        or "local cache" in str(error)
+    if not (constants.HF_HUB_OFFLINE and cache_miss):
+        return ""
+    return (f" (Hub lookups are offline, HF_HUB_OFFLINE=1, and the file is not in the Hub cache "
+            f"{constants.HF_HUB_CACHE}: set HF_HUB_OFFLINE=0 to download it)")
 
 
 def _looks_like_repo_id(name: str) -> bool:

@@ -160,7 +160,7 @@ def test_hf_hub_id_loads_offline_from_local_cache(tmp_path, monkeypatch):
     assert clip.context_length == 16
     x = torch.rand(1, 3, 32, 32) * 2 - 1
     assert torch.allclose(clip.encode_image(x), CLIPAdapter(model, clip.tokenizer).encode_image(x), atol=1e-6)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="'hf-hub:linkgan/not-in-cache'.*set HF_HUB_OFFLINE=0 to download it"):
         CLIPAdapter.load("hf-hub:linkgan/not-in-cache", device="cpu")
 
 

@@ -165,7 +165,21 @@ def test_unknown_name_raises_quickly_naming_every_place(tmp_path, hermetic):
     assert str(tmp_path / "nobody" / "no-such-model") in msg          # the local folder
     assert str(ckpts / "nobody" / "no-such-model") in msg             # the checkpoints folder
     assert "Hugging Face Hub repo 'nobody/no-such-model'" in msg      # the Hub repo tried
+    assert f"offline, HF_HUB_OFFLINE=1, and the file is not in the Hub cache {hermetic}: set HF_HUB_OFFLINE=0" in msg
     assert isinstance(info.value, FileNotFoundError)
+
+
+def test_the_offline_hint_is_only_for_an_offline_cache_miss(monkeypatch):
+    from huggingface_hub.errors import LocalEntryNotFoundError
+    from linkgan.hub import offline_hint
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    assert "HF_HUB_OFFLINE=0" in offline_hint(LocalEntryNotFoundError("not in the cache"))
+    wrapped = RuntimeError("open_clip could not load it")
+    wrapped.__cause__ = LocalEntryNotFoundError("not in the cache")
+    assert "HF_HUB_OFFLINE=0" in offline_hint(wrapped)
+    assert offline_hint(ValueError("bad config")) == ""
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    assert offline_hint(LocalEntryNotFoundError("not in the cache")) == ""      # online: the network was the cause
 
 
 def test_plain_unknown_name_is_not_tried_on_the_hub(tmp_path, hermetic):
