@@ -3,8 +3,9 @@
 `CLIPAdapter.load(name)` takes an open_clip model name + pretrained tag ("ViT-B-32/openai", or "ViT-B-32" with
 pretrained="openai"), an `hf-hub:org/name` id (resolved by open_clip, offline from a local Hub cache), or the
 project's own CLIP: a folder (or registered name such as "toyfaces-clip") holding `open_clip_config.json` +
-`open_clip_model.safetensors`, the layout open_clip's Hub loader reads. Generator images in [-1, 1] are preprocessed differentiably with the model's
-own input size, resize mode and mean/std; text embeddings are prompt-ensembled over templates and cached.
+`open_clip_model.safetensors`, the layout open_clip's Hub loader reads. Generator images in [-1, 1] are
+preprocessed differentiably with the model's own input size, resize mode and mean/std; text embeddings are
+prompt-ensembled over templates and cached.
 """
 from __future__ import annotations
 
