@@ -186,3 +186,33 @@ def test_training_scripts_write_what_the_cli_reads(zoo, tmp_path, capsys, traini
                         "--target", "a face with red hair", "--directions", str(out), "--beta", "0", "--out",
                         str(tmp_path / "e.png")], capsys)
     assert code == 0, err
+
+
+def test_tune_directions_check_scores_the_saved_settings_on_the_faces_asked_for(zoo, tmp_path, capsys,
+                                                                              training_script):
+    from linkgan.oracle import AttributeOracle, OracleConfig, edit_score
+    from linkgan.styleclip import global_edit, load_directions, passes, seed_ws
+    torch.manual_seed(0)
+    oracle = AttributeOracle(OracleConfig(resolution=16, channels=(8, 16))).eval()       # untrained: any judge will do,
+    with torch.no_grad():                                    # but a sure one, so that each face's reads count
+        for head in oracle.heads.values():
+            head.weight.mul_(300.0)
+    oracle.save_pretrained(tmp_path / "oracle")
+    check = training_script("tune_directions").main
+    assert check(["--generator", str(zoo / "gen"), "--clip", str(zoo / "clip"), "--oracle", str(tmp_path / "oracle"),
+                  "--device", "cpu", "--check", "--first-seed", "123", "--seeds", "3",
+                  "--prompts", "blond_hair,red_hair"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["seeds"] == "123..+3" and report["prompts"]["red_hair"] == "not in the saved settings"
+    G, clip = Generator.from_pretrained(zoo / "gen"), CLIPAdapter.load(zoo / "clip", device="cpu")
+    beta = json.loads((zoo / "gen" / "styleclip" / "global_prompts.json").read_text())["prompts"]["blond_hair"]["beta"]
+
+    def score(first_seed):
+        ws = torch.cat([seed_ws(G, first_seed + i, 0.7) for i in range(3)])
+        with torch.no_grad():
+            after = global_edit(G, load_directions(zoo / "gen"), clip, ws, "a face with blond hair", 4.0, beta, 5)
+            return edit_score(AttributeOracle.from_pretrained(tmp_path / "oracle").eval(),
+                              G.synthesize(ws, noise_mode="const"), after, "hair_color", "blond")
+    expected = score(123)
+    assert report["prompts"]["blond_hair"] == expected != score(7)     # these faces, these settings
+    assert report["passing"].startswith(f"{int(passes(expected))}/2")

@@ -69,8 +69,7 @@ def check(G, dirs, clip, oracle, ws: torch.Tensor, settings: dict, names: list[s
         z = {z.name: z for z in ZOO_PROMPTS}[name]
         after = global_edit(G, dirs, clip, ws, p["target"], p["alpha"], p["beta"], p.get("channels"),
                             neutral=p.get("neutral", settings.get("neutral", "a face")))
-        score = edit_score(oracle, before, after, z.attribute, z.value)
-        report["prompts"][name] = {k: score[k] for k in ("success", "preservation", "eligible", "counted")}
+        report["prompts"][name] = edit_score(oracle, before, after, z.attribute, z.value)
     ok = [n for n, r in report["prompts"].items() if isinstance(r, dict) and passes(r)]
     report["passing"] = f"{len(ok)}/{len(names)}: {', '.join(ok)}"
     print(json.dumps(report, indent=1))
