@@ -345,7 +345,8 @@ class Studio:
         """The tuned global-direction edits of this generator's zoo (global_prompts.json, written by
         training/tune_directions.py) as arguments of text_global: {target text: {"neutral", "alpha", "beta",
         "min_channels"}}; a neutral may list alternatives (CLIP picks the one it reads in the face). beta is rounded up
-        to 0.01 (the app's slider step) and min_channels is the tuned number of channels, so the automatic beta moves exactly the tuned channels. {} when none are shipped."""
+        to 0.01 (the app's slider step) and min_channels is the tuned number of channels, so the automatic beta moves
+        exactly the tuned channels. {} when none are shipped."""
         from .styleclip import PROMPTS_FILE, load_global_settings
         path = self.styleclip_dir / PROMPTS_FILE
         if not path.is_file():
