@@ -27,8 +27,8 @@ from typing import NamedTuple
 import torch
 
 from linkgan.oracle import edit_score, oracle_confidence
-from linkgan.styleclip import (REGION_OPTIMIZE, ZOO_PROMPTS, global_edit, load_global_settings, neutral_choices,
-                               pick_neutrals)
+from linkgan.styleclip import (REGION_OPTIMIZE, ZOO_PROMPTS, edit_neutral_text, global_edit, load_global_settings,
+                               neutral_choices)
 
 from . import _weights
 from ._timing import median_ms
@@ -105,12 +105,10 @@ def load_judges(generator: str):
     return clip, oracle, load_directions(generator), prompts
 
 
-def _neutrals_read(clip, images: torch.Tensor, neutral: str) -> dict:
-    """How many faces CLIP reads as each alternative of `neutral` ({} for a single text)."""
-    if len(neutral_choices(neutral)) == 1:
-        return {}
-    picked = pick_neutrals(clip, images, neutral)
-    return {t: picked.count(t) for t in neutral_choices(neutral) if picked.count(t)}
+def _neutrals_read(picked: list[str], neutral: str) -> dict:
+    """How many faces CLIP read as each alternative of `neutral` (picked: one per face; {} for a single text)."""
+    choices = neutral_choices(neutral)
+    return {t: picked.count(t) for t in choices if picked.count(t)} if len(choices) > 1 else {}
 
 
 def global_success(G, generator: str, ws: torch.Tensor, prompt: int = 0) -> dict:
@@ -215,13 +213,17 @@ def run(*, quick: bool = False) -> dict:
     methods = {"global": {"prompts": {}}, "mapper": {"prompts": {}, "strength": MAPPER_STRENGTH},
                "optimize": {"prompts": {}, **OPT, "steps": steps, "kept_inside": "the prompt's region"}}
     region = {z.name: z.region for z in ZOO_PROMPTS}
+    render = functools.partial(G.synthesize_styles, noise_mode="const")
     pixel = {}
     for p in prompts:
         name, target, attr, value = p.name, p.target, p.attribute, p.value
         pixel[name] = {"target": target, **edit_score(oracle, before, pixel_exact(before, attr, value, region[name]),
                                                       attr, value)}
-        after = global_edit(G, dirs, clip, ws, *p.global_args, neutral=p.neutral)
-        read = _neutrals_read(clip, before, p.neutral)
+        edited, _, picked = edit_neutral_text(dirs, clip, G.ws_to_styles(ws), p.neutral, *p.global_args,
+                                              render=render)
+        with torch.no_grad():
+            after = render(edited)
+        read = _neutrals_read(picked, p.neutral)
         methods["global"]["prompts"][name] = {"target": target, "neutral": p.neutral, "alpha": p.alpha,
                                               "beta": p.beta, "channels": p.channels,
                                               **({"neutrals_read": read} if read else {}),

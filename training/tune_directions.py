@@ -57,21 +57,21 @@ def settings_json(settings: dict) -> str:
 
 
 @torch.no_grad()
-def check(G, dirs, clip, oracle, ws: torch.Tensor, settings: dict, names: list[str], a) -> int:
-    """Prints, as JSON, success / preservation of each saved prompt's settings on the faces ws."""
+def check(G, dirs, clip, oracle, ws: torch.Tensor, settings: dict, zoo: dict, a) -> int:
+    """Prints, as JSON, the oracle score of the saved settings of each zoo prompt in zoo ({name: ZooPrompt}) on the
+    faces ws."""
     report = {"seeds": f"{a.first_seed}..+{a.seeds}", "psi": a.psi, "prompts": {}}
     before = G.synthesize(ws, noise_mode="const")
-    for name in names:
+    for name, z in zoo.items():
         p = settings["prompts"].get(name)
         if p is None:
             report["prompts"][name] = "not in the saved settings"
             continue
-        z = {z.name: z for z in ZOO_PROMPTS}[name]
         after = global_edit(G, dirs, clip, ws, p["target"], p["alpha"], p["beta"], p.get("channels"),
                             neutral=p.get("neutral", settings.get("neutral", "a face")))
         report["prompts"][name] = edit_score(oracle, before, after, z.attribute, z.value)
     ok = [n for n, r in report["prompts"].items() if isinstance(r, dict) and passes(r)]
-    report["passing"] = f"{len(ok)}/{len(names)}: {', '.join(ok)}"
+    report["passing"] = f"{len(ok)}/{len(zoo)}: {', '.join(ok)}"
     print(json.dumps(report, indent=1))
     return 0
 
@@ -115,7 +115,7 @@ def main(argv=None) -> int:
     with torch.no_grad():
         ws = torch.cat([seed_ws(G, a.first_seed + i, a.psi) for i in range(a.seeds)])
     if a.check:
-        return check(G, dirs, clip, oracle, ws, load_global_settings(a.generator, out), names, a)
+        return check(G, dirs, clip, oracle, ws, load_global_settings(a.generator, out), {n: known[n] for n in names}, a)
     modes = 1 if a.no_described else 2
     bar = tqdm(total=len(names) * modes * len(alphas) * len(channels), desc="neutral x alpha x channels")
     prompts = {}
