@@ -96,7 +96,7 @@ def run(*, quick: bool = False) -> dict:
                                                          runs=2 if quick else 19), 1)
     links = list(generator_links(G).values())
     if links:
-        seg = _weights.segmenter().predict if any(l.label is not None for l in links) else None
+        seg = _weights.segmenter().predict if any(l.semantic for l in links) else None
         with torch.no_grad():
             sampled = G.map(G.z_from_seeds([HELDOUT_SEEDS.start + i for i in range(n)]))
             ratios = {entry: _mean_ratio(G, ws, links, seg) for entry, ws in codes.items()}

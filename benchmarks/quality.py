@@ -6,7 +6,7 @@ fd_parts says where each FD comes from (its mean term, and the FD of each block 
 levels' channel means, and the deepest level pooled 2 x 2, which is coarse layout); std_gap is the mean per-pixel
 standard deviation of the samples minus that of the procedural faces (below 0: less varied). coverage says which
 modes a generator draws too rarely: per attribute, the total variation distance between the attribute oracle's
-reading of the samples and of the procedural faces, and the classes drawn at under a quarter of their share."""
+reading of the samples and of the procedural faces, and the classes drawn at under half their share."""
 from __future__ import annotations
 
 from linkgan.data import HELDOUT_SEEDS

@@ -161,7 +161,7 @@ def _table2(G, clip, dirs, mappers, prompts: list[tuple], ws: torch.Tensor, seed
     from linkgan.links import generator_links, masked_mse, region_masks, resample
 
     links = generator_links(G)
-    seg = _weights.segmenter().predict if any(l.label is not None for l in links.values()) else None
+    seg = _weights.segmenter().predict if any(l.semantic for l in links.values()) else None
     out = {}
     with torch.no_grad():
         x = G.synthesize(ws, noise_mode="const")

@@ -106,7 +106,9 @@ def _add_resample(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the face to edit")
     p.add_argument("--new-seed", type=int, required=True, help="seed whose linked axes are moved towards")
     p.add_argument("--t", type=float, nargs="+", default=[0.0, 0.5, 1.0], help="interpolation steps in [0, 1]")
-    p.add_argument("--psi", type=float, default=0.7, help="truncation psi (default 0.7)")
+    p.add_argument("--psi", type=float, default=0.7, help="truncation psi of the face (default 0.7)")
+    p.add_argument("--new-psi", type=float, default=None,
+                   help="truncation psi of the face the region comes from (default 1: untruncated)")
     p.add_argument("--model", default=DEFAULT_GENERATOR, help="linked generator: name, folder or Hub repo id")
     p.add_argument("--latent", type=Path, default=None,
                    help="edit an inverted photo: a code .npz from `invert` (replaces --seed)")
@@ -133,7 +135,8 @@ def _run_resample(args) -> int:
         raise CLIError(f"{args.model} has no link(s) {unknown}; its links: {sorted(links) or 'none'}")
     ws = _latent_ws(args.latent, G) if args.latent is not None else None
     images = resample_strip(G, [links[n] for n in args.link], seed=args.seed, new_seed=args.new_seed,
-                            ts=args.t, psi=args.psi, w=ws)
+                            ts=args.t, psi=args.psi, w=ws,
+                            **({} if args.new_psi is None else {"new_psi": args.new_psi}))
     _save_image(make_grid(images, cols=len(args.t)), args.out)
     source = f"code {args.latent}" if args.latent is not None else f"seed {args.seed}"
     print(f"wrote {len(args.t)} images (links {args.link}, {source} -> {args.new_seed}) to {args.out}")

@@ -3,7 +3,12 @@ image regions, the regularizer that builds the link during training, the test-ti
 paper's masked-MSE metrics (Sec. 4, Tables 2-3).
 
 A link is (axes of W, region). Regions: a fixed box in normalised coordinates, a half image, any fixed mask,
-or a semantic label of a segmenter run on the generated image. Links are disjoint in axes and regions.
+or semantic labels of a segmenter run on the generated image. A semantic region may `follow` its part: then the
+mask is the union of the part in the original and in the perturbed image, so a part that changes shape (hair
+grown longer, an eye closing) is judged where it is in either image (a project choice; the paper's semantic
+mask is the original image's, which punishes every change of shape as a change outside). Links are disjoint
+in axes and regions. A link may name its region attributes (what the attribute oracle reads there), which the
+region-control metric (`linkgan.linkage`) uses.
 """
 from __future__ import annotations
 
@@ -21,12 +26,28 @@ class Link:
     axes: tuple[int, int]                 # [start, stop) of W's channels (the paper: the first 64 of 512)
     box: tuple[float, float, float, float] | None = None   # fixed region (x0, y0, x1, y1) in [0, 1]
     half: str | None = None               # fixed region: "top", "bottom", "left" or "right"
-    label: int | None = None              # semantic region: this label of the segmenter's output
+    label: int | None = None              # semantic region: one label of the segmenter's output (or `labels`)
     mask: torch.Tensor | None = field(default=None, compare=False)  # any fixed (H, W) bool mask
+    labels: tuple[int, ...] | None = None  # semantic region: several labels (e.g. eyes + glasses)
+    follow: bool = False                  # semantic only: mask = part in the original OR in the perturbed image
+    attributes: tuple[str, ...] = ()      # oracle attributes drawn in the region (region-control metric)
+
+    @property
+    def semantic(self) -> bool:
+        return self.label is not None or self.labels is not None
 
     @property
     def kind(self) -> str:
-        return "semantic" if self.label is not None else "fixed"
+        if not self.semantic:
+            return "fixed"
+        return "semantic-follow" if self.follow else "semantic"
+
+    @property
+    def label_ids(self) -> tuple[int, ...]:
+        """The segmenter labels of a semantic region (empty for a fixed one)."""
+        if self.labels is not None:
+            return tuple(self.labels)
+        return () if self.label is None else (self.label,)
 
     def axis_mask(self, w_dim: int) -> torch.Tensor:
         m = torch.zeros(w_dim, dtype=torch.bool)
@@ -49,16 +70,55 @@ class Link:
             m[sl] = 1.0
         return m
 
+    def to_spec(self) -> dict:
+        """The JSON spec of this link (what `links_from_specs` reads back); fixed masks have none."""
+        if self.mask is not None:
+            raise ValueError(f"link {self.name!r} has a tensor mask, which has no JSON spec")
+        spec: dict = {"name": self.name, "axes": list(self.axes)}
+        if self.box is not None:
+            spec["box"] = list(self.box)
+        elif self.half is not None:
+            spec["half"] = self.half
+        elif self.labels is not None:
+            spec["labels"] = list(self.labels)
+        else:
+            spec["label"] = self.label
+        if self.follow:
+            spec["follow"] = True
+        if self.attributes:
+            spec["attributes"] = list(self.attributes)
+        return spec
+
+
+def _part_ids(parts) -> tuple[int, ...]:
+    from .data import PART_LABELS
+    if isinstance(parts, str) or not parts:
+        raise ValueError(f"parts must be a non-empty list of part names from {PART_LABELS}, got {parts!r}")
+    unknown = [p for p in parts if p not in PART_LABELS]
+    if unknown:
+        raise ValueError(f"unknown parts {unknown}; the segmenter's parts are {', '.join(PART_LABELS)}")
+    return tuple(PART_LABELS.index(p) for p in parts)
+
 
 def links_from_specs(specs: Sequence[dict]) -> list[Link]:
-    """Links from JSON specs: {"name", "axes": [a, b], and one of "box": [x0, y0, x1, y1], "half", "label"}."""
+    """Links from JSON specs: {"name", "axes": [a, b], one region: "box": [x0, y0, x1, y1], "half", "label",
+    "labels": [ids] or "parts": [names of linkgan.data.PART_LABELS]; optional "follow": true (semantic regions)
+    and "attributes": [oracle attribute names]}."""
     out = []
     for spec in specs:
         spec = dict(spec)
         try:
+            labels = spec.pop("labels", None)
+            if "parts" in spec:
+                if labels is not None:
+                    raise ValueError("give labels or parts, not both")
+                labels = _part_ids(spec.pop("parts"))
             out.append(Link(name=spec.pop("name"), axes=tuple(spec.pop("axes")),
                             box=tuple(spec.pop("box")) if "box" in spec else None,
-                            half=spec.pop("half", None), label=spec.pop("label", None)))
+                            half=spec.pop("half", None), label=spec.pop("label", None),
+                            labels=None if labels is None else tuple(int(i) for i in labels),
+                            follow=bool(spec.pop("follow", False)),
+                            attributes=tuple(spec.pop("attributes", ()))))
         except (KeyError, TypeError) as e:
             raise ValueError(f"bad link spec {spec}: needs name, axes [a, b] and a region ({e})") from e
         if spec:
@@ -74,7 +134,7 @@ def generator_links(G) -> dict[str, Link]:
 
 
 def validate_links(links: Sequence[Link], *, w_dim: int, resolution: int) -> None:
-    """Reject malformed, overlapping (axes or fixed regions) and empty links with a clear message."""
+    """Reject malformed, overlapping (axes or regions) and empty links with a clear message."""
     names = [l.name for l in links]
     if len(set(names)) != len(names):
         raise ValueError(f"link names must be unique, got {names}")
@@ -82,9 +142,9 @@ def validate_links(links: Sequence[Link], *, w_dim: int, resolution: int) -> Non
         a0, a1 = l.axes
         if not (0 <= a0 < a1 <= w_dim):
             raise ValueError(f"link {l.name!r}: axes [{a0}, {a1}) out of range for w_dim={w_dim}")
-        kinds = sum(x is not None for x in (l.box, l.half, l.label, l.mask))
-        if kinds != 1:
-            raise ValueError(f"link {l.name!r}: give exactly one region (box, half, label or mask), got {kinds}")
+        kinds = sum(x is not None for x in (l.box, l.half, l.mask)) + l.semantic
+        if kinds != 1 or (l.label is not None and l.labels is not None):
+            raise ValueError(f"link {l.name!r}: give exactly one region (box, half, label(s) or mask), got {kinds}")
         if l.box is not None:
             x0, y0, x1, y1 = l.box
             if not (0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1):
@@ -93,35 +153,52 @@ def validate_links(links: Sequence[Link], *, w_dim: int, resolution: int) -> Non
             raise ValueError(f"link {l.name!r}: half must be top/bottom/left/right, got {l.half!r}")
         if l.mask is not None and tuple(l.mask.shape) != (resolution, resolution):
             raise ValueError(f"link {l.name!r}: mask shape {tuple(l.mask.shape)} != ({resolution}, {resolution})")
-        if l.label is None and l.fixed_mask(resolution).sum() == 0:
+        if l.semantic and (not l.label_ids or any(not isinstance(i, int) or i < 0 for i in l.label_ids)):
+            raise ValueError(f"link {l.name!r}: semantic labels must be non-negative integers, got {l.label_ids}")
+        if l.follow and not l.semantic:
+            raise ValueError(f"link {l.name!r}: follow applies to semantic regions only")
+        if not l.semantic and l.fixed_mask(resolution).sum() == 0:
             raise ValueError(f"link {l.name!r}: its region is empty at {resolution} px")
     for i, a in enumerate(links):
         for b in links[i + 1:]:
             if a.axes[0] < b.axes[1] and b.axes[0] < a.axes[1]:
                 raise ValueError(f"links {a.name!r} and {b.name!r} share axes {a.axes} / {b.axes}")
-            if a.label is None and b.label is None:
+            if not a.semantic and not b.semantic:
                 if (a.fixed_mask(resolution) * b.fixed_mask(resolution)).sum() > 0:
                     raise ValueError(f"links {a.name!r} and {b.name!r} have overlapping regions")
-            elif a.label is not None and a.label == b.label:
-                raise ValueError(f"links {a.name!r} and {b.name!r} use the same semantic label {a.label}")
+            elif set(a.label_ids) & set(b.label_ids):
+                raise ValueError(f"links {a.name!r} and {b.name!r} use the same semantic label "
+                                 f"{sorted(set(a.label_ids) & set(b.label_ids))}")
 
 
-def region_masks(links: Sequence[Link], images: torch.Tensor, segmenter: Segmenter | None = None) -> torch.Tensor:
-    """(B, L, H, W) float masks of every link for these images; semantic ones from the segmenter."""
+def region_masks(links: Sequence[Link], images: torch.Tensor, segmenter: Segmenter | None = None, *,
+                 labels: torch.Tensor | None = None) -> torch.Tensor:
+    """(B, L, H, W) float masks of every link for these images; semantic ones from the segmenter (or from
+    `labels` (B, H, W), the segmenter's output when the caller has it already)."""
     b, _, h, w = images.shape
     out = images.new_zeros(b, len(links), h, w)
-    labels = None
     for i, l in enumerate(links):
-        if l.label is None:
+        if not l.semantic:
             out[:, i] = l.fixed_mask(h).to(images)
-        else:
+            continue
+        if labels is None:
             if segmenter is None:
                 raise ValueError(f"link {l.name!r} is semantic: a segmenter is required")
-            if labels is None:
-                with torch.no_grad():
-                    labels = segmenter(images.detach())
-            out[:, i] = (labels == l.label).to(images)
+            with torch.no_grad():
+                labels = segmenter(images.detach())
+        ids = torch.tensor(l.label_ids, device=labels.device)
+        out[:, i] = torch.isin(labels, ids).to(images)
     return out
+
+
+def needs_labels(links: Sequence[Link]) -> bool:
+    return any(l.semantic for l in links)
+
+
+def pair_masks(link: Link, m_x: torch.Tensor, m_y: torch.Tensor) -> torch.Tensor:
+    """The region of a link for an (original, changed) image pair, (B, H, W): the original's mask, or for a
+    link that follows its part the union of both."""
+    return torch.maximum(m_x, m_y) if link.follow else m_x
 
 
 def perturb(w: torch.Tensor, axis_mask: torch.Tensor, alpha: float | torch.Tensor) -> torch.Tensor:
@@ -137,28 +214,44 @@ def masked_mse(diff_sq: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 def link_regularizer(synthesize: Callable[[torch.Tensor], torch.Tensor], w: torch.Tensor, links: Sequence[Link], *,
                      alpha: float | torch.Tensor, lambda_in: float, lambda_out: float, segmenter: Segmenter | None = None,
-                     x: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float], list[torch.Tensor]]:
+                     ) -> tuple[torch.Tensor, dict[str, float], torch.Tensor]:
     """LinkGAN's regularizer on a batch of w (B, w_dim):
         L_in  = || M * (G(w with unlinked axes moved) - G(w)) ||^2   (the region ignores the other axes)
         L_out = || (1-M) * (G(w with linked axes moved) - G(w)) ||^2 (the rest ignores the linked axes)
     as means over the masked pixels (a project choice: keeps lambdas comparable across region sizes).
-    Returns (loss, stats, perturbed images) — the perturbed images are also shown to D as fakes."""
-    x = synthesize(w) if x is None else x
-    masks = region_masks(links, x, segmenter)                          # (B, L, H, W)
+    G(w) and every link's two perturbed batches are rendered in one call of `synthesize` on (1 + 2L) * B codes
+    (one large batch costs far less per image than 2L + 1 small ones on a CPU); `synthesize` must treat each
+    row alike (e.g. the same noise for row r of every block). Returns (loss, stats, perturbed images (L, 2, B,
+    3, H, W): per link, linked then unlinked axes moved), the perturbed images are also shown to D as fakes."""
+    b, n = w.shape[0], len(links)
+    moved = []
+    for l in links:
+        axes = l.axis_mask(w.shape[1]).to(w.device)
+        moved += [perturb(w, axes, alpha), perturb(w, ~axes, alpha)]      # linked, unlinked axes moved
+    images = synthesize(torch.cat([w, *moved]))                          # ((1 + 2L) B, 3, H, W)
+    x, pert = images[:b], images[b:].unflatten(0, (n, 2, b))
+    # segment only the blocks a mask is taken from: G(w), and the perturbed images of links that follow their part
+    blocks = sorted({0} | {k for i, l in enumerate(links) if l.follow for k in (1 + 2 * i, 2 + 2 * i)})
+    labels: dict[int, torch.Tensor] = {}
+    if needs_labels(links):
+        if segmenter is None:
+            raise ValueError("semantic links need a segmenter")
+        with torch.no_grad():
+            seg = segmenter(torch.cat([images[k * b:(k + 1) * b] for k in blocks]).detach())
+        labels = dict(zip(blocks, seg.split(b)))
     loss = x.new_zeros(())
     stats: dict[str, float] = {}
-    perturbed = []
     for i, l in enumerate(links):
-        axes = l.axis_mask(w.shape[1]).to(w.device)
-        x1 = synthesize(perturb(w, axes, alpha))                      # linked axes moved
-        x2 = synthesize(perturb(w, ~axes, alpha))                     # unlinked axes moved
-        m = masks[:, i]
-        l_in = masked_mse((x2 - x).square(), m).mean()
-        l_out = masked_mse((x1 - x).square(), 1 - m).mean()
+        def mask(k: int) -> torch.Tensor:      # k: 0 = G(w), 1 + 2i = linked moved, 2 + 2i = unlinked moved
+            return region_masks([l], x, labels=labels.get(k))[:, 0]
+        m0 = mask(0)
+        m_in = pair_masks(l, m0, mask(2 + 2 * i)) if l.follow else m0
+        m_out = pair_masks(l, m0, mask(1 + 2 * i)) if l.follow else m0
+        l_in = masked_mse((pert[i, 1] - x).square(), m_in).mean()
+        l_out = masked_mse((pert[i, 0] - x).square(), 1 - m_out).mean()
         loss = loss + lambda_in * l_in + lambda_out * l_out
         stats[f"{l.name}.L_in"], stats[f"{l.name}.L_out"] = float(l_in.detach()), float(l_out.detach())
-        perturbed += [x1, x2]
-    return loss, stats, perturbed
+    return loss, stats, pert
 
 
 def _rowwise(w: torch.Tensor, w_new: torch.Tensor) -> torch.Tensor:
@@ -184,26 +277,40 @@ def resample(w: torch.Tensor, w_new: torch.Tensor, links: Sequence[Link], t: flo
     return out
 
 
+# Truncation of the face a region is borrowed from. Untruncated: psi < 1 pulls the borrowed axes towards the mean,
+# which draws the common modes only (closed eyes, rare hair colours never come); docs/linking.md has the measure.
+RESAMPLE_PSI = 1.0
+
+
 @torch.no_grad()
 def resample_strip(G, links: Sequence[Link], *, seed: int, new_seed: int, ts: Sequence[float], psi: float = 0.7,
-                   w: torch.Tensor | None = None, noise_mode: str = "const") -> torch.Tensor:
-    """Images (len(ts), 3, H, W) of the seed's face (or of a given code w: (1, w_dim), or W+ (1, num_ws, w_dim),
-    e.g. an inverted photo) with the links' axes moved towards those of new_seed's w by each t."""
+                   new_psi: float = RESAMPLE_PSI, w: torch.Tensor | None = None,
+                   noise_mode: str = "const") -> torch.Tensor:
+    """Images (len(ts), 3, H, W) of the seed's face at truncation psi (or of a given code w: (1, w_dim), or W+
+    (1, num_ws, w_dim), e.g. an inverted photo) with the links' axes moved towards those of new_seed's w (at
+    truncation new_psi) by each t."""
     if w is None:
         w = G.map(G.z_from_seeds([seed]), psi=psi)
-    w_new = G.map(G.z_from_seeds([new_seed]), psi=psi)
+    w_new = G.map(G.z_from_seeds([new_seed]), psi=new_psi)
     ws = torch.cat([resample(w, w_new, links, float(t)) for t in ts])
     return G.synthesize(ws, noise_mode=noise_mode)
+
+
+def _masks(link: Link, x: torch.Tensor, y: torch.Tensor, segmenter: Segmenter | None) -> torch.Tensor:
+    """The link's region for the pair (x, y) of images (B, H, W): see `pair_masks`."""
+    m_x = region_masks([link], x, segmenter)[:, 0]
+    return pair_masks(link, m_x, region_masks([link], y, segmenter)[:, 0]) if link.follow else m_x
 
 
 @torch.no_grad()
 def editing_precision(synthesize: Callable[[torch.Tensor], torch.Tensor], w: torch.Tensor, w_new: torch.Tensor,
                       link: Link, *, segmenter: Segmenter | None = None) -> dict[str, float]:
     """LinkGAN Table 2 protocol: resample the linked axes; mse_in / mse_out (x1e-3) inside / outside the region
-    (the region of the original image). w: W codes (B, w_dim) or W+ codes (B, num_ws, w_dim)."""
+    (the region of the original image, or of either image for a link that follows its part). w: W codes
+    (B, w_dim) or W+ codes (B, num_ws, w_dim)."""
     x = synthesize(w)
     y = synthesize(resample(w, w_new, [link]))
-    m = region_masks([link], x, segmenter)[:, 0]
+    m = _masks(link, x, y, segmenter)
     d = (y - x).square()
     return {"mse_in": 1e3 * float(masked_mse(d, m).mean()), "mse_out": 1e3 * float(masked_mse(d, 1 - m).mean())}
 
@@ -219,9 +326,9 @@ def leakage(synthesize: Callable[[torch.Tensor], torch.Tensor], w: torch.Tensor,
     target = _rowwise(w, w_new)
     y_unlinked = synthesize(torch.where(axes, w, target))
     y_linked = synthesize(torch.where(axes, target, w))
-    m = region_masks([link], x, segmenter)[:, 0]
-    return {"leak_in": 1e3 * float(masked_mse((y_unlinked - x).square(), m).mean()),
-            "leak_out": 1e3 * float(masked_mse((y_linked - x).square(), 1 - m).mean())}
+    m_in, m_out = _masks(link, x, y_unlinked, segmenter), _masks(link, x, y_linked, segmenter)
+    return {"leak_in": 1e3 * float(masked_mse((y_unlinked - x).square(), m_in).mean()),
+            "leak_out": 1e3 * float(masked_mse((y_linked - x).square(), 1 - m_out).mean())}
 
 
 @torch.no_grad()

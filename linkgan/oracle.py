@@ -152,7 +152,7 @@ def attribute_frequencies(oracle, images: torch.Tensor) -> dict[str, dict[str, f
 
 
 def coverage_gap(freqs: dict[str, dict[str, float]], reference: dict[str, dict[str, float]], *,
-                 dropped_below: float = 0.25) -> dict:
+                 dropped_below: float = 0.5) -> dict:
     """How a generator's attribute distribution (attribute_frequencies of its samples) differs from the reference
     (of the data): per attribute the total variation distance (0: the same shares, 1: disjoint), and the classes it
     draws at under `dropped_below` times the reference's share ("class: ours / reference")."""

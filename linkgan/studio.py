@@ -24,7 +24,7 @@ import torch
 from PIL import Image
 
 from .hub import DEFAULT_GENERATOR
-from .links import Link, generator_links, region_masks, resample
+from .links import RESAMPLE_PSI, Link, generator_links, region_masks, resample
 from .networks import Generator
 
 LATENT_FORMAT = "linkgan-latent/1"
@@ -72,7 +72,7 @@ class Studio:
         self._inversion = {"encoder": "auto", "lpips": "vgg", "loaded": None}   # photos: see use_encoder
         self.name, self.device = name, torch.device(device)
         self.links: dict[str, Link] = generator_links(G)
-        needs_seg = any(l.label is not None for l in self.links.values())
+        needs_seg = any(l.semantic for l in self.links.values())
         if needs_seg and segmenter is None:
             raise StudioError("this generator has semantic links: a segmenter is required")
         self.segmenter = segmenter
@@ -83,7 +83,7 @@ class Studio:
              segmenter: str = "toyfaces64-segmenter", clip: str | None = "toyfaces-clip") -> "Studio":
         G = Generator.from_pretrained(generator, device=device)
         seg = None
-        if any(l.label is not None for l in generator_links(G).values()):
+        if any(l.semantic for l in generator_links(G).values()):
             from .segmenter import Segmenter
             seg = Segmenter.from_pretrained(segmenter, device=device).predict
         return cls(G, segmenter=seg, name=generator, device=device, clip=clip)
@@ -213,8 +213,9 @@ class Studio:
                               f"{', '.join(self.links) or 'none'}")
         return [self.links[n] for n in names]
 
-    def region(self, session: dict, names: Sequence[str], new_seed, t=1.0, psi=0.7) -> dict:
-        """LinkGAN edit: move the chosen links' axes (in every row of W+) towards those of new_seed's w by t."""
+    def region(self, session: dict, names: Sequence[str], new_seed, t=1.0, psi=RESAMPLE_PSI) -> dict:
+        """LinkGAN edit: move the chosen links' axes (in every row of W+) towards those of new_seed's w (truncated
+        by psi: by default untruncated, so every mode of the region can come) by t."""
         links = self._links(names)
         t = _check_number("t", t, 0.0, 1.0)
         w_new = self.map_seed(new_seed, psi)[0]

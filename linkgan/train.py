@@ -24,6 +24,7 @@ from torch.utils.data import DataLoader, Sampler
 
 from .data import HELDOUT_SEEDS, TRAIN_SEEDS, ToyFacesDataset
 from .hub import config_to_dict
+from .control import region_control
 from .links import Link, Segmenter, link_metrics, link_regularizer, links_from_specs, validate_links
 from .networks import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
 
@@ -55,6 +56,8 @@ class RunConfig:
     data: str = "toyfaces"        # "toyfaces" (procedural) or a folder of images (any sizes; resized, cropped)
     init: str = ""                # fine-tune from: a weight set (registry name, folder, Hub id) or a checkpoint.pt
     segmenter: str = "toyfaces64-segmenter"  # weights of the segmenter for semantic links (loaded when needed)
+    oracle: str = "toyfaces64-oracle"  # attribute oracle of the region-control eval, for links that declare region
+                                       #   attributes (loaded when needed; "" = no control eval)
 
 
 @dataclass
@@ -69,6 +72,10 @@ class LinkConfig:
                                   #   were trained": 10/100 gave the lowest ratios; lambda_in 30 collapsed)
     every: int = 8                # lazy interval (the paper: every 8 G steps); the loss is scaled by it
     adversarial: bool = True      # perturbed images also enter G's adversarial loss and D's fakes
+    adversarial_subset: bool = False   # G's adversarial term sees only the images D is shown (one per w) instead
+                                  #   of all 2 L B perturbed ones: much cheaper, the same images on both sides
+    batch_shrink: int = 1         # the regularizer runs on batch_size / batch_shrink fresh w (as StyleGAN2's
+                                  #   path-length regulariser's pl_batch_shrink); 1 = the whole batch
 
     def build(self) -> list[Link]:
         return links_from_specs(self.links)
@@ -136,7 +143,7 @@ class Trainer:
         self.cfg = cfg
         self.links = cfg.link.build()
         validate_links(self.links, w_dim=cfg.generator.w_dim, resolution=cfg.generator.resolution)
-        if any(l.label is not None for l in self.links) and segmenter is None:
+        if any(l.semantic for l in self.links) and segmenter is None:
             if not cfg.run.segmenter:
                 raise ValueError("semantic links need a segmenter: set run.segmenter to a weight set "
                                  "(e.g. toyfaces64-segmenter) or pass Trainer(..., segmenter=...)")
@@ -147,6 +154,7 @@ class Trainer:
             raise ValueError(f"optim.batch_size={cfg.optim.batch_size} must be divisible by the "
                              f"{self.world} processes")
         self.extra_fakes: torch.Tensor | None = None     # perturbed images from the last link step, for D
+        self._oracle = None                               # loaded by the first region-control eval
         torch.manual_seed(cfg.run.seed)                   # same initial weights in every process
         self.G = Generator(cfg.generator).to(self.device)
         self.D = Discriminator(cfg.discriminator).to(self.device)
@@ -249,18 +257,7 @@ class Trainer:
         loss_G = F.softplus(-D(fake)).mean()
         lc = self.cfg.link
         if self.links and lc.every and self.step % lc.every == 0:
-            w = G.map(torch.randn(b, G.config.z_dim, device=self.device))
-            # x, x1, x2 share one draw of noise: the regularizer must see only the latent's effect
-            noise = [torch.randn(b, 1, s, s, device=self.device) for s in G.synthesis.noise_sizes]
-            reg, link_stats, perturbed = link_regularizer(
-                lambda w_: G.synthesize(w_, noise=noise), w, self.links, alpha=lc.alpha * w.detach().std(0, keepdim=True), lambda_in=lc.lambda_in,
-                lambda_out=lc.lambda_out, segmenter=self.segmenter)
-            loss_G = loss_G + lc.every * reg
-            stats.update(link_stats)
-            if lc.adversarial:
-                pert = torch.cat(perturbed)
-                loss_G = loss_G + F.softplus(-D(pert)).mean()
-                self.extra_fakes = pert.detach()[::len(perturbed)]   # b images, spread over links
+            loss_G = loss_G + self._link_loss(stats)
         if o.pl_weight and o.pl_every and self.step % o.pl_every == 0:
             pl, self.pl_mean = path_length_penalty(G, mixed_ws(G, max(b // 2, 1), o.mixing_prob, self.device),
                                                    self.pl_mean, o.pl_decay, self.world)
@@ -275,6 +272,33 @@ class Trainer:
         stats["loss_G"] = float(loss_G.detach())
         self._update_ema(b * self.world)
         return stats
+
+    def _link_loss(self, stats: dict[str, float]) -> torch.Tensor:
+        """The LinkGAN regularizer (scaled by its lazy interval) on B / batch_shrink fresh w, plus G's adversarial
+        loss on the perturbed images; leaves B of them, spread over the links, as extra fakes for D."""
+        G, D, lc = self.G, self.D, self.cfg.link
+        b = max(self.cfg.optim.batch_size // self.world // lc.batch_shrink, 1)
+        w = G.map(torch.randn(b, G.config.z_dim, device=self.device))
+        # x, x1, x2 share one draw of noise: the regularizer must see only the latent's effect
+        noise = [torch.randn(b, 1, s, s, device=self.device) for s in G.synthesis.noise_sizes]
+
+        def synthesize(w_: torch.Tensor) -> torch.Tensor:     # (k B, w_dim): row r of every block gets noise r
+            if self.device.type == "cpu":     # a CPU runs blocks of B faster than one large batch (docs/training.md)
+                return torch.cat([G.synthesize(block, noise=noise) for block in w_.split(b)])
+            k = w_.shape[0] // b
+            return G.synthesize(w_, noise=[n.repeat(k, 1, 1, 1) for n in noise])
+
+        reg, link_stats, perturbed = link_regularizer(
+            synthesize, w, self.links, alpha=lc.alpha * w.detach().std(0, keepdim=True), lambda_in=lc.lambda_in,
+            lambda_out=lc.lambda_out, segmenter=self.segmenter)
+        stats.update(link_stats)
+        loss = lc.every * reg
+        if lc.adversarial:
+            pert = perturbed.flatten(0, 2)                        # (2 L B, 3, H, W): link-major, then kind
+            spread = pert[::2 * len(self.links)]                  # one image per w, spread over links and kinds
+            loss = loss + F.softplus(-D(spread if lc.adversarial_subset else pert)).mean()
+            self.extra_fakes = spread.detach()
+        return loss
 
     @torch.no_grad()
     def _update_ema(self, batch: int) -> None:
@@ -332,6 +356,9 @@ class Trainer:
                     logf.flush()
                     self.log(f"step={self.step} links " + " ".join(
                         f"{k}: in={v['mse_in']:.2f} out={v['mse_out']:.2f} ratio={v['ratio']:.3f}"
+                        + (f" control={v['control']['linked_vs_natural']}x natural, unlinked "
+                           f"{max(x or 0 for x in v['control']['unlinked'].values())}, elsewhere "
+                           f"{v['control']['elsewhere']}" if "control" in v else "")
                         for k, v in rec["links"].items()))
                 if self.rank == 0 and r.sample_every and (self.step % r.sample_every == 0 or self.step == r.steps):
                     self.save_samples()
@@ -348,11 +375,18 @@ class Trainer:
         return path
 
     @torch.no_grad()
-    def evaluate(self) -> dict[str, dict[str, float]]:
-        """Link metrics of G_ema (x1e-3): mse_in / mse_out / leak_in / leak_out / ratio per link."""
-        n = self.cfg.run.eval_seeds
-        return link_metrics(self.G_ema, self.links, seeds=range(HELDOUT_SEEDS.start, HELDOUT_SEEDS.start + n),
-                            segmenter=self.segmenter)
+    def evaluate(self) -> dict[str, dict]:
+        """Link metrics of G_ema (x1e-3): mse_in / mse_out / leak_in / leak_out / ratio per link, and for links that
+        declare region attributes their region control (linkgan.control) under "control"."""
+        seeds = range(HELDOUT_SEEDS.start, HELDOUT_SEEDS.start + self.cfg.run.eval_seeds)
+        out: dict[str, dict] = link_metrics(self.G_ema, self.links, seeds=seeds, segmenter=self.segmenter)
+        if any(l.attributes for l in self.links) and self.cfg.run.oracle:
+            if self._oracle is None:
+                from .oracle import AttributeOracle
+                self._oracle = AttributeOracle.from_pretrained(self.cfg.run.oracle, device=self.device).eval()
+            for name, control in region_control(self.G_ema, self.links, self._oracle, seeds=seeds).items():
+                out[name]["control"] = control
+        return out
 
     @torch.no_grad()
     def save_samples(self, n: int = 16) -> Path:

@@ -46,7 +46,11 @@ def test_latent_file_reproduces_the_image_exactly(studio):
     data = studio.save_latent(s)
     back = studio.load_latent(data)
     assert np.array_equal(np.asarray(studio.image(back)), np.asarray(studio.image(s)))
-    assert back["source"]["edits"][0]["params"] == {"regions": ["mouth"], "new_seed": 2, "t": 0.8, "psi": 0.7}
+    # the region comes from the new seed's untruncated w (RESAMPLE_PSI), whatever the face's own truncation
+    assert back["source"]["edits"][0]["params"] == {"regions": ["mouth"], "new_seed": 2, "t": 1.0 - 0.2, "psi": 1.0}
+    whole = studio.current_ws(studio.region(studio.generate(12, 0.6), ["mouth"], 2, 1.0))
+    a0, a1 = studio.links["mouth"].axes
+    np.testing.assert_array_equal(whole[:, a0:a1], studio.map_seed(2, 1.0)[0][None, a0:a1].repeat(len(whole), 0))
 
 
 @pytest.mark.parametrize("call, msg", [

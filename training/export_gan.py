@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
 
+from linkgan.control import region_control  # noqa: E402
 from linkgan.data import HELDOUT_SEEDS  # noqa: E402
 from linkgan.links import generator_links, link_metrics, links_from_specs, resample_strip  # noqa: E402
 from linkgan.networks import Generator  # noqa: E402
@@ -82,7 +83,9 @@ def main(argv=None) -> int:
     p.add_argument("--weights", default=None, help="the run's exported weight set, when its checkpoint.pt is elsewhere")
     p.add_argument("--links-of", default=None, help="for a generator without links: measure the axes and "
                                                      "regions of these links (a run folder or a linked weight set)")
-    p.add_argument("--eval-seeds", type=int, default=200)
+    p.add_argument("--baseline", default=None, help="for a linked generator: the baseline weight set its mse_in is "
+                                                    "compared with (mse_in_vs_baseline)")
+    p.add_argument("--eval-seeds", type=int, default=300)
     p.add_argument("--fd-images", type=int, default=2000)
     p.add_argument("--out-dir", default="checkpoints")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="where to measure")
@@ -122,6 +125,15 @@ def main(argv=None) -> int:
     fd = frechet_distance(segmenter_features(seg, samples), segmenter_features(seg, procedural))
     oracle = AttributeOracle.from_pretrained("toyfaces64-oracle", device=a.device).eval()
     coverage = coverage_gap(attribute_frequencies(oracle, samples), attribute_frequencies(oracle, procedural))
+    control = region_control(G, links, oracle, seeds=seeds)
+    if control:
+        base_in = {}
+        if a.baseline:
+            base = Generator.from_pretrained(a.baseline, device=a.device)
+            base_in = {k: v["mse_in"] for k, v in link_metrics(base, links, seeds=seeds, segmenter=seg.predict).items()}
+        for k, v in metrics.items():
+            if k in base_in:
+                v["mse_in_vs_baseline"] = round(v["mse_in"] / max(base_in[k], 1e-12), 3)
     dropped = "; ".join(f"{k} {', '.join(v)}" for k, v in coverage["dropped"].items()) or "none"
 
     with torch.no_grad():
@@ -141,6 +153,23 @@ def main(argv=None) -> int:
     rows = "\n".join(f"| {k} | {l.axes[0]}-{l.axes[1]} | {v['mse_in']:.2f} | {v['mse_out']:.2f} | {v['ratio']:.3f} "
                      f"| {v['leak_in']:.2f} | {v['leak_out']:.2f} |" for l, (k, v) in zip(links, metrics.items()))
     linked = bool(generator_links(G))
+    fmt = lambda d: ", ".join(f"{k} {v}" for k, v in d.items())  # noqa: E731
+    control_rows = "\n".join(
+        f"| {k} | {fmt(v['linked'])} | {fmt(v['natural'])} | {v['linked_vs_natural']} | {fmt(v['unlinked'])} | "
+        f"{v['elsewhere']} ({v['elsewhere_all']} counting every read) |" for k, v in control.items())
+    control_text = f"""
+Region control: the attribute oracle reads each face before and after a resample (the same faces and partners;
+linkgan.control). linked: how often the region's attributes change when the link's axes are resampled; natural:
+how often two random procedural faces differ in them; unlinked: how often they change when every other axis is
+resampled; elsewhere: the share of the other attributes that change under the link's resample. Reads count where
+the attribute is visible in both images and read with confidence >= 0.9 before.
+
+| link | linked | natural | linked / natural (lowest) | unlinked | elsewhere |
+| --- | --- | --- | --- | --- | --- |
+{control_rows}
+""" if control else ""
+    vs_base = "".join(f" {k}: mse_in is {v['mse_in_vs_baseline']} x the baseline's." for k, v in metrics.items()
+                      if "mse_in_vs_baseline" in v)
     card = f"""# {a.name}
 
 A {G.config.resolution} px StyleGAN2 generator ({params:,} parameters, w_dim {G.config.w_dim}) trained on procedural
@@ -176,20 +205,21 @@ leak_out = mse_out (Table 3). {"" if linked else "This generator has no links: t
 | link | axes | mse_in | mse_out | mse_out / mse_in | leak_in | leak_out |
 | --- | --- | --- | --- | --- | --- | --- |
 {rows}
-
+{vs_base}
+{control_text}
 Fréchet distance to {a.fd_images} held-out procedural faces, {a.fd_images} samples (psi 1, random noise), in the
 feature space "{FEATURE_SPACE}": **{fd:.3f}**.
 
 Attribute coverage: the attribute oracle (`toyfaces64-oracle`) reads the same samples and procedural faces; the
 total variation distance between the two distributions, averaged over the attributes, is **{coverage["mean_tv"]}**
-(0: every attribute drawn as often as in the data). Drawn at under a quarter of their share (samples / data):
+(0: every attribute drawn as often as in the data). Drawn at under half their share (samples / data):
 {dropped}.
 
-`samples.png`: seeds 0-31, untruncated.{" `resample.png`: per link, two faces with the link's axes moved towards another face's, t = 0, 0.25, 0.5, 0.75, 1." if linked else ""}
+`samples.png`: seeds 0-31, untruncated.{" `resample.png`: per link, two faces (psi 0.7) with the link's axes moved towards another face's (untruncated), t = 0, 0.25, 0.5, 0.75, 1." if linked else ""}
 """
     (folder / "README.md").write_text(card)
     summary = {"name": a.name, "step": steps, "wall_min": round(wall, 1), "stages": stages, "fd": round(fd, 4),
-               "links": metrics, "coverage": coverage}
+               "links": metrics, "control": control, "coverage": coverage}
     (folder / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(json.dumps(summary, indent=2))
     return 0

@@ -1,0 +1,142 @@
+"""Region control (linkgan.control) and regions that follow a changing part (Link.follow): on tiny examples whose
+answer is known by construction."""
+import pytest
+import torch
+
+from linkgan.control import control_counts, natural_rate, region_control, summarize
+from linkgan.links import Link, editing_precision, link_regularizer, links_from_specs, validate_links
+from linkgan.networks import Generator, GeneratorConfig
+
+BOX = (0.25, 0.25, 0.75, 0.75)
+
+
+class SignOracle:
+    """Reads 'eyes' (open / closed) from the sign of the mean of the box, 'background' (white / grey) from the sign
+    of the mean outside it, with full confidence: a stand-in for the attribute oracle on synthetic images."""
+
+    class config:   # noqa: N801  (the oracle's interface: config.attributes)
+        attributes = {"eyes": ["open", "closed"], "background": ["white", "grey", "blue", "green", "yellow", "pink"]}
+
+    def __init__(self, size: int = 8):
+        self.box = Link("b", (0, 1), box=BOX).fixed_mask(size).bool()
+
+    def probabilities(self, img):
+        inside = img[:, 0][:, self.box].mean(1) > 0
+        outside = img[:, 0][:, ~self.box].mean(1) > 0
+        eyes = torch.stack([inside, ~inside], 1).float()
+        bg = torch.zeros(len(img), 6)
+        bg[torch.arange(len(img)), outside.long()] = 1.0
+        return {"eyes": eyes, "background": bg}
+
+
+def painter(region_axis: int, outside_axis: int, size: int = 8):
+    """Images whose box shows w[:, region_axis] and whose outside shows w[:, outside_axis]."""
+    box = Link("b", (0, 1), box=BOX).fixed_mask(size)
+
+    def synthesize(w):
+        inside = w[:, region_axis].view(-1, 1, 1, 1) * box
+        outside = w[:, outside_axis].view(-1, 1, 1, 1) * (1 - box)
+        return (inside + outside).expand(-1, 3, -1, -1)
+    return synthesize
+
+
+LINK = Link("eyes", (0, 4), box=BOX, attributes=("eyes",))
+
+
+def test_control_tells_a_perfect_link_from_a_broken_one():
+    torch.manual_seed(0)
+    w, w_new = torch.randn(400, 8), torch.randn(400, 8)
+    perfect = summarize(control_counts(painter(0, 5), w, w_new, LINK, SignOracle()), LINK)
+    broken = summarize(control_counts(painter(5, 0), w, w_new, LINK, SignOracle()), LINK)   # region on other axes
+    # a perfect link: its resample flips the region's attribute about half the time, the others never do
+    assert 0.4 < perfect["linked"]["eyes"] < 0.6 and perfect["unlinked"]["eyes"] == 0 and perfect["elsewhere"] == 0
+    assert perfect["linked_vs_natural"] > 1.0 and perfect["natural"]["eyes"] == pytest.approx(natural_rate("eyes"))
+    # a broken one: the other axes own the region, and the link's own resample changes the outside
+    assert broken["linked"]["eyes"] == 0 and broken["unlinked"]["eyes"] > 0.4 and broken["elsewhere"] > 0.4
+    assert broken["linked_vs_natural"] == 0
+
+
+def test_natural_rate_is_the_data_sampling_rate():
+    assert natural_rate("eyes") == pytest.approx(1 - 0.75 ** 2 - 0.25 ** 2)
+    assert natural_rate("mouth") == pytest.approx(0.75)       # four equally likely classes
+
+
+def test_control_needs_declared_attributes_the_oracle_reads():
+    w = torch.randn(4, 8)
+    with pytest.raises(ValueError, match="declares no region attributes"):
+        control_counts(painter(0, 5), w, w, Link("eyes", (0, 4), box=BOX), SignOracle())
+    with pytest.raises(ValueError, match="does not read"):
+        control_counts(painter(0, 5), w, w, Link("eyes", (0, 4), box=BOX, attributes=("mouth",)), SignOracle())
+
+
+def test_region_control_runs_on_a_generator():
+    torch.manual_seed(0)
+    G = Generator(GeneratorConfig(resolution=16, z_dim=8, w_dim=8, n_mlp=2, channel_base=64, channel_max=8)).eval()
+    out = region_control(G, [LINK, Link("other", (4, 8), box=(0, 0, 0.2, 0.2))], SignOracle(16), seeds=range(6),
+                         batch_size=4)
+    assert set(out) == {"eyes"}              # links without attributes are left out
+    assert set(out["eyes"]) >= {"linked", "unlinked", "natural", "elsewhere", "elsewhere_all", "linked_vs_natural"}
+
+
+# --- regions that follow a changing part --------------------------------------------------------------------
+def growing_part(leak: float = 0.0):
+    """8x8 images with a part (label 1) in the left columns whose width grows when w[:, 0] > 0; the part's value
+    follows w[:, 0], the rest w[:, 1] (+ leak * w[:, 0]). With leak 0 the link of axis 0 is perfect."""
+    scale = torch.nn.Parameter(torch.tensor(0.1))
+    cols = torch.arange(8).view(1, 1, 8)
+
+    def synthesize(w):
+        width = 2 + 3 * (w[:, 0] > 0).long()
+        part = (cols < width.view(-1, 1, 1)).float().expand(-1, 8, -1).unsqueeze(1)       # (B, 1, 8, 8)
+        img = part * (0.5 + scale * w[:, 0].view(-1, 1, 1, 1)) + (1 - part) * (
+            -0.5 + scale * (w[:, 1] + leak * w[:, 0]).view(-1, 1, 1, 1))
+        return img.expand(-1, 3, -1, -1)
+    return synthesize, scale
+
+
+def part_labels(img):
+    return (img[:, 0] > 0).long()
+
+
+def test_a_following_region_masks_the_part_in_either_image():
+    torch.manual_seed(0)
+    w = torch.randn(64, 4)
+    synth, _ = growing_part()
+    follow = Link("part", (0, 1), labels=(1,), follow=True)
+    fixed_to_source = Link("part", (0, 1), labels=(1,))
+    kw = dict(alpha=1.0, lambda_in=1.0, lambda_out=1.0, segmenter=part_labels)
+    _, s_follow, _ = link_regularizer(synth, w, [follow], **kw)
+    _, s_source, _ = link_regularizer(synth, w, [fixed_to_source], **kw)
+    # the link is perfect: following the part, nothing changes outside it; with the original's mask only, a part
+    # that grew is counted as a change outside
+    assert s_follow["part.L_out"] == 0 and s_follow["part.L_in"] == 0
+    assert s_source["part.L_out"] > 0.01
+    # the metrics use the same region rule
+    w_new = torch.randn(64, 4)
+    assert editing_precision(synth, w, w_new, follow, segmenter=part_labels)["mse_out"] == 0
+    assert editing_precision(synth, w, w_new, fixed_to_source, segmenter=part_labels)["mse_out"] > 1
+
+
+def test_a_following_region_is_differentiable():
+    torch.manual_seed(0)
+    synth, scale = growing_part(leak=0.5)
+    loss, stats, _ = link_regularizer(synth, torch.randn(16, 4), [Link("part", (0, 1), labels=(1,), follow=True)],
+                                      alpha=1.0, lambda_in=1.0, lambda_out=1.0, segmenter=part_labels)
+    assert loss.requires_grad and stats["part.L_out"] > 0
+    loss.backward()
+    assert scale.grad is not None and scale.grad.abs() > 0
+
+
+def test_link_specs_with_parts_follow_and_attributes_round_trip():
+    spec = {"name": "eyes", "axes": [0, 32], "parts": ["eyes", "glasses"], "follow": True,
+            "attributes": ["eye_color", "eyes"]}
+    (link,) = links_from_specs([spec])
+    assert link.label_ids == (3, 5) and link.follow and link.kind == "semantic-follow"
+    assert links_from_specs([link.to_spec()]) == [link]
+    with pytest.raises(ValueError, match="unknown parts"):
+        links_from_specs([{**spec, "parts": ["eyes", "ears"]}])
+    with pytest.raises(ValueError, match="same semantic label"):
+        validate_links(links_from_specs([spec, {"name": "specs", "axes": [32, 40], "parts": ["glasses"]}]),
+                       w_dim=64, resolution=16)
+    with pytest.raises(ValueError, match="follow applies to semantic"):
+        validate_links([Link("a", (0, 4), box=BOX, follow=True)], w_dim=8, resolution=8)
