@@ -214,11 +214,13 @@ def masked_mse(diff_sq: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 def link_regularizer(synthesize: Callable[[torch.Tensor], torch.Tensor], w: torch.Tensor, links: Sequence[Link], *,
                      alpha: float | torch.Tensor, lambda_in: float, lambda_out: float, segmenter: Segmenter | None = None,
-                     ) -> tuple[torch.Tensor, dict[str, float], torch.Tensor]:
+                     w_swap: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float], torch.Tensor]:
     """LinkGAN's regularizer on a batch of w (B, w_dim):
         L_in  = || M * (G(w with unlinked axes moved) - G(w)) ||^2   (the region ignores the other axes)
         L_out = || (1-M) * (G(w with linked axes moved) - G(w)) ||^2 (the rest ignores the linked axes)
     as means over the masked pixels (a project choice: keeps lambdas comparable across region sizes).
+    Axes move by alpha * N(0, I) (the paper), or, given w_swap (B, w_dim) (other faces' mapped w), take w_swap's
+    values: the test-time resample itself, whose codes stay in W's own distribution (a project choice).
     G(w) and every link's two perturbed batches are rendered in one call of `synthesize` on (1 + 2L) * B codes
     (one large batch costs far less per image than 2L + 1 small ones on a CPU); `synthesize` must treat each
     row alike (e.g. the same noise for row r of every block). Returns (loss, stats, perturbed images (L, 2, B,
@@ -227,7 +229,10 @@ def link_regularizer(synthesize: Callable[[torch.Tensor], torch.Tensor], w: torc
     moved = []
     for l in links:
         axes = l.axis_mask(w.shape[1]).to(w.device)
-        moved += [perturb(w, axes, alpha), perturb(w, ~axes, alpha)]      # linked, unlinked axes moved
+        if w_swap is None:
+            moved += [perturb(w, axes, alpha), perturb(w, ~axes, alpha)]  # linked, unlinked axes moved
+        else:
+            moved += [torch.where(axes, w_swap, w), torch.where(axes, w, w_swap)]
     images = synthesize(torch.cat([w, *moved]))                          # ((1 + 2L) B, 3, H, W)
     x, pert = images[:b], images[b:].unflatten(0, (n, 2, b))
     # segment only the blocks a mask is taken from: G(w), and the perturbed images of links that follow their part

@@ -64,6 +64,9 @@ class RunConfig:
 class LinkConfig:
     """LinkGAN regularizer settings (METHODS §1). Choices the paper leaves open are named here."""
     links: list[dict] = field(default_factory=list)   # [{"name", "axes": [a, b], one of "box"/"half"/"label"}]
+    perturb: str = "noise"        # how the regularizer moves axes: "noise" (the paper: + alpha * N(0, I)) or
+                                  #   "resample" (take another face's mapped w there: the test-time edit itself,
+                                  #   codes that stay in W's distribution, so D judges real combinations)
     alpha: float = 1.0            # perturbation std, in units of the batch's per-axis std of w (METHODS §1:
                                   #   "near the per-axis std of W"; relative, so it follows W as it trains)
     lambda_in: float = 10.0       # weight of L_in (region vs unlinked axes), mean over region pixels
@@ -76,6 +79,12 @@ class LinkConfig:
                                   #   of all 2 L B perturbed ones: much cheaper, the same images on both sides
     batch_shrink: int = 1         # the regularizer runs on batch_size / batch_shrink fresh w (as StyleGAN2's
                                   #   path-length regulariser's pl_batch_shrink); 1 = the whole batch
+
+    def __post_init__(self):
+        if self.perturb not in ("noise", "resample"):
+            raise ValueError(f"link.perturb must be 'noise' or 'resample', got {self.perturb!r}")
+        if int(self.batch_shrink) < 1:
+            raise ValueError(f"link.batch_shrink must be >= 1, got {self.batch_shrink}")
 
     def build(self) -> list[Link]:
         return links_from_specs(self.links)
@@ -153,6 +162,11 @@ class Trainer:
         if cfg.optim.batch_size % self.world:
             raise ValueError(f"optim.batch_size={cfg.optim.batch_size} must be divisible by the "
                              f"{self.world} processes")
+        per, group = cfg.optim.batch_size // self.world, cfg.discriminator.mbstd_group
+        if self.links and cfg.link.adversarial and (per // cfg.link.batch_shrink) % min(group, per):
+            raise ValueError(f"link.batch_shrink={cfg.link.batch_shrink} leaves {per // cfg.link.batch_shrink} "
+                             f"perturbed images per process for D, not a multiple of its minibatch-stddev group "
+                             f"({group}): choose a batch_shrink that divides the batch into multiples of {group}")
         self.extra_fakes: torch.Tensor | None = None     # perturbed images from the last link step, for D
         self._oracle = None                               # loaded by the first region-control eval
         torch.manual_seed(cfg.run.seed)                   # same initial weights in every process
@@ -288,9 +302,10 @@ class Trainer:
             k = w_.shape[0] // b
             return G.synthesize(w_, noise=[n.repeat(k, 1, 1, 1) for n in noise])
 
+        w_swap = G.map(torch.randn(b, G.config.z_dim, device=self.device)) if lc.perturb == "resample" else None
         reg, link_stats, perturbed = link_regularizer(
             synthesize, w, self.links, alpha=lc.alpha * w.detach().std(0, keepdim=True), lambda_in=lc.lambda_in,
-            lambda_out=lc.lambda_out, segmenter=self.segmenter)
+            lambda_out=lc.lambda_out, segmenter=self.segmenter, w_swap=w_swap)
         stats.update(link_stats)
         loss = lc.every * reg
         if lc.adversarial:

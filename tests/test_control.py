@@ -140,3 +140,16 @@ def test_link_specs_with_parts_follow_and_attributes_round_trip():
                        w_dim=64, resolution=16)
     with pytest.raises(ValueError, match="follow applies to semantic"):
         validate_links([Link("a", (0, 4), box=BOX, follow=True)], w_dim=8, resolution=8)
+
+
+def test_the_regularizer_can_move_axes_by_resampling():
+    """With w_swap the perturbed codes take the other faces' values on the moved axes (the test-time resample),
+    so on a perfect link both terms are exactly zero."""
+    torch.manual_seed(0)
+    w, w_swap = torch.randn(32, 8), torch.randn(32, 8)
+    loss, stats, pert = link_regularizer(painter(0, 5), w, [LINK], alpha=1.0, lambda_in=1.0, lambda_out=1.0,
+                                         w_swap=w_swap)
+    assert loss == 0 and stats["eyes.L_in"] == 0 and stats["eyes.L_out"] == 0
+    assert torch.equal(pert[0, 0], painter(0, 5)(torch.cat([w_swap[:, :4], w[:, 4:]], 1)))
+    loss, _, _ = link_regularizer(painter(5, 0), w, [LINK], alpha=1.0, lambda_in=1.0, lambda_out=1.0, w_swap=w_swap)
+    assert loss > 0.1

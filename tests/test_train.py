@@ -26,7 +26,15 @@ def linked_cfg(out, steps, links=(EYES,)):
     return cfg
 
 
-@pytest.mark.parametrize("make_cfg", [tiny_cfg, linked_cfg], ids=["plain", "linked"])
+def fast_linked_cfg(out, steps):
+    """The shipped recipe's link settings: resample perturbation, half batch, G's adversarial term on D's subset."""
+    cfg = linked_cfg(out, steps)
+    cfg.link.perturb, cfg.link.batch_shrink, cfg.link.adversarial_subset = "resample", 2, True
+    cfg.optim.batch_size = 8                    # 4 perturbed images for D: one minibatch-stddev group
+    return cfg
+
+
+@pytest.mark.parametrize("make_cfg", [tiny_cfg, linked_cfg, fast_linked_cfg], ids=["plain", "linked", "fast-linked"])
 def test_resume_continues_identically(tmp_path, make_cfg):
     full = Trainer(make_cfg(tmp_path / "full", 6), log=lambda s: None)
     full.train()
@@ -95,6 +103,12 @@ def test_linked_run_logs_both_terms(tmp_path):
     stats = t.train_step(torch.rand(4, 3, 16, 16) * 2 - 1)
     assert stats["eyes.L_in"] > 0 and stats["eyes.L_out"] > 0
     assert t.extra_fakes is not None and t.extra_fakes.shape == (4, 3, 16, 16)
+    fast = Trainer(fast_linked_cfg(tmp_path / "f", 2), log=lambda s: None)
+    stats = fast.train_step(torch.rand(8, 3, 16, 16) * 2 - 1)
+    assert stats["eyes.L_in"] > 0 and stats["eyes.L_out"] > 0
+    assert fast.extra_fakes.shape == (4, 3, 16, 16)                 # batch_shrink 2: four faces, one image each
+    with pytest.raises(ValueError, match="minibatch-stddev group"):
+        Trainer(replace_config(fast_linked_cfg(tmp_path / "g", 2), {"link.batch_shrink": "4"}), log=lambda s: None)
 
 
 @pytest.mark.parametrize("links, msg", [
@@ -102,6 +116,7 @@ def test_linked_run_logs_both_terms(tmp_path):
     ([{"name": "a", "box": [0, 0, 0.5, 0.5]}], "needs name, axes"),
     ([{"name": "a", "axes": [0, 4], "box": [0, 0, 0.5, 0.5], "colour": 1}], "unknown link spec keys"),
     ([{"name": "hair", "axes": [0, 4], "label": 2}], "need a segmenter"),
+    ([{"name": "hair", "axes": [0, 4], "parts": ["hair", "ears"]}], "unknown parts"),
 ])
 def test_bad_link_configs_are_rejected(tmp_path, links, msg):
     with pytest.raises(ValueError, match=msg):
@@ -111,6 +126,8 @@ def test_bad_link_configs_are_rejected(tmp_path, links, msg):
 def test_bad_override_is_rejected():
     with pytest.raises(ValueError, match="unknown config key"):
         replace_config(TrainConfig(), {"optim.nope": "1"})
+    with pytest.raises(ValueError, match="link.perturb"):
+        replace_config(TrainConfig(), {"link.perturb": "swap"})
     with pytest.raises(ValueError, match="generator.resolution"):
         replace_config(TrainConfig(), {"generator.resolution": "48"})
 
