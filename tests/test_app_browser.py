@@ -50,6 +50,27 @@ def photo_file(tmp_path_factory) -> Path:
     return path
 
 
+def displayed(page) -> tuple[str, "np.ndarray"]:
+    """The current image as the browser shows it: its src and its pixels (H, W, 3), as floats 0-255."""
+    import base64
+    import io
+
+    import numpy as np
+    from PIL import Image
+    src = page.locator("#current img").get_attribute("src")
+    data = base64.b64decode(src.split(",", 1)[1]) if src.startswith("data:") else page.request.get(src).body()
+    return src, np.asarray(Image.open(io.BytesIO(data)).convert("RGB"), dtype=float)
+
+
+def box_change(before, after, box) -> float:
+    """Share of the pixels inside a box (x0, y0, x1, y1) in [0, 1] that change visibly (by more than 24 of 255 in
+    some channel) between two displayed images."""
+    h, w = before.shape[:2]
+    x0, y0, x1, y1 = box
+    region = slice(round(y0 * h), round(y1 * h)), slice(round(x0 * w), round(x1 * w))
+    return float((abs(after[region] - before[region]).max(-1) > 24).mean())
+
+
 def test_new_user_walkthrough(page, photo_file, expected):
     expect = sync_api.expect
     # 1. Generate
@@ -67,8 +88,15 @@ def test_new_user_walkthrough(page, photo_file, expected):
     page.locator("#regions").get_by_label("mouth").check()
     expect(page.locator("#region-view img")).to_be_visible()
     page.locator("#new-seed input").fill("7")
+    src, before = displayed(page)
     page.locator("#region-btn").click()
     expect(history(page)).to_have_value(re.compile(re.escape('1. region: {"regions": ["eyes", "mouth"], "new_seed": 7, "t": 1.0')))
+    # the edit shows: the displayed image changes visibly inside the resampled regions (the eyes and mouth lie in
+    # these boxes in every face). The first shipped generator changed 0.2 % / 0.4 % of these pixels here.
+    expect(page.locator("#current img")).not_to_have_attribute("src", src)
+    _, after = displayed(page)
+    from linkgan.data import EYES_BOX, MOUTH_BOX
+    assert max(box_change(before, after, EYES_BOX), box_change(before, after, MOUTH_BOX)) > 0.03, "no visible change"
     shot(page, "flow-region")
     # tweak t: the same edit is replaced, not stacked
     page.locator("#t input[type=number]").fill("0.5")

@@ -3,6 +3,8 @@
 #
 #   bash training/recipes/toyfaces64.sh baseline    # -> checkpoints/toyfaces64-baseline
 #   bash training/recipes/toyfaces64.sh linked      # -> checkpoints/toyfaces64-linked
+#   bash training/recipes/toyfaces64.sh semantic    # the baseline fine-tuned with semantic links that follow their
+#                                                   # parts (runs/sB), and the baseline for as many steps (runs/base4)
 #
 # and trains one more stage from any weight set, exported with its metrics (not shipped: see the README):
 #
@@ -32,9 +34,15 @@ cd "$(dirname "$0")/../.."
 PY=${PYTHON:-python}
 CMD="bash training/recipes/toyfaces64.sh $*"   # for the cards of the stages it exports
 THREADS=${THREADS:-2}
+BASELINE_INIT=${BASELINE_INIT:-checkpoints/toyfaces64-baseline}   # the semantic stages start from the baseline
 COMMON="generator.noise=false optim.r1_gamma=1 optim.batch_size=32 optim.ema_kimg=10 run.workers=3
         run.ckpt_every=500 run.sample_every=1000 run.eval_every=1000 run.eval_seeds=64"
 LINKS='link.links=[{"name": "eyes", "axes": [0, 32], "box": [0.25, 0.33, 0.75, 0.58]}, {"name": "mouth", "axes": [32, 64], "box": [0.35, 0.58, 0.65, 0.77]}, {"name": "hair", "axes": [64, 128], "label": 2}]'
+# The semantic links: each owns the parts its factors draw (hair colour also colours brows and beard; glasses sit
+# over the eyes), follows them when they change shape, and names the attributes the region-control metric reads.
+# The regularizer moves axes by resampling them from other faces' w, on half the batch (docs/linking.md).
+SEMANTIC='link.links=[{"name": "eyes", "axes": [0, 32], "parts": ["eyes", "glasses"], "follow": true, "attributes": ["eye_color", "eyes", "glasses"]}, {"name": "mouth", "axes": [32, 64], "parts": ["mouth"], "follow": true, "attributes": ["mouth"]}, {"name": "hair", "axes": [64, 128], "parts": ["hair", "brows", "beard"], "follow": true, "attributes": ["hair_color", "hair_style", "beard"]}]'
+SEMANTIC_SETTINGS="link.lambda_in=10 link.lambda_out=100 link.perturb=resample link.batch_shrink=2 link.adversarial_subset=true"
 
 stage() {   # stage NAME STEPS INIT [overrides...]
   local name=$1 steps=$2 init=$3; shift 3
@@ -67,6 +75,12 @@ case "${1:-}" in
     stage lL 921 lJ "$LINKS" link.lambda_in=10 link.lambda_out=300 optim.lr=0.001 optim.ema_kimg=20
     $PY training/export_gan.py --run runs/lL --name toyfaces64-linked --earlier runs/lB --earlier runs/lB2 \
       --earlier runs/lD --earlier runs/lH --earlier runs/lJ --command "bash training/recipes/toyfaces64.sh linked" ;;
+  semantic)   # fine-tunes the baseline with the semantic links; the same steps without links give its equal-budget
+              # baseline (stage base4). STEPS (default 4000) is where both stop.
+    steps=${STEPS:-4000}
+    stage sB "$steps" "$BASELINE_INIT" "$SEMANTIC" $SEMANTIC_SETTINGS run.workers=1 run.sample_every=250 \
+      run.eval_every=500
+    stage base4 "$steps" "$BASELINE_INIT" run.workers=1 ;;
   continue|continue-linked)
     [ $# -ge 4 ] || { echo "usage: $0 $1 NAME FROM STEPS [overrides...]" >&2; exit 2; }
     kind=$1 name=$2 from=$3 steps=$4
@@ -101,7 +115,7 @@ case "${1:-}" in
     $PY training/train_encoder.py --generator "$gen" --out "$enc_run" "${resume[@]}" --threads "$THREADS" --half \
       run.steps="${ENCODER_STEPS:-3000}" 'optim.lpips="alex"'
     rm -rf "$gen/encoder" && cp -r "$enc_run/encoder" "$gen/encoder" ;;
-  *) echo "usage: $0 baseline|linked|continue|continue-linked|zoo" >&2; exit 2 ;;
+  *) echo "usage: $0 baseline|linked|semantic|continue|continue-linked|zoo" >&2; exit 2 ;;
 esac
 exit
 }
