@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import functools
 import os
+import shutil
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 EXAMPLE_SEEDS = [3, 11, 26, 42, 57, 71, 88, 105]
@@ -23,9 +25,58 @@ left: undo, reset, compare before/after, download the PNG or the latent file (lo
 same image). Start in **1 · Generate**, pick an example below, or start from a photo in **4 · Photo**."""
 
 
-def _handlers(studio, presets: dict):
+class OutputFiles:
+    """The files the app hands to Gradio (images shown, downloads), each written once under a name of its own inside
+    Gradio's cache folder, so Gradio serves it as it is.
+
+    Returning a PIL image instead lets Gradio encode it and write it to a file named by the hash of its bytes,
+    truncating and rewriting that file on every request that produces the same picture (two users on the same
+    seed) while another request may be streaming it: truncated downloads. A file here is never rewritten, and is
+    removed max_age_s after it was written (clients fetch their outputs right after the response)."""
+
+    def __init__(self, root: str | Path, *, max_age_s: float = 600.0):
+        self.root, self.max_age_s = Path(root), max_age_s
+        self._pruned = 0.0
+
+    def png(self, img) -> str:
+        """A PIL image as a new PNG file; its path."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd, path = tempfile.mkstemp(suffix=".png", dir=self.root)
+        with os.fdopen(fd, "wb") as f:
+            img.save(f, format="PNG")
+        self.prune()
+        return path
+
+    def folder(self) -> Path:
+        """A new empty folder (for files whose names the user sees, e.g. downloads)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.prune()
+        return Path(tempfile.mkdtemp(dir=self.root))
+
+    def prune(self, *, now: float | None = None) -> int:
+        """Remove what is older than max_age_s (at most once a second: it lists the folder); the number removed."""
+        now = time.time() if now is None else now
+        if now - self._pruned < 1.0:
+            return 0
+        self._pruned, removed = now, 0
+        for entry in os.scandir(self.root):
+            try:
+                if now - entry.stat(follow_symlinks=False).st_mtime <= self.max_age_s:
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path, ignore_errors=True)
+                else:
+                    os.unlink(entry.path)
+                removed += 1
+            except FileNotFoundError:              # another request pruned it first
+                continue
+        return removed
+
+
+def _handlers(studio, presets: dict, files: OutputFiles):
     """The app's callbacks: each takes the user's session (gr.State) and returns outputs plus the new session.
-    presets: the Studio's tuned global-direction settings (global_presets)."""
+    presets: the Studio's tuned global-direction settings (global_presets); files: where output images are written.
+    Images go to Gradio as files of `files`, never as PIL images (OutputFiles says why)."""
     import gradio as gr
     from linkgan.studio import PHOTO_STEPS, StudioError
 
@@ -38,12 +89,16 @@ def _handlers(studio, presets: dict):
                 raise gr.Error(str(e)) from None
         return wrapped
 
+    def shown(img) -> str:
+        """A PIL image as the app shows it, as a file for Gradio."""
+        return files.png(studio.display(img))
+
     def view(session):
         """(current image, before/after pair, history text, session)."""
-        after = studio.image(session)
-        before = studio.before(session)
+        after = shown(studio.image(session))
+        before = shown(studio.before(session))
         hist = "\n".join(f"{i}. {line}" for i, line in enumerate(studio.history(session)))
-        return studio.display(after), (studio.display(before), studio.display(after)), hist, session
+        return after, (before, after), hist, session
 
     @guard
     def generate(seed, psi, session):
@@ -69,7 +124,7 @@ def _handlers(studio, presets: dict):
     @guard
     def show_regions(regions, session):
         """The current image with the chosen regions highlighted."""
-        return studio.display(studio.region_overlay(session, regions))
+        return shown(studio.region_overlay(session, regions))
 
     @guard
     def text_optimize(target, steps, region, session, progress=gr.Progress()):
@@ -114,7 +169,7 @@ def _handlers(studio, presets: dict):
             progress((step, total), desc=f"loss {loss:.4f}")
         new = studio.invert_photo(session, photo, method, steps, progress=report)
         after, _, hist, new = view(new)
-        return after, (studio.display(studio.photo_image(photo)), after), hist, new
+        return after, (shown(studio.photo_image(photo)), after), hist, new
 
     def photo_method(method):
         """The steps slider: hidden for the encoder (one pass), the method's default otherwise."""
@@ -133,7 +188,7 @@ def _handlers(studio, presets: dict):
     @guard
     def download(session):
         """The current image as PNG (native resolution) and its latent file (.npz)."""
-        folder = Path(tempfile.mkdtemp(prefix="linkgan-"))
+        folder = files.folder()                    # the names the user downloads; removed with the folder
         png, npz = folder / "linkgan.png", folder / "linkgan-latent.npz"
         studio.image(session).save(png, format="PNG")
         npz.write_bytes(studio.save_latent(session))
@@ -196,8 +251,10 @@ def build_app(studio):
     from linkgan.studio import MAX_ALPHA, MAX_SEED, PHOTO_STEPS
     from linkgan.styleclip import EDIT_REGIONS
 
+    from gradio.utils import get_upload_folder
+
     presets = global_presets(studio)
-    h = _handlers(studio, presets)
+    h = _handlers(studio, presets, OutputFiles(Path(get_upload_folder()).resolve() / "linkgan"))
     links = studio.link_names()
     with gr.Blocks(title="LinkGAN Studio") as demo:
         session = gr.State(studio.new_session())            # per user: nothing is shared between users

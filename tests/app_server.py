@@ -59,10 +59,9 @@ def tiny_styleclip(G, folder: Path, clip: str = "toyfaces-clip") -> Path:
     return folder
 
 
-def client(server: AppServer):
+def client(server: AppServer, **kw):
     """A gradio_client Client of the running app."""
-    from gradio_client import Client
-    return Client(server.url, verbose=False)
+    return server.client(**kw)
 
 
 def pixels(path) -> np.ndarray:
