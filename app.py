@@ -13,6 +13,7 @@ import shutil
 import sys
 import tempfile
 import time
+import traceback
 from pathlib import Path
 
 EXAMPLE_SEEDS = [3, 11, 26, 42, 57, 71, 88, 105]
@@ -73,12 +74,17 @@ class OutputFiles:
         return removed
 
 
-def _handlers(studio, presets: dict, files: OutputFiles):
+def _handlers(studio, presets: dict, files: OutputFiles | None = None):
     """The app's callbacks: each takes the user's session (gr.State) and returns outputs plus the new session.
-    presets: the Studio's tuned global-direction settings (global_presets); files: where output images are written.
-    Images go to Gradio as files of `files`, never as PIL images (OutputFiles says why)."""
+    presets: the Studio's tuned global-direction settings (global_presets); files: where output images are written
+    (None: a folder "linkgan" in Gradio's cache, which Gradio then serves without copying). Images go to Gradio as
+    files of `files`, never as PIL images (OutputFiles says why)."""
     import gradio as gr
+    from gradio.utils import get_upload_folder
+    from linkgan.latentfile import MAX_FILE_BYTES as MAX_LATENT_BYTES
     from linkgan.studio import PHOTO_STEPS, StudioError
+
+    files = files or OutputFiles(Path(get_upload_folder()).resolve() / "linkgan")
 
     def guard(fn):
         @functools.wraps(fn)              # keeps the signature: gradio injects gr.SelectData by annotation
@@ -87,6 +93,12 @@ def _handlers(studio, presets: dict, files: OutputFiles):
                 return fn(*args)
             except StudioError as e:
                 raise gr.Error(str(e)) from None
+            except gr.Error:
+                raise
+            except Exception:  # noqa: BLE001 - a bug: the traceback to the log, words to the user, session kept
+                traceback.print_exc()
+                raise gr.Error("something went wrong on the server (it is logged); your image and history are "
+                               "unchanged") from None
         return wrapped
 
     def shown(img) -> str:
@@ -149,7 +161,7 @@ def _handlers(studio, presets: dict, files: OutputFiles):
     def global_preset(target, session):
         """A shipped prompt's tuned settings (global_prompts.json) into the global-direction controls, applied to the
         current image when there is one."""
-        p = presets.get(target)
+        p = presets.get(target) if isinstance(target, str) else None
         if p is None:
             return [gr.update()] * 9
         controls = (target, p["neutral"], p["alpha"], p["beta"], p["min_channels"])
@@ -173,7 +185,8 @@ def _handlers(studio, presets: dict, files: OutputFiles):
 
     def photo_method(method):
         """The steps slider: hidden for the encoder (one pass), the method's default otherwise."""
-        return gr.update(visible=method != "encoder", value=PHOTO_STEPS.get(method, 50))
+        return gr.update(visible=method != "encoder", value=PHOTO_STEPS.get(method, 50) if isinstance(method, str)
+                         else 50)
 
     @guard
     def undo(session):
@@ -202,9 +215,9 @@ def _handlers(studio, presets: dict, files: OutputFiles):
         path = file if isinstance(file, str) else getattr(file, "name", None)
         if path is None or not os.path.isfile(path):
             raise StudioError("the uploaded latent file could not be read")
-        if os.path.getsize(path) > 10_000_000:
-            raise StudioError("latent files are small (kilobytes); this upload is over 10 MB")
-        return view(studio.load_latent(Path(path).read_bytes()))
+        with open(path, "rb") as f:             # one byte over the limit is enough for the Studio to refuse it
+            data = f.read(MAX_LATENT_BYTES + 1)
+        return view(studio.load_latent(data))
 
     return dict(generate=generate, random_seed=random_seed, pick_example=pick_example, region=region,
                 text_optimize=text_optimize, text_mapper=text_mapper, text_global=text_global,
@@ -223,6 +236,18 @@ def global_presets(studio) -> dict[str, dict]:
     except StudioError as e:
         print(f"warning: no tuned global-direction presets: {e}", file=sys.stderr)
         return {}
+
+
+def _values_as_sent(demo) -> None:
+    """Every value control (number, slider, text, choice) hands its handler the value exactly as the client sent it.
+    Gradio's own preprocessing rounds (seed 1.5 became 2, True became 1), turns a list into text, and answers a string
+    or None in a number with "Could not preprocess input component at index N"; the Studio checks every value
+    itself and says what is wrong (linkgan.studio._check_number, _check_text)."""
+    import gradio as gr
+
+    for block in demo.blocks.values():
+        if isinstance(block, (gr.Number, gr.Slider, gr.Textbox, gr.Dropdown, gr.CheckboxGroup, gr.Radio)):
+            block.preprocess = lambda payload: payload
 
 
 def _photo_input(**kw):
@@ -251,10 +276,8 @@ def build_app(studio):
     from linkgan.studio import MAX_ALPHA, MAX_SEED, PHOTO_STEPS
     from linkgan.styleclip import EDIT_REGIONS
 
-    from gradio.utils import get_upload_folder
-
     presets = global_presets(studio)
-    h = _handlers(studio, presets, OutputFiles(Path(get_upload_folder()).resolve() / "linkgan"))
+    h = _handlers(studio, presets)
     links = studio.link_names()
     with gr.Blocks(title="LinkGAN Studio") as demo:
         session = gr.State(studio.new_session())            # per user: nothing is shared between users
@@ -401,6 +424,7 @@ def build_app(studio):
                                       api_name="invert_photo")
         photo_stop.click(None, None, None, cancels=[photo_event], api_name=False)
         photo_method.change(h["photo_method"], photo_method, photo_steps, api_name=False)
+    _values_as_sent(demo)
     return demo
 
 

@@ -12,7 +12,6 @@ mapper) replace each other instead of stacking, so dragging a slider tweaks one 
 from __future__ import annotations
 
 import copy
-import io
 import json
 import math
 from dataclasses import dataclass
@@ -24,10 +23,10 @@ import torch
 from PIL import Image
 
 from .hub import DEFAULT_GENERATOR
+from .latentfile import LATENT_FORMAT, LatentFileError, read_latent, write_latent  # noqa: F401 (LATENT_FORMAT: API)
 from .links import RESAMPLE_PSI, Link, generator_links, region_masks, resample
 from .networks import Generator
 
-LATENT_FORMAT = "linkgan-latent/1"
 MAX_SEED = 2**31 - 1
 MAX_ALPHA = 20.0               # StyleCLIP global directions: the paper's GUI has -10..10; the toy zoo's tuned edits
                                # use up to 20 (blue eyes, 3 channels; global_prompts.json), and
@@ -40,6 +39,7 @@ TEXT_OPTIMIZE = {"steps": 60, "lr": 0.1, "l2": 0.002}
 PHOTO_METHODS = ("encoder", "optimize", "hybrid")
 PHOTO_STEPS = {"optimize": 200, "hybrid": 50}  # the app's default steps: hybrid a quarter of optimize (benchmarked)
 MAX_INVERSION_STEPS = 1000     # the StyleGAN2 projector's full run
+TYPE_TARGET = "type what the face should look like, e.g. 'a face with purple hair'"
 
 
 class StudioError(ValueError):
@@ -59,6 +59,20 @@ def _check_number(name: str, value, lo: float, hi: float, *, integer: bool = Fal
     if not lo <= value <= hi:
         raise StudioError(f"{name} must be between {lo:g} and {hi:g}, got {value:g}")
     return int(value) if integer else float(value)
+
+
+def _check_text(name: str, value, when_empty: str) -> str:
+    """A prompt as typed, stripped; refused unless it is a string with a letter or digit in it (a prompt of zero-width
+    spaces passed the emptiness check and edited the face towards nothing). when_empty: the message for no text."""
+    if value is not None and not isinstance(value, str):
+        raise StudioError(f"the {name} must be text, got {type(value).__name__}")
+    text = (value or "").strip()
+    if not text:
+        raise StudioError(when_empty)
+    if not any(ch.isalnum() for ch in text):
+        raise StudioError(f"the {name} has no letters or digits (only invisible characters or punctuation): "
+                          f"{when_empty}")
+    return text
 
 
 class Studio:
@@ -204,6 +218,9 @@ class Studio:
     def _links(self, names: Sequence[str]) -> list[Link]:
         if isinstance(names, str):
             names = [names]
+        if names is not None and not (isinstance(names, (list, tuple)) and all(isinstance(n, str) for n in names)):
+            raise StudioError(f"regions must be a list of region names ({', '.join(self.links)}), got "
+                              f"{str(names)[:80]}")
         names = list(dict.fromkeys(names or []))
         if not names:
             raise StudioError(f"choose at least one region: {', '.join(self.links) or 'this generator has none'}")
@@ -257,9 +274,10 @@ class Studio:
         None or "anywhere": the paper's loss (TEXT_OPTIMIZE). steps: None for the setting's own."""
         from .styleclip import EDIT_REGIONS, REGION_OPTIMIZE, optimize_latent, region_optimize_args
 
-        target = (target or "").strip() if isinstance(target, str) else target
-        if not isinstance(target, str) or not target:
-            raise StudioError("type what the face should look like, e.g. 'a face with purple hair'")
+        target = _check_text("target text", target, TYPE_TARGET)
+        if region is not None and not isinstance(region, str):
+            raise StudioError(f"the region must be one name (anywhere or one of {', '.join(EDIT_REGIONS)}), got "
+                              f"{type(region).__name__}")
         region = None if region in (None, "", "anywhere") else region
         if region is not None and region not in EDIT_REGIONS:
             raise StudioError(f"unknown region {str(region)[:40]!r}: choose anywhere or one of "
@@ -327,9 +345,7 @@ class Studio:
             raise StudioError(f"no latent mappers are shipped for {self.name}: train one with python "
                               f"training/train_mapper.py --generator {self.name} --prompt '...' "
                               f"--out {self.styleclip_dir / 'mappers' / 'NAME'}")
-        prompt = prompt.strip() if isinstance(prompt, str) else ""
-        if not prompt:
-            raise StudioError(f"choose a mapper: {', '.join(prompts.values())}")
+        prompt = _check_text("mapper", prompt, f"choose a mapper: {', '.join(prompts.values())}")
         name = prompt if prompt in prompts else {v: k for k, v in prompts.items()}.get(prompt)
         if name is None:
             raise StudioError(f"no mapper for {prompt[:80]!r}; the shipped ones: {', '.join(prompts.values())} "
@@ -387,14 +403,9 @@ class Studio:
         (target - neutral) is at least beta; a neutral "a | b | c" lists alternatives, and the one CLIP reads in the
         face as it is before this edit is used (reported as "neutral_read"). min_channels > 0: the automatic beta,
         lowered until at least that many channels move. Kept as a style offset that later edits carry along."""
-        texts = {}
-        for label, text in (("target", target), ("neutral", neutral)):
-            text = text.strip() if isinstance(text, str) else ""
-            if not text:
-                raise StudioError(f"the {label} text is empty: " + ("type what the face should look like, e.g. "
-                                  "'a face with purple hair'" if label == "target" else "describe the face as it "
-                                  "is, e.g. 'a face'"))
-            texts[label] = text
+        texts = {"target": _check_text("target text", target, f"the target text is empty: {TYPE_TARGET}"),
+                 "neutral": _check_text("neutral text", neutral, "the neutral text is empty: describe the face as it "
+                                                                 "is, e.g. 'a face'")}
         alpha = _check_number("alpha", alpha, -MAX_ALPHA, MAX_ALPHA)
         beta = _check_number("beta", beta, 0.0, 1.0)
         from .styleclip import flatten_styles
@@ -525,34 +536,25 @@ class Studio:
 
     # --- latent files ---------------------------------------------------------------------------
     def save_latent(self, session: dict) -> bytes:
-        """npz: the current ws (exact), the starting code, the edit history with every parameter."""
+        """npz (linkgan.latentfile): the current ws (exact), the starting code, the edit history with every
+        parameter, and the style offset of StyleCLIP global edits (styles(ws) + s_offset) when there is one."""
         session = self._check_session(session)
-        ws = self.current_ws(session)
-        meta = {"format": LATENT_FORMAT, "generator": self.name, "noise_mode": "const", "source": session["source"],
+        meta = {"generator": self.name, "noise_mode": "const", "source": session["source"],
                 "edits": [{"kind": e["kind"], "params": e["params"]} for e in session["edits"]]}
-        buf = io.BytesIO()
-        arrays = {"ws": ws, "base": np.asarray(session["base"], np.float32), "meta": np.array(json.dumps(meta))}
-        if self.current_offset(session) is not None:        # StyleCLIP global edits: styles(ws) + s_offset
-            arrays["s_offset"] = np.asarray(self.current_offset(session), np.float32)
-        np.savez(buf, **arrays)
-        return buf.getvalue()
+        return write_latent(self.current_ws(session), session["base"], meta, self.current_offset(session))
 
     def load_latent(self, data: bytes) -> dict:
-        """A session from save_latent's bytes: the image is reproduced exactly."""
+        """A session from save_latent's bytes (the image is reproduced exactly); a file that is damaged, hostile or
+        saved for another generator raises StudioError before anything large is unpacked."""
+        from .styleclip import edit_channels
         try:
-            with np.load(io.BytesIO(data), allow_pickle=False) as f:
-                ws, meta = np.asarray(f["ws"], np.float32), json.loads(str(f["meta"]))
-                s_offset = np.asarray(f["s_offset"], np.float32) if "s_offset" in f.files else None
-        except Exception as e:         # noqa: BLE001 - any damage to the file is the user's error to see
-            raise StudioError(f"not a latent file saved by LinkGAN Studio ({type(e).__name__}: {e})") from None
-        if not isinstance(meta, dict) or meta.get("format") != LATENT_FORMAT:
-            raise StudioError(f"not a latent file saved by LinkGAN Studio (format {meta.get('format')!r})")
-        if not np.isfinite(ws).all() or (s_offset is not None and not np.isfinite(s_offset).all()):
-            raise StudioError("the latent file holds non-finite values")
-        session = self.start(ws, {"kind": "file", "generator": meta.get("generator"), "edits": meta.get("edits", [])})
-        if s_offset is not None:
-            from .styleclip import edit_channels
-            if s_offset.shape != (sum(c for _, c in edit_channels(self.G)),):
-                raise StudioError(f"the latent file's style offset has shape {s_offset.shape}, not this generator's")
-            session["base_offset"] = s_offset
+            f = read_latent(data, ws_shape=(self.G.num_ws, self.G.config.w_dim), generator=self.name,
+                            offset_size=sum(c for _, c in edit_channels(self.G)))
+        except LatentFileError as e:
+            raise StudioError(f"not a latent file saved by LinkGAN Studio for this generator: {e}") from None
+        meta = f["meta"]
+        session = self.start(f["ws"], {"kind": "file", "generator": meta.get("generator"),
+                                       "edits": meta.get("edits", [])})
+        if f["s_offset"] is not None:
+            session["base_offset"] = f["s_offset"]
         return session

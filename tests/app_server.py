@@ -24,6 +24,17 @@ def tiny_linked_generator(folder: Path) -> Path:
     return folder
 
 
+def tiny_studio(name: str = "tiny"):
+    """A Studio on a 32 px linked generator (LINKS) made in memory with seed 0, and the shipped segmenter."""
+    from linkgan.networks import Generator, GeneratorConfig
+    from linkgan.segmenter import Segmenter
+    from linkgan.studio import Studio
+    torch.manual_seed(0)
+    G = Generator(GeneratorConfig(resolution=32, z_dim=32, w_dim=32, n_mlp=2, channel_base=256, channel_max=32))
+    G.metadata = {"links": LINKS}
+    return Studio(G, segmenter=Segmenter.from_pretrained("toyfaces64-segmenter").predict, name=name)
+
+
 MAPPER_PROMPT = "a face with purple hair"
 
 

@@ -53,22 +53,35 @@ def test_every_api_end_to_end(app_server, expected):
     assert np.array_equal(pixels(img5), pixels(img2)) and '"kind": "file"' in hist
 
 
-@pytest.mark.parametrize("args, api", [
-    ((5, 3.0), "/generate"),                        # psi out of range
-    (("five", 0.7), "/generate"),                   # wrong type
-    ((["nose"], 9, 0.5), "/region"),                # unknown region
-    (([], 9, 0.5), "/region"),                      # no region
-    ((["eyes"], -4, 0.5), "/region"),               # negative seed
-    ((["eyes"], 9, 0.5), "/region"),                # nothing generated yet in this session
-    ((), "/undo"),                                  # nothing to undo
-    (("", 5, "anywhere"), "/text_optimize"),        # empty prompt
-    (("purple " * 100, 5, "hair"), "/text_optimize"),   # longer than the CLIP's context
-    (("a face", 5, "hat"), "/text_optimize"),       # no such region
+@pytest.mark.parametrize("args, api, message", [
+    ((5, 3.0), "/generate", "truncation psi must be between 0 and 1"),
+    (("five", 0.7), "/generate", "seed must be a number, got 'five'"),
+    ((1.5, 0.7), "/generate", "seed must be a whole number, got 1.5"),         # not rounded to 2
+    ((True, 0.7), "/generate", "seed must be a number, got True"),             # not taken as 1
+    ((None, 0.7), "/generate", "seed must be a number, got None"),
+    ((3, "0.7"), "/generate", "truncation psi must be a number"),
+    ((["nose"], 9, 0.5), "/region", "unknown region"),
+    (([], 9, 0.5), "/region", "choose at least one region"),
+    (([["eyes"]], 9, 0.5), "/region", "regions must be a list of region names"),
+    ((7, 9, 0.5), "/region", "regions must be a list of region names"),
+    ((["eyes"], -4, 0.5), "/region", "seed must be between"),
+    ((["eyes"], 9, None), "/region", "t must be a number, got None"),
+    ((["eyes"], 9, 0.5), "/region", "no image yet"),                     # nothing generated yet in this session
+    ((), "/undo", "nothing to undo"),
+    (("", 5, "anywhere"), "/text_optimize", "type what the face should look like"),
+    (("\u200b\u200b\u200b", 5, "anywhere"), "/text_optimize", "no letters or digits"),   # zero-width spaces
+    ((["a face"], 5, "anywhere"), "/text_optimize", "target text must be text, got list"),
+    (("a face", 5, ["hair"]), "/text_optimize", "region must be one name"),
+    (("a face", "5", "anywhere"), "/text_optimize", "steps must be a number"),
+    (("a face", 2.5, "anywhere"), "/text_optimize", "steps must be a whole number"),
+    (("purple " * 100, 5, "hair"), "/text_optimize", "reads at most .*shorten it"),   # longer than the CLIP's context
+    (("a face", 5, "hat"), "/text_optimize", "unknown region"),
 ])
-def test_bad_input_gives_an_error_and_the_server_keeps_serving(app_server, args, api):
+def test_bad_input_gives_an_error_and_the_server_keeps_serving(app_server, args, api, message):
     c = client(app_server)
-    with pytest.raises(Exception) as e:
+    with pytest.raises(Exception, match=message) as e:
         c.predict(*args, api_name=api)
+    assert "Could not preprocess" not in str(e.value) and "went wrong" not in str(e.value)
     assert "Traceback" not in str(e.value)
     assert app_server.alive()
     img, _, _ = c.predict(1, 0.7, api_name="/generate")
@@ -80,13 +93,17 @@ def test_bad_input_gives_an_error_and_the_server_keeps_serving(app_server, args,
     lambda p: p.write_bytes(b"not a latent file at all"),
     lambda p: p.write_bytes(np.zeros(4).tobytes()),
     lambda p: p.write_bytes(b"PK\x03\x04" + b"\xff" * 4096),                      # broken zip / npz
+    lambda p: p.write_bytes(b""),                                                   # empty
+    lambda p: p.write_bytes(b"\0" * 5_000_000),                                    # over the size limit
+    lambda p: np.savez(p, ws=np.zeros((4, 7), np.float32), meta=np.array("{}")),   # another generator's shape
 ])
 def test_broken_latent_uploads(app_server, tmp_path, make):
     c = client(app_server)
     bad = tmp_path / "bad.npz"
     make(bad)
-    with pytest.raises(Exception, match="latent file"):
+    with pytest.raises(Exception, match="latent file") as e:
         c.predict(handle_file(str(bad)), api_name="/load_latent")
+    assert str(app_server.cache) not in str(e.value) and "/tmp" not in str(e.value)      # no server paths
     assert app_server.alive()
 
 

@@ -38,8 +38,11 @@ def test_mapper_and_global_end_to_end(app_server, expected):
 @pytest.mark.parametrize("args, api, msg", [
     (("", 0.1), "/text_mapper", "choose a mapper"),
     (("a face with a beard", 0.1), "/text_mapper", "no mapper for"),
-    ((MAPPER_PROMPT, 2.0), "/text_mapper", "greater than maximum value 0.3"),   # gradio checks sliders
+    ((MAPPER_PROMPT, 2.0), "/text_mapper", "strength must be between 0 and 0.3, got 2"),   # the Studio checks sliders
+    (([MAPPER_PROMPT], 0.1), "/text_mapper", "the mapper must be text, got list"),   # was "unhashable type"
     (("", "a face", 4.0, 0.1, 0), "/text_global", "target text is empty"),
+    (("a face with blond hair", "a face", "4", 0.1, 0), "/text_global", "alpha must be a number, got '4'"),
+    (("a face with blond hair", "a face", 4.0, 0.1, 2.5), "/text_global", "min_channels must be a whole number"),
     (("a face with blond hair", " ", 4.0, 0.1, 0), "/text_global", "neutral text is empty"),
     (("purple " * 100, "a face", 4.0, 0.1, 0), "/text_global", "shorten it"),
     (("a face with blond hair", "a face", 4.0, 1.0, 0), "/text_global", "above the relevance of every channel"),

@@ -1,20 +1,14 @@
 """The app's service (linkgan.studio.Studio): sessions, stacked edits, undo, latent files, locality."""
 import numpy as np
 import pytest
-import torch
 
-from app_server import LINKS
-from linkgan.networks import Generator, GeneratorConfig
-from linkgan.studio import Studio, StudioError
+from app_server import tiny_studio
+from linkgan.studio import StudioError
 
 
 @pytest.fixture(scope="module")
 def studio():
-    from linkgan.segmenter import Segmenter
-    torch.manual_seed(0)
-    G = Generator(GeneratorConfig(resolution=32, z_dim=32, w_dim=32, n_mlp=2, channel_base=256, channel_max=32))
-    G.metadata = {"links": LINKS}
-    return Studio(G, segmenter=Segmenter.from_pretrained("toyfaces64-segmenter").predict, name="tiny")
+    return tiny_studio()
 
 
 def test_generate_edit_undo_reset(studio):
