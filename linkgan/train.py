@@ -74,6 +74,10 @@ class LinkConfig:
                                   #   (both measured on toy faces 64 px, README "How the default generators
                                   #   were trained": 10/100 gave the lowest ratios; lambda_in 30 collapsed)
     every: int = 8                # lazy interval (the paper: every 8 G steps); the loss is scaled by it
+    ramp_kimg: float = 0.0        # the regularizer's weight grows linearly from 0 over this many thousand images of
+                                  #   the run (0 = full weight at once). Fine-tuning a converged G at full weight
+                                  #   made its lazy steps dwarf the adversarial ones and collapsed G within 100
+                                  #   steps (docs/linking.md, "Fine-tuning")
     adversarial: bool = True      # perturbed images also enter G's adversarial loss and D's fakes
     adversarial_subset: bool = False   # G's adversarial term sees only the images D is shown (one per w) instead
                                   #   of all 2 L B perturbed ones: much cheaper, the same images on both sides
@@ -307,7 +311,8 @@ class Trainer:
             synthesize, w, self.links, alpha=lc.alpha * w.detach().std(0, keepdim=True), lambda_in=lc.lambda_in,
             lambda_out=lc.lambda_out, segmenter=self.segmenter, w_swap=w_swap)
         stats.update(link_stats)
-        loss = lc.every * reg
+        ramp = min(1.0, self.step * self.cfg.optim.batch_size / (lc.ramp_kimg * 1000)) if lc.ramp_kimg > 0 else 1.0
+        loss = lc.every * ramp * reg
         if lc.adversarial:
             pert = perturbed.flatten(0, 2)                        # (2 L B, 3, H, W): link-major, then kind
             spread = pert[::2 * len(self.links)]                  # one image per w, spread over links and kinds

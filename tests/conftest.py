@@ -25,17 +25,9 @@ def tiny_g_config() -> GeneratorConfig:
 
 @pytest.fixture
 def training_script():
-    """load(name) -> the module training/<name>.py (the scripts are files, not a package)."""
-    import importlib.util
-    from pathlib import Path
-
-    def load(name: str):
-        path = Path(__file__).resolve().parent.parent / "training" / f"{name}.py"
-        spec = importlib.util.spec_from_file_location(f"_training_{name}", path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
-    return load
+    """load(name) -> the module training/<name>.py (the scripts are a package of the editable install)."""
+    import importlib
+    return lambda name: importlib.import_module(f"training.{name}")
 
 
 @pytest.fixture(scope="session")

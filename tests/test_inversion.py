@@ -140,10 +140,7 @@ def test_train_encoder_script_resumes_with_the_runs_own_config(G, tmp_path, caps
     """`--resume` continues the run as it was configured: its overrides are not lost (nor silently changed) when
     the resume command only names the run folder."""
     import json
-    import sys
-    from pathlib import Path
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "training"))
-    from train_encoder import main
+    from training.train_encoder import main
 
     G.save_pretrained(tmp_path / "g")
     run = tmp_path / "run"

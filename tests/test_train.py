@@ -277,3 +277,13 @@ def test_export_counts_the_stages_of_an_earlier_weight_set(tmp_path, training_sc
         export.stage_records(shipped)
     with pytest.raises(FileNotFoundError, match="every stage needs its run log"):
         export.stage_records(tmp_path / "nothing")
+
+
+def test_the_link_weight_ramps_up_from_zero(tmp_path):
+    """link.ramp_kimg: at the run's first step the regularizer adds nothing to G's loss; once ramped, all of it."""
+    cfg = linked_cfg(tmp_path / "r", 2)
+    cfg.link.adversarial, cfg.link.ramp_kimg = False, 0.004          # 4 images: full weight from step 1 (batch 4)
+    t = Trainer(cfg, log=lambda s: None)
+    assert t._link_loss({}) == 0
+    t.step = 1
+    assert t._link_loss({}) > 0

@@ -6,16 +6,13 @@ Resumable: the running relevance sum is kept in <out>.partial.safetensors; re-ru
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from tqdm import tqdm  # noqa: E402
+from tqdm import tqdm
 
-from script_args import add_model_args, load_models, parser  # noqa: E402
-from linkgan.styleclip import GlobalDirections  # noqa: E402
+from training.script_args import add_model_args, load_models, parser
+from linkgan.styleclip import GlobalDirections
 
 
 def main(argv=None) -> int:

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from linkgan.styleclip import StyleCLIPMapperError, load_styleclip_mapper  # noqa: E402
+from linkgan.styleclip import StyleCLIPMapperError, load_styleclip_mapper
 
 
 def main(argv=None) -> int:

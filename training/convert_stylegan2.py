@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from linkgan.convert import ConversionError, convert_file, download_rosinality  # noqa: E402
+from linkgan.convert import ConversionError, convert_file, download_rosinality
 
 
 def main(argv=None) -> int:

@@ -20,23 +20,21 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import torch  # noqa: E402
+import torch
 
-from linkgan.control import region_control  # noqa: E402
-from linkgan.data import HELDOUT_SEEDS  # noqa: E402
-from linkgan.links import generator_links, link_metrics, links_from_specs, resample_strip  # noqa: E402
-from linkgan.networks import Generator  # noqa: E402
-from linkgan.oracle import AttributeOracle, attribute_frequencies, coverage_gap  # noqa: E402
-from linkgan.quality import (FEATURE_SPACE, frechet_distance, generated_images, procedural_images,  # noqa: E402
+from linkgan.control import region_control
+from linkgan.data import HELDOUT_SEEDS
+from linkgan.links import generator_links, link_metrics, links_from_specs, resample_strip
+from linkgan.networks import Generator
+from linkgan.oracle import AttributeOracle, attribute_frequencies, coverage_gap
+from linkgan.quality import (FEATURE_SPACE, frechet_distance, generated_images, procedural_images,
                              segmenter_features)
-from linkgan.segmenter import Segmenter  # noqa: E402
-from linkgan.train import Trainer, config_from_dict  # noqa: E402
-from linkgan.utils import make_grid  # noqa: E402
+from linkgan.segmenter import Segmenter
+from linkgan.train import Trainer, config_from_dict
+from linkgan.utils import make_grid
 
 
 def stage_record(run: Path) -> dict:

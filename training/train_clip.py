@@ -6,14 +6,9 @@ Writes open_clip_config.json + open_clip_model.safetensors, README.md (model car
 """
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from script_args import add_device_args, add_loop_args, command_line, parser, set_threads  # noqa: E402
-from linkgan.toyclip import train_toy_clip  # noqa: E402
+from training.script_args import add_device_args, add_loop_args, command_line, parser, set_threads
+from linkgan.toyclip import train_toy_clip
 
 
 def main(argv=None) -> int:

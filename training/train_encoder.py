@@ -12,18 +12,15 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import torch  # noqa: E402
+import torch
 
-from script_args import add_device_args, add_run_args, parse_overrides, parser, run_base, set_threads  # noqa: E402
-from linkgan.encoder_train import EncoderTrainConfig, train_encoder  # noqa: E402
-from linkgan.hub import DEFAULT_GENERATOR, WeightsFormatError, WeightsNotFoundError  # noqa: E402
-from linkgan.networks import Generator  # noqa: E402
-from linkgan.train import replace_config  # noqa: E402
+from training.script_args import add_device_args, add_run_args, parse_overrides, parser, run_base, set_threads
+from linkgan.encoder_train import EncoderTrainConfig, train_encoder
+from linkgan.hub import DEFAULT_GENERATOR, WeightsFormatError, WeightsNotFoundError
+from linkgan.networks import Generator
+from linkgan.train import replace_config
 
 
 def main(argv=None) -> int:

@@ -18,13 +18,11 @@ import os
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import torch  # noqa: E402
+import torch
 
-from script_args import add_device_args, add_run_args, parse_overrides, parser, run_base, set_threads  # noqa: E402
-from linkgan.train import TrainConfig, Trainer, config_from_dict, replace_config  # noqa: E402
+from training.script_args import add_device_args, add_run_args, parse_overrides, parser, run_base, set_threads
+from linkgan.train import TrainConfig, Trainer, config_from_dict, replace_config
 
 
 def init_distributed() -> str | None:

@@ -14,14 +14,12 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import torch  # noqa: E402
+import torch
 
-from script_args import add_loop_args, add_model_args, load_models, parser  # noqa: E402
-from linkgan.hub import DEFAULT_SEGMENTER  # noqa: E402
-from linkgan.styleclip import (EDIT_REGIONS, GROUPS, ZOO_MAPPER_GROUPS, ZOO_PROMPTS, styleclip_folder,  # noqa: E402
+from training.script_args import add_loop_args, add_model_args, load_models, parser
+from linkgan.hub import DEFAULT_SEGMENTER
+from linkgan.styleclip import (EDIT_REGIONS, GROUPS, ZOO_MAPPER_GROUPS, ZOO_PROMPTS, styleclip_folder,
                                train_mapper)
 
 DEFAULTS = {"l2": 0.8, "id": 0.1, "groups": ",".join(GROUPS), "region": ""}   # the paper's; --zoo NAME: the zoo's

@@ -5,14 +5,9 @@ Writes config.json + model.safetensors, README.md (model card) and train_log.txt
 """
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from script_args import add_device_args, add_loop_args, command_line, parser, set_threads  # noqa: E402
-from linkgan.oracle import train_oracle  # noqa: E402
+from training.script_args import add_device_args, add_loop_args, command_line, parser, set_threads
+from linkgan.oracle import train_oracle
 
 
 def main(argv=None) -> int:

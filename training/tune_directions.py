@@ -12,21 +12,18 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 from functools import partial
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import torch  # noqa: E402
-from tqdm import tqdm  # noqa: E402
+import torch
+from tqdm import tqdm
 
-from script_args import add_model_args, command_line, load_models, parser  # noqa: E402
-from linkgan.oracle import AttributeOracle, edit_score  # noqa: E402
-from linkgan.studio import MAX_ALPHA  # noqa: E402
-from linkgan.styleclip import (PROMPTS_FILE, ZOO_PROMPTS, described_neutral, global_edit,  # noqa: E402
+from training.script_args import add_model_args, command_line, load_models, parser
+from linkgan.oracle import AttributeOracle, edit_score
+from linkgan.studio import MAX_ALPHA
+from linkgan.styleclip import (PROMPTS_FILE, ZOO_PROMPTS, described_neutral, global_edit,
                                load_directions, load_global_settings, passes, seed_ws, styleclip_folder, tune_global)
 
 SEED0 = 8_000_000          # tuning faces: the benchmark's are 7_000_000.. (benchmarks/styleclip.py)

@@ -2,10 +2,10 @@
 # Several training configurations at once on one lent GPU, within a fixed time budget, for a session that has a
 # GPU for a few minutes: each run checkpoints when its time is up (SIGTERM), and its run folder (checkpoint.pt,
 # config.json, log.jsonl, sample sheets) is copied to $OUT so that the CPU machine resumes or exports it
-# (`bash training/recipes/toyfaces64.sh semantic` resumes runs/sB and runs/base4 where they stopped).
+# (`bash training/recipes/toyfaces64.sh semantic` resumes runs/sC and runs/base4 where they stopped).
 #
 #   OUT=/tmp/gpu BUDGET=420 bash training/recipes/gpu.sh              # the default set below
-#   OUT=/tmp/gpu BUDGET=420 bash training/recipes/gpu.sh sB base4     # some of them
+#   OUT=/tmp/gpu BUDGET=420 bash training/recipes/gpu.sh sC base4     # some of them
 #
 # A run folder already under runs/ (carried from the CPU machine) is resumed, not restarted. Small runs leave
 # most of an H100 idle, so the runs share it (about 9-12 steps/s each with four at once).
@@ -21,16 +21,16 @@ COMMON="generator.noise=false optim.r1_gamma=1 optim.batch_size=32 optim.ema_kim
 
 config() {   # config NAME: sets OVERRIDES to that run's settings
   case "$1" in
-    sB) OVERRIDES=("$SEMANTIC" $SEMANTIC_SETTINGS) ;;                             # the recipe's semantic links
-    sB-out300) OVERRIDES=("$SEMANTIC" $SEMANTIC_SETTINGS link.lambda_out=300) ;;  # a stronger outside term
-    sB-noise) OVERRIDES=("$SEMANTIC" $SEMANTIC_SETTINGS link.perturb=noise) ;;    # the paper's perturbation
+    sC) OVERRIDES=("$SEMANTIC" $SEMANTIC_SETTINGS) ;;                             # the recipe's semantic links
+    sC-out30) OVERRIDES=("$SEMANTIC" $SEMANTIC_SETTINGS link.lambda_out=30) ;;    # a stronger outside term
+    sC-noise) OVERRIDES=("$SEMANTIC" $SEMANTIC_SETTINGS link.perturb=noise) ;;    # the paper's perturbation
     base4) OVERRIDES=() ;;                                                        # the equal-budget baseline
     *) echo "unknown configuration $1" >&2; exit 2 ;;
   esac
 }
 
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(sB sB-out300 sB-noise base4)
+[ ${#names[@]} -gt 0 ] || names=(sC sC-out30 sC-noise base4)
 mkdir -p "$OUT" runs
 pids=()
 for name in "${names[@]}"; do

@@ -4,7 +4,7 @@
 #   bash training/recipes/toyfaces64.sh baseline    # -> checkpoints/toyfaces64-baseline
 #   bash training/recipes/toyfaces64.sh linked      # -> checkpoints/toyfaces64-linked
 #   bash training/recipes/toyfaces64.sh semantic    # the baseline fine-tuned with semantic links that follow their
-#                                                   # parts (runs/sB), and the baseline for as many steps (runs/base4)
+#                                                   # parts (runs/sC), and the baseline for as many steps (runs/base4)
 #
 # and trains one more stage from any weight set, exported with its metrics (not shipped: see the README):
 #
@@ -42,7 +42,7 @@ LINKS='link.links=[{"name": "eyes", "axes": [0, 32], "box": [0.25, 0.33, 0.75, 0
 # over the eyes), follows them when they change shape, and names the attributes the region-control metric reads.
 # The regularizer moves axes by resampling them from other faces' w, on half the batch (docs/linking.md).
 SEMANTIC='link.links=[{"name": "eyes", "axes": [0, 32], "parts": ["eyes", "glasses"], "follow": true, "attributes": ["eye_color", "eyes", "glasses"]}, {"name": "mouth", "axes": [32, 64], "parts": ["mouth"], "follow": true, "attributes": ["mouth"]}, {"name": "hair", "axes": [64, 128], "parts": ["hair", "brows", "beard"], "follow": true, "attributes": ["hair_color", "hair_style", "beard"]}]'
-SEMANTIC_SETTINGS="link.lambda_in=10 link.lambda_out=100 link.perturb=resample link.batch_shrink=2 link.adversarial_subset=true"
+SEMANTIC_SETTINGS="link.lambda_in=3 link.lambda_out=10 link.ramp_kimg=20 link.perturb=resample link.batch_shrink=2 link.adversarial_subset=true"
 
 stage() {   # stage NAME STEPS INIT [overrides...]
   local name=$1 steps=$2 init=$3; shift 3
@@ -78,7 +78,7 @@ case "${1:-}" in
   semantic)   # fine-tunes the baseline with the semantic links; the same steps without links give its equal-budget
               # baseline (stage base4). STEPS (default 4000) is where both stop.
     steps=${STEPS:-4000}
-    stage sB "$steps" "$BASELINE_INIT" "$SEMANTIC" $SEMANTIC_SETTINGS run.workers=1 run.sample_every=250 \
+    stage sC "$steps" "$BASELINE_INIT" "$SEMANTIC" $SEMANTIC_SETTINGS run.workers=1 run.sample_every=250 \
       run.eval_every=500
     stage base4 "$steps" "$BASELINE_INIT" run.workers=1 ;;
   continue|continue-linked)
