@@ -11,13 +11,23 @@ from typing import BinaryIO, Union
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, PngImagePlugin, UnidentifiedImageError
 
 from .data import image_to_tensor
 
 MAX_PIXELS = 64_000_000     # about an 8000 x 8000 photo: larger is refused before decoding (decompression bombs)
+# What a decoded upload may take in Pillow's memory (width x height x bytes per pixel of its mode, checked from the
+# header): 100 MB is a 25 Mpx RGB PNG. JPEGs are decoded at a reduced scale (draft) and count at that scale; a
+# 7999 x 7999 16-bit PNG (124 KB as a file) took 1.7 GB and 12 s to decode and convert before this check.
+MAX_DECODE_BYTES = 100_000_000
 MIN_SIDE = 8                # smaller images carry no face to invert
 WHITE = (255, 255, 255)
+# Raster formats a photo comes in; Pillow's other openers (EPS through Ghostscript, PSD, FITS, ...) are never tried
+FORMATS = ("JPEG", "MPO", "PNG", "WEBP", "GIF", "BMP", "TIFF", "PPM", "TGA", "AVIF")
+_EXIF_TRANSPOSE = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,    # EXIF orientation ->
+                   4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE,       # the transpose that
+                   6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,           # displays the image
+                   8: Image.Transpose.ROTATE_90}                                           # (as ImageOps)
 
 PhotoSource = Union[str, "os.PathLike[str]", bytes, bytearray, BinaryIO, Image.Image]
 
@@ -34,19 +44,40 @@ def _open(src: PhotoSource) -> Image.Image:
             raise PhotoError("the file is empty (0 bytes)")
         src = io.BytesIO(bytes(src))
     elif isinstance(src, (str, os.PathLike)):
+        name = os.path.basename(os.fspath(src))      # not the folder: in an app it is the server's upload folder
         try:
             if os.path.getsize(src) == 0:
-                raise PhotoError(f"{os.fspath(src)} is empty (0 bytes)")
+                raise PhotoError(f"{name} is empty (0 bytes)")
         except OSError as e:
-            raise PhotoError(f"cannot read {os.fspath(src)}: {e.strerror or e}") from None
+            raise PhotoError(f"cannot read {name}: {e.strerror or e}") from None
+    Image.init()                                     # registers the plugins, once
     try:
-        return Image.open(src)
+        return Image.open(src, formats=[f for f in FORMATS if f in Image.OPEN])
     except UnidentifiedImageError:
         raise PhotoError("not an image file (or an image format Pillow cannot read)") from None
     except Image.DecompressionBombError as e:
         raise PhotoError(f"image too large to open safely: {e}") from None
+    except ValueError as e:       # Pillow's limit on what a PNG text or colour-profile chunk may unpack to
+        if "too large" in str(e).lower():
+            raise PhotoError(f"cannot read the image: its metadata (a text or colour-profile chunk) unpacks to more "
+                             f"than {PngImagePlugin.MAX_TEXT_CHUNK // 2**20} MB; save it without metadata") from None
+        raise PhotoError(f"cannot read the image: {e}") from None
     except OSError as e:
         raise PhotoError(f"cannot read the image: {e}") from None
+
+
+def _orientation(img: Image.Image) -> int | None:
+    try:
+        return img.getexif().get(0x0112)
+    except Exception:  # noqa: BLE001 - malformed EXIF must not lose the photo; keep it as stored
+        return None
+
+
+def _decoded_bytes(img: Image.Image) -> int:
+    """What Pillow's memory holds for the decoded image: 1 byte a pixel for 1/L/P, 2 for 16-bit greys, else 4
+    (multi-band modes are stored 4 bytes a pixel)."""
+    per_pixel = 1 if img.mode in ("1", "L", "P") else 2 if img.mode.startswith("I;16") else 4
+    return img.width * img.height * per_pixel
 
 
 def _to_rgb(img: Image.Image, background: tuple[int, int, int]) -> Image.Image:
@@ -97,12 +128,14 @@ def _square(img: Image.Image, size: int, mode: str, background: tuple[int, int, 
 
 
 def load_photo(src: PhotoSource, size: int, *, mode: str = "crop", max_pixels: int = MAX_PIXELS,
-               min_side: int = MIN_SIDE, background: tuple[int, int, int] = WHITE) -> torch.Tensor:
+               max_decode_bytes: int = MAX_DECODE_BYTES, min_side: int = MIN_SIDE,
+               background: tuple[int, int, int] = WHITE) -> torch.Tensor:
     """A photo (path, bytes, binary file object or PIL image) -> (1, 3, size, size) float32 in [-1, 1].
 
     mode: "crop" takes the centred square; "pad" fits the whole photo into a square of `background` (also the
-    colour transparent pixels are composited over). Images above `max_pixels` or with a side below `min_side`,
-    and empty, truncated or non-image files raise PhotoError.
+    colour transparent pixels are composited over). Images above `max_pixels`, whose decoded pixels would take more
+    than `max_decode_bytes` (both read from the header: nothing is decoded), with a side below `min_side`, and empty,
+    truncated or non-image files raise PhotoError.
     """
     if size < 1:
         raise ValueError(f"size must be positive, got {size}")
@@ -116,18 +149,30 @@ def load_photo(src: PhotoSource, size: int, *, mode: str = "crop", max_pixels: i
                 raise PhotoError(f"image too large: {w} x {h} = {w * h:,} pixels (the limit is {max_pixels:,})")
             if min(w, h) < min_side:
                 raise PhotoError(f"image too small: {w} x {h} pixels (each side needs at least {min_side})")
-            if img.format == "JPEG":
-                img.draft(img.mode, (2 * size, 2 * size))      # decode big JPEGs at a reduced scale: faster
+            if img.format in ("JPEG", "MPO"):
+                img.draft(img.mode, (2 * size, 2 * size))      # decode at a reduced scale (1/2 .. 1/8): cheap
+            if _decoded_bytes(img) > max_decode_bytes:
+                raise PhotoError(f"image too large to decode here: {w} x {h} pixels of mode {img.mode} take "
+                                 f"{_decoded_bytes(img) / 1e6:,.0f} MB (the limit is {max_decode_bytes / 1e6:,.0f} "
+                                 f"MB); save it smaller, or as a JPEG")
             img.load()
+            orientation = _orientation(img)            # after load: PNG reads its EXIF chunk by loading the image
+        except PhotoError:
+            raise
         except Image.DecompressionBombWarning as e:
             raise PhotoError(f"image too large to open safely: {e}") from None
         except Image.DecompressionBombError as e:
             raise PhotoError(f"image too large to open safely: {e}") from None
         except OSError as e:                                       # "image file is truncated", broken data
             raise PhotoError(f"the image file is damaged or truncated: {e}") from None
-    try:
-        img = ImageOps.exif_transpose(img)
-    except Exception:  # noqa: BLE001 - malformed EXIF must not lose the photo; keep it as stored
-        pass
+        except Exception as e:  # noqa: BLE001 - a decoder failing on a malformed upload is the file's fault
+            raise PhotoError(f"cannot read the image: {str(e)[:200] or type(e).__name__}") from None
+    # down to a few times the target size in the stored mode (box filter, any mode) before converting: the
+    # conversions below (16-bit / float greys through numpy, transparency) then touch a small image
+    factor = min(img.size) // (4 * size)
+    if factor >= 2:
+        img = img.resize((max(1, img.width // factor), max(1, img.height // factor)), Image.Resampling.BOX)
+    if orientation in _EXIF_TRANSPOSE:
+        img = img.transpose(_EXIF_TRANSPOSE[orientation])
     rgb = _square(_to_rgb(img, background), size, mode, background)
     return image_to_tensor(np.array(rgb, dtype=np.uint8)).unsqueeze(0)   # a writable copy

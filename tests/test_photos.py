@@ -3,7 +3,6 @@ every bad upload (empty, non-image, truncated, too small, decompression bomb), a
 from __future__ import annotations
 
 import io
-import struct
 import zlib
 
 import numpy as np
@@ -11,6 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
+from hostile_images import chunk, png, tiff
 from linkgan.photos import PhotoError, load_photo
 
 
@@ -86,14 +86,6 @@ def test_aspect_ratio_crop_and_pad():
         load_photo(img, 16, mode="stretch")
 
 
-def _bomb_png(width: int, height: int) -> bytes:
-    """A tiny PNG whose header claims width x height pixels."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 16)) + chunk(b"IEND", b"")
-
-
 def test_every_bad_upload_is_a_clear_error_then_a_good_one_works(tmp_path):
     good = _png_bytes(Image.new("RGB", (32, 24), (10, 200, 30)))
     empty = tmp_path / "empty.png"
@@ -108,8 +100,8 @@ def test_every_bad_upload_is_a_clear_error_then_a_good_one_works(tmp_path):
         (good[: len(good) // 2], "damaged or truncated"),
         (_png_bytes(Image.new("RGB", (1, 1))), "too small"),
         (_png_bytes(Image.new("RGB", (40, 7))), "too small"),
-        (_bomb_png(30000, 30000), "too large"),                      # 900 M pixels: above Pillow's own limit
-        (_bomb_png(9000, 8000), "too large"),                        # 72 M pixels: above ours
+        (png(30000, 30000, colour=2, rows=False), "too large"),                      # 900 M pixels: above Pillow's own limit
+        (png(9000, 8000, colour=2, rows=False), "too large"),                        # 72 M pixels: above ours
     ]
     for src, words in cases:
         with pytest.raises(PhotoError, match=words):
@@ -124,3 +116,62 @@ def test_every_bad_upload_is_a_clear_error_then_a_good_one_works(tmp_path):
         f.write(good)
     with open(tmp_path / "good.png", "rb") as f:                     # a binary file object works too
         assert torch.equal(load_photo(f, 16), x)
+
+
+def _peak_rss_during(fn):
+    """(result or exception, extra resident memory at the peak in bytes, seconds) of fn(), sampling every 2 ms."""
+    import threading
+    import time
+
+    def rss() -> int:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * 4096
+    base, peak, done = rss(), [0], threading.Event()
+
+    def sample():
+        while not done.is_set():
+            peak[0] = max(peak[0], rss())
+            time.sleep(0.002)
+    t = threading.Thread(target=sample)
+    t.start()
+    t0 = time.perf_counter()
+    try:
+        out = fn()
+    except Exception as e:  # noqa: BLE001 - returned for the caller to check
+        out = e
+    seconds = time.perf_counter() - t0
+    done.set()
+    t.join()
+    return out, max(peak[0], rss()) - base, seconds
+
+
+@pytest.mark.parametrize("make, outcome", [
+    (lambda: png(7999, 7999, bit_depth=16, rows=False), "too large to decode here.*I;16"),   # 124 KB took 1.7 GB
+    (lambda: tiff(7999, 7999, bits=32, sample_format=3), "too large to decode here.*mode F"),  # float TIFF: 1.9 GB
+    (lambda: tiff(7999, 7999, bits=16, sample_format=1), "too large to decode here"),
+    (lambda: png(6000, 6000, colour=2), "too large to decode here.*RGB"),         # 36 Mpx RGB: 144 MB decoded
+    (lambda: png(7000, 7000), None),                                                 # 49 Mpx grey: decoded, reduced
+    (lambda: png(2000, 2000, bit_depth=16), None),                                 # 16-bit grey within the limit
+    (lambda: png(64, 64, extra=chunk(b"zTXt", b"k\0\0" + zlib.compress(b"a" * 3_000_000))), "its metadata"),
+    (lambda: png(64, 64, extra=chunk(b"iCCP", b"p\0\0" + zlib.compress(b"a" * 3_000_000))), "colour-profile"),
+    (lambda: png(64, 64, extra=chunk(b"tEXt", b"k\0" + b"a" * 3_000_000)), None),     # plain text: not unpacked
+])
+def test_hostile_images_cost_little_memory_and_time(make, outcome):
+    data = make()
+    out, extra, seconds = _peak_rss_during(lambda: load_photo(data, 64))
+    if outcome is None:
+        assert isinstance(out, torch.Tensor) and out.shape == (1, 3, 64, 64), out
+    else:
+        assert isinstance(out, PhotoError) and __import__("re").search(outcome, str(out)), out
+    assert extra < 200e6 and seconds < 2.0, (extra / 1e6, seconds)
+
+
+def test_a_float_tiff_and_a_big_jpeg_load(tmp_path):
+    ramp = np.linspace(0, 1, 600 * 500, dtype=np.float32).reshape(600, 500)
+    Image.fromarray(ramp, "F").save(tmp_path / "float.tif")
+    x = load_photo(tmp_path / "float.tif", 16)
+    assert _rgb_at(x, 15, 8)[0] > _rgb_at(x, 0, 8)[0] + 100          # dark at the top, light at the bottom
+    Image.new("RGB", (6000, 4000), (200, 30, 30)).save(tmp_path / "big.jpg", quality=90)
+    out, extra, seconds = _peak_rss_during(lambda: load_photo(tmp_path / "big.jpg", 64))
+    assert out.shape == (1, 3, 64, 64) and abs(_rgb_at(out, 30, 30)[0] - 200) < 8
+    assert extra < 50e6 and seconds < 1.0, (extra / 1e6, seconds)    # decoded at 1/8 scale: 0.4 Mpx
