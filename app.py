@@ -279,7 +279,9 @@ def build_app(studio):
     presets = global_presets(studio)
     h = _handlers(studio, presets)
     links = studio.link_names()
-    with gr.Blocks(title="LinkGAN Studio") as demo:
+    # Gradio's cache (uploads, and the files OutputFiles writes there) is swept every 10 minutes of what is older than
+    # an hour; Gradio deletes the rest when the server stops
+    with gr.Blocks(title="LinkGAN Studio", delete_cache=(600, 3600)) as demo:
         session = gr.State(studio.new_session())            # per user: nothing is shared between users
         gr.Markdown(INTRO)
         with gr.Row():
@@ -444,6 +446,11 @@ def main(argv=None) -> int:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
     p.add_argument("--concurrency", type=int, default=2, help="requests processed at once (default 2)")
+    p.add_argument("--max-upload-mb", type=float, default=20.0,
+                   help="the largest upload (photo or latent file) Gradio accepts, in MB (default 20)")
+    p.add_argument("--max-sessions", type=int, default=1000,
+                   help="users whose session the server keeps (the oldest is dropped beyond; default 1000); each "
+                        "holds at most linkgan.studio.MAX_EDITS edits")
     a = p.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
@@ -462,7 +469,8 @@ def main(argv=None) -> int:
         studio.use_encoder(None if a.encoder == "none" else a.encoder)
     demo = build_app(studio)
     demo.queue(default_concurrency_limit=a.concurrency, max_size=256)
-    demo.launch(server_name=a.host, server_port=a.port, show_error=True)
+    demo.launch(server_name=a.host, server_port=a.port, show_error=True, max_file_size=int(a.max_upload_mb * 1e6),
+                state_session_capacity=a.max_sessions)
     return 0
 
 

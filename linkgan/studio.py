@@ -39,6 +39,7 @@ TEXT_OPTIMIZE = {"steps": 60, "lr": 0.1, "l2": 0.002}
 PHOTO_METHODS = ("encoder", "optimize", "hybrid")
 PHOTO_STEPS = {"optimize": 200, "hybrid": 50}  # the app's default steps: hybrid a quarter of optimize (benchmarked)
 MAX_INVERSION_STEPS = 1000     # the StyleGAN2 projector's full run
+MAX_EDITS = 50                 # undo depth: a session holds one W+ code per edit (10 KB for the default generator)
 TYPE_TARGET = "type what the face should look like, e.g. 'a face with purple hair'"
 
 
@@ -128,6 +129,10 @@ class Studio:
             s_offset = edits[-1].get("s_offset") if edits else session.get("base_offset")
         edits.append({"kind": kind, "key": key, "params": params, "ws": np.asarray(ws, dtype=np.float32),
                       "s_offset": None if s_offset is None else np.asarray(s_offset, dtype=np.float32)})
+        while len(edits) > MAX_EDITS:        # per-user memory stays bounded: the oldest edit becomes the start
+            oldest = edits.pop(0)
+            session["base"], session["base_offset"] = oldest["ws"], oldest["s_offset"]
+            session["folded"] = session.get("folded", 0) + 1
         return session
 
     def current_offset(self, session: dict) -> np.ndarray | None:
@@ -169,7 +174,8 @@ class Studio:
 
     def history(self, session: dict) -> list[str]:
         session = self._check_session(session)
-        lines = [f"start: {json.dumps(session['source'])}"] if session["base"] is not None else []
+        folded = f" then {session['folded']} edits (undo stops here)" if session.get("folded") else ""
+        lines = [f"start: {json.dumps(session['source'])}{folded}"] if session["base"] is not None else []
         return lines + [f"{e['kind']}: {json.dumps(e['params'])}" for e in session["edits"]]
 
     # --- rendering ------------------------------------------------------------------------------
@@ -540,6 +546,7 @@ class Studio:
         parameter, and the style offset of StyleCLIP global edits (styles(ws) + s_offset) when there is one."""
         session = self._check_session(session)
         meta = {"generator": self.name, "noise_mode": "const", "source": session["source"],
+                **({"folded_edits": session["folded"]} if session.get("folded") else {}),
                 "edits": [{"kind": e["kind"], "params": e["params"]} for e in session["edits"]]}
         return write_latent(self.current_ws(session), session["base"], meta, self.current_offset(session))
 

@@ -161,3 +161,27 @@ def test_concurrent_users_on_the_same_seed_get_whole_images(app_server, expected
     with cf.ThreadPoolExecutor(n_clients) as pool:
         errors = [e for errs in pool.map(user, range(n_clients), timeout=240) for e in errs]
     assert not errors, f"{len(errors)} of {n_clients * rounds} requests failed: {errors[:5]}"
+
+
+def test_downloads_leave_no_temp_folders_and_uploads_are_size_limited(app_server, tmp_path):
+    import os
+    import tempfile
+
+    def loose():                                    # the folders /download used to leave behind, one per call
+        return {n for n in os.listdir(tempfile.gettempdir()) if n.startswith("linkgan-") and "-app-" not in n}
+    before = loose()
+    c = client(app_server)
+    c.predict(2, 0.7, api_name="/generate")
+    for _ in range(3):
+        png, npz = c.predict(api_name="/download")
+    assert loose() == before and os.path.basename(npz) == "linkgan-latent.npz"
+    served = list((app_server.cache / "linkgan").rglob("linkgan-latent.npz"))
+    assert len(served) >= 3                         # written into Gradio's cache, which prunes them
+    big = tmp_path / "big.npz"
+    big.write_bytes(bytes(21_000_000))              # over the app's 20 MB upload limit
+    with pytest.raises(Exception, match="exceeds the maximum file size of 20000000"):     # the client reads it
+        c.predict(handle_file(str(big)), api_name="/load_latent")
+    import httpx                                    # and the server refuses a client that does not
+    with open(big, "rb") as f:
+        r = httpx.post(app_server.url + "gradio_api/upload", files={"files": ("big.npz", f)}, timeout=60)
+    assert r.status_code == 413 and app_server.alive()

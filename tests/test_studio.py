@@ -88,3 +88,23 @@ def test_text_optimize_moves_towards_the_text(studio):
     assert kept["edits"][0]["params"]["region"] == "hair" and kept["edits"][0]["params"]["steps"] == 3
     with pytest.raises(StudioError, match="unknown region 'hat'"):
         studio.text_optimize(s, "a face with purple hair", 3, region="hat")
+
+
+def test_a_session_holds_at_most_max_edits_and_loses_no_image(studio):
+    from linkgan.studio import MAX_EDITS
+    s = studio.generate(3, 0.7)
+    codes = []
+    for i in range(MAX_EDITS + 7):                     # distinct new seeds: every edit stacks
+        s = studio.region(s, ["eyes"] if i % 2 else ["mouth"], 100 + i, 1.0)
+        codes.append(studio.current_ws(s))
+    assert len(s["edits"]) == MAX_EDITS and np.array_equal(studio.current_ws(s), codes[-1])
+    assert np.array_equal(s["base"], codes[6])            # the 7 oldest edits folded into the start
+    hist = studio.history(s)
+    assert hist[0].endswith("then 7 edits (undo stops here)") and len(hist) == MAX_EDITS + 1
+    back = studio.load_latent(studio.save_latent(s))
+    assert np.array_equal(np.asarray(studio.image(back)), np.asarray(studio.image(s)))
+    for _ in range(MAX_EDITS):
+        s = studio.undo(s)
+    assert np.array_equal(studio.current_ws(s), codes[6])
+    with pytest.raises(StudioError, match="nothing to undo"):
+        studio.undo(s)
