@@ -1,4 +1,4 @@
-"""Data benchmark: how fast the procedural toy faces (METHODS.md §4) are drawn, at 64 px, as
+"""Data benchmark: how fast the procedural toy faces (docs/methods.md, "The toy-faces domain") are drawn, at 64 px, as
 ToyFacesDataset items (image + part mask + caption + attributes) over held-out seeds.
 """
 from __future__ import annotations

@@ -1,9 +1,9 @@
-"""Inversion benchmark (METHODS.md §3): reconstruction of held-out procedural toy faces by the shipped encoder,
-by optimisation (StyleGAN2 projector's recipe, the app's 200 steps in W; the paper runs 1000), the same in W+
-(`optimize_wplus`: the reference in hybrid's own space) and hybrid (the encoder's W+ code refined in W+, a quarter
-of those steps): PSNR, SSIM, LPIPS (VGG; the backbone is named, a random one is not comparable) and CPU ms per
-image. Editability: LinkGAN's mse_out / mse_in (LinkGAN Table 2 protocol) on the hybrid codes against sampled ones
-(lower is better), and a StyleCLIP global edit's success on both.
+"""Inversion benchmark (docs/methods.md, "Inversion"; results: docs/inversion.md): reconstruction of held-out procedural
+toy faces by the shipped encoder, by optimisation (StyleGAN2 projector's recipe, the app's 200 steps in W; the paper
+runs 1000), the same in W+ (`optimize_wplus`: the reference in hybrid's own space) and hybrid (the encoder's W+ code
+refined in W+, a quarter of those steps): PSNR, SSIM, LPIPS (VGG; the backbone is named, a random one is not comparable)
+and CPU ms per image. Editability: LinkGAN's mse_out / mse_in (LinkGAN Table 2 protocol) on the hybrid codes against
+sampled ones (lower is better), and a StyleCLIP global edit's success on both.
 Needs the shipped generator and encoder: without them it raises "not trained yet: <name>".
 Paper numbers (CelebA-HQ 1024, so only a loose reference): LPIPS e4e 0.20, optimisation 0.09 (228 s on a GPU)."""
 from __future__ import annotations

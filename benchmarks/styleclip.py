@@ -1,6 +1,6 @@
-"""StyleCLIP benchmark (METHODS.md §2, issue "Text-driven editing"): the three text-editing methods on the default
-zoo (toyfaces64-linked + toyfaces-clip + the shipped mappers and global directions), judged by the attribute oracle
-(toyfaces64-oracle), which never saw CLIP.
+"""StyleCLIP benchmark (docs/methods.md, "StyleCLIP"; results: docs/text-editing.md): the three text-editing methods on
+the default zoo (toyfaces64-linked + toyfaces-clip + the shipped mappers and global directions), judged by the attribute
+oracle (toyfaces64-oracle), which never saw CLIP.
 
 Per method and prompt, over seeds the mappers were not trained on (`SEED0 + i`, psi 0.7, const noise):
 - success: among the seeds whose image lacks the target value before the edit (as the oracle sees it, and where the
@@ -43,7 +43,7 @@ OPT = REGION_OPTIMIZE       # what the app runs when the edit is kept inside the
 # Table 2: (link, global-direction target, mapper aimed at the same part or None)
 # The eyes: eye colour, the zoo's eye edit (the toy CLIP reads eye state near chance). No mapper for the mouth: the
 # CLIP reads mouths near chance too, and a mapper trained for "a smiling face" (1000 steps, all groups) reached
-# oracle success 0.0 on tuning seeds, so none is shipped (README "Text editing").
+# oracle success 0.0 on tuning seeds, so none is shipped (docs/text-editing.md).
 TABLE2 = [("eyes", "a face with blue eyes", "blue_eyes"), ("mouth", "a smiling face", None),
           ("hair", "a face with purple hair", "purple_hair")]
 TABLE2_GLOBAL = (5.0, 1.0, 20)     # alpha, beta, min_channels for Table 2 targets outside the zoo: the top 20 channels

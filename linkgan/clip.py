@@ -1,4 +1,4 @@
-"""CLIP for StyleCLIP (Patashnik et al. 2021, Sec. 3; METHODS.md §2 "Shared pieces"): an adapter over open_clip.
+"""CLIP for StyleCLIP (Patashnik et al. 2021, Sec. 3; docs/methods.md, "StyleCLIP"): an adapter over open_clip.
 
 `CLIPAdapter.load(name)` takes an open_clip model name + pretrained tag ("ViT-B-32/openai", or "ViT-B-32" with
 pretrained="openai"), an `hf-hub:org/name` id (resolved by open_clip, offline from a local Hub cache), or the

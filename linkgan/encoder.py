@@ -1,6 +1,7 @@
 """An e4e-style encoder (Tov et al. 2021, "Designing an Encoder for StyleGAN Image Manipulation", Sec. 3-4):
 image -> w0 + per-layer offsets, a W+ code kept near W by progressive unlocking of the offsets, an offset (delta)
-penalty and a latent discriminator; METHODS.md §3. Trained by `train_encoder` (a thin script: training/train_encoder.py).
+penalty and a latent discriminator; docs/methods.md, "Inversion". Trained by `train_encoder` (a thin script:
+training/train_encoder.py).
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""Training of the e4e-style encoder (Tov et al. 2021, Sec. 4; METHODS.md §3) against a frozen generator, on a mix
-of the generator's own samples (codes known) and procedural toy faces (the "photos" of this domain). The batch of
-step k is a pure function of (seed, k), so a resumed run continues exactly as an uninterrupted one.
+"""Training of the e4e-style encoder (Tov et al. 2021, Sec. 4; docs/methods.md, "Inversion") against a frozen generator,
+on a mix of the generator's own samples (codes known) and procedural toy faces (the "photos" of this domain). The batch
+of step k is a pure function of (seed, k), so a resumed run continues exactly as an uninterrupted one.
 """
 from __future__ import annotations
 

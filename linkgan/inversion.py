@@ -1,6 +1,7 @@
-"""GAN inversion (METHODS.md §3): photo -> latent code, by optimisation (the StyleGAN2 projector, Karras et al. 2020,
-Sec. 5 / NVlabs `projector.py`), by an e4e-style encoder (Tov et al. 2021; linkgan/encoder.py), or both (hybrid:
-the encoder's code starts a shorter optimisation). Codes are saved as .npz: ws, noise maps and where they came from.
+"""GAN inversion (docs/methods.md, "Inversion"): photo -> latent code, by optimisation (the StyleGAN2 projector, Karras
+et al. 2020, Sec. 5 / NVlabs `projector.py`), by an e4e-style encoder (Tov et al. 2021; linkgan/encoder.py), or both
+(hybrid: the encoder's code starts a shorter optimisation). Codes are saved as .npz: ws, noise maps and where they came
+from.
 """
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
-"""An attribute oracle for toy faces: a small CNN with one classification head per categorical attribute, trained
-on the procedural ground truth (METHODS.md §4), independent of CLIP. It scores text edits (did "blond hair" make
-the hair blond, and what else changed?) without grading CLIP with CLIP. Also `train_oracle` (training/train_oracle.py).
+"""An attribute oracle for toy faces: a small CNN with one classification head per categorical attribute, trained on the
+procedural ground truth (docs/methods.md, "The toy-faces domain"), independent of CLIP. It scores text edits (did "blond
+hair" make the hair blond, and what else changed?) without grading CLIP with CLIP. Also `train_oracle`
+(training/train_oracle.py).
 """
 from __future__ import annotations
 
@@ -93,7 +94,7 @@ def _hidden(pred: dict[str, list[str]], i: int) -> frozenset[str]:
 # 0.75 for hair style and mouth on toyfaces64-linked), and such a read flips under any change of the image: a
 # pixel-exact recolouring of the hair (the segmenter's hair region, nothing else touched) "changes" the hair style
 # of 42 % of the faces when every read counts (preservation 0.86), but of few when only confident reads count
-# (0.965; real toy faces edited through the renderer: 0.99 either way). README "Text editing" has the numbers.
+# (0.965; real toy faces edited through the renderer: 0.99 either way). docs/text-editing.md has the numbers.
 PRESERVE_CONFIDENCE = 0.9
 
 

@@ -1,5 +1,5 @@
 """LPIPS (Zhang et al. 2018, "The Unreasonable Effectiveness of Deep Features as a Perceptual Metric") through the
-`lpips` package, with its ImageNet backbone resolved without torchvision's downloader (METHODS.md §3 "LPIPS").
+`lpips` package, with its ImageNet backbone resolved without torchvision's downloader (docs/methods.md, "Inversion").
 
 The `lpips` wheel ships only the small linear heads; the VGG16 / AlexNet backbone comes from, in order:
 (a) torchvision's own weight file already in the local torch hub cache, (b) a safetensors copy on the Hugging Face

@@ -1,5 +1,6 @@
 """A tiny U-Net (Ronneberger et al. 2015) part segmenter for toy faces: the per-image masks of LinkGAN's
-semantic links (LinkGAN Sec. 3.2, "semantic" regions such as hair) and of the region metrics (METHODS.md §1, §4).
+semantic links (LinkGAN Sec. 3.2, "semantic" regions such as hair) and of the region metrics
+(docs/methods.md, "Metrics").
 
 image (B, 3, H, W) in [-1, 1] -> logits (B, num_labels, H, W); H and W divisible by 2 ** len(downsamplings).
 Also here: `miou` (the metric) and `train_segmenter` (the training loop behind training/train_segmenter.py).

@@ -1,5 +1,6 @@
 """The project's own small CLIP (Radford et al. 2021) in open_clip's architecture, trained contrastively on toy-face
-image-caption pairs (METHODS.md §4), and its zero-shot attribute evaluation. The loop behind training/train_clip.py.
+image-caption pairs (docs/methods.md, "The toy-faces domain"), and its zero-shot attribute evaluation. The loop
+behind training/train_clip.py.
 
 A pool of rendered training faces is drawn once; every draw of a face pairs it with a fresh caption (wording and
 order vary with the caption seed), so the text tower sees many captions per image.

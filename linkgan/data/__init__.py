@@ -1,4 +1,5 @@
-"""Procedural "toy faces" domain (METHODS.md §4): images, part masks, captions and attributes from a seed."""
+"""Procedural "toy faces" domain (docs/methods.md, "The toy-faces domain"): images, part masks, captions and
+attributes from a seed."""
 from .attributes import ATTRIBUTE_PROBS, ATTRIBUTES, FaceAttributes, sample_attributes
 from .captions import make_caption
 from .dataset import ToyFacesDataset, image_to_tensor, tensor_to_image

@@ -1,4 +1,5 @@
-"""Attributes of the procedural "toy faces" domain (METHODS.md §4): names, colours, seeded sampling.
+"""Attributes of the procedural "toy faces" domain (docs/methods.md, "The toy-faces domain"): names, colours,
+seeded sampling.
 
 Every face is a `FaceAttributes`: one categorical value per key of `ATTRIBUTES` (the ground truth for
 classifiers and captions) plus the continuous parameters the renderer actually draws with (exact RGB

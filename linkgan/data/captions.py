@@ -1,4 +1,5 @@
-"""Captions for toy faces (METHODS.md §4): attributes -> varied English, for training a small CLIP.
+"""Captions for toy faces (docs/methods.md, "The toy-faces domain"): attributes -> varied English, for training a
+small CLIP.
 
 Wording, phrase order and sentence form all vary with the caption seed, so a text encoder has to learn
 words rather than positions. Colour words stay canonical most of the time ("blond", "purple") so that

@@ -1,4 +1,5 @@
-"""PyTorch view of the toy faces domain (METHODS.md §4): a map-style Dataset over a range of seeds.
+"""PyTorch view of the toy faces domain (docs/methods.md, "The toy-faces domain"): a map-style Dataset over a
+range of seeds.
 
 Images follow the library convention (float [-1, 1], channels first); faces are drawn on demand, so the
 dataset holds only its settings and pickles cheaply into DataLoader workers.

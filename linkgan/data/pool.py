@@ -1,4 +1,5 @@
-"""A pool of rendered toy faces held in memory (METHODS.md §4): render once, draw many batches from it.
+"""A pool of rendered toy faces held in memory (docs/methods.md, "The toy-faces domain"): render once, draw many
+batches from it.
 
 Cheaper than a DataLoader on a small CPU budget: the classifiers and the CLIP revisit each face a few times.
 """

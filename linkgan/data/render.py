@@ -1,4 +1,5 @@
-"""Renderer of the procedural "toy faces" (METHODS.md §4): `FaceAttributes` -> RGB image + part label map.
+"""Renderer of the procedural "toy faces" (docs/methods.md, "The toy-faces domain"): `FaceAttributes` -> RGB
+image + part label map.
 
 Every part is a polygon or polyline in face coordinates (origin at the face centre, unit = image side),
 mapped by one affine transform (pose shift, scale, tilt) and drawn with PIL at 4x the output size into an

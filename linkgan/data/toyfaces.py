@@ -1,4 +1,5 @@
-"""The procedural "toy faces" domain (METHODS.md §4): one seed -> image, part masks, caption, attributes.
+"""The procedural "toy faces" domain (docs/methods.md, "The toy-faces domain"): one seed -> image, part masks,
+caption, attributes.
 
 This module is the public face of `linkgan.data`: it re-exports the attribute vocabulary
 (`attributes.py`), the renderer and its constants (`render.py`) and the captioner (`captions.py`).

@@ -1,4 +1,5 @@
-"""StyleCLIP (Patashnik et al. 2021): text-driven editing of a StyleGAN2 generator with CLIP (METHODS.md §2).
+"""StyleCLIP (Patashnik et al. 2021): text-driven editing of a StyleGAN2 generator with CLIP
+(docs/methods.md, "StyleCLIP").
 
 Three methods, each working on any `linkgan.networks.Generator` and `linkgan.clip.CLIPAdapter`:
 latent optimization in W+ (`optimize.py`, Sec. 4), the latent mapper (`mapper.py`, Sec. 5) and global

@@ -1,4 +1,5 @@
-"""StyleCLIP global directions (Patashnik et al. 2021, Sec. 6; METHODS.md §2.3): text edits in style space S.
+"""StyleCLIP global directions (Patashnik et al. 2021, Sec. 6; docs/methods.md, "Global directions"): text edits in
+style space S.
 
 One-off per generator: style statistics (`compute_style_stats`) and the CLIP relevance of every style channel of
 the modulated convs, ToRGB excluded (`channel_relevance` -> fs3 [num_channels, clip_dim]). Then any edit is a
@@ -307,7 +308,7 @@ class GlobalDirections:
                 batch: int = 64, resume: str | os.PathLike | None = None, meta: dict | None = None,
                 progress: Callable[[str, int, int], None] | None = None,
                 should_stop: Callable[[], bool] | None = None) -> "GlobalDirections | None":
-        """Statistics then relevance (METHODS.md §2.3); progress(stage, done, total) with stage "stats"/"relevance"."""
+        """Statistics then relevance (StyleCLIP Sec. 6); progress(stage, done, total) with stage "stats"/"relevance"."""
         t0 = time.perf_counter()
         stats = compute_style_stats(G, n_stats, psi, batch=1000,
                                     progress=(lambda d, t: progress("stats", d, t)) if progress else None)

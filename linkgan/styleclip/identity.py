@@ -1,4 +1,4 @@
-"""The pluggable identity / content term of StyleCLIP (Sec. 4-5; METHODS.md §2 "Identity/content loss").
+"""The pluggable identity / content term of StyleCLIP (Sec. 4-5; docs/methods.md, "StyleCLIP").
 
 The paper uses ArcFace for real faces. Domains without a face recogniser use the cosine distance of image
 features from a frozen network instead: by default the CLIP image tower, or e.g. the discriminator's features.

@@ -1,5 +1,5 @@
-"""StyleCLIP latent mapper (Patashnik et al. 2021, Sec. 5; METHODS.md §2.2): one small network per prompt that maps
-a W+ code to a residual, `ws + strength * M(ws)`, trained with CLIP + 0.8 * L2(M(ws)) + 0.1 * ID.
+"""StyleCLIP latent mapper (Patashnik et al. 2021, Sec. 5; docs/methods.md, "Latent mapper"): one small network
+per prompt that maps a W+ code to a residual, `ws + strength * M(ws)`, trained with CLIP + 0.8 * L2(M(ws)) + 0.1 * ID.
 
 M has three MLPs for the coarse / medium / fine rows of W+ (StyleGAN2-1024: rows 0-3, 4-7, 8-17, scaled to num_ws),
 each PixelNorm + 4 equalised linear layers (lr multiplier 0.01, leaky ReLU 0.2); a group can be switched off.

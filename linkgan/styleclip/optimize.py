@@ -1,4 +1,5 @@
-"""StyleCLIP latent optimization (Patashnik et al. 2021, Sec. 4; METHODS.md §2.1): edit W+ codes by gradient descent on
+"""StyleCLIP latent optimization (Patashnik et al. 2021, Sec. 4; docs/methods.md, "Latent optimisation"): edit W+
+codes by gradient descent on
 
     D_CLIP(G(ws), t) + l2 * ||ws - ws_src||^2 + id * L_ID(G(ws), G(ws_src))
 
@@ -38,7 +39,7 @@ def optimize_latent(G, clip: CLIPAdapter, ws_src: torch.Tensor, text: str | torc
                     patience: int | None = None, min_delta: float = 1e-4,
                     progress: Callable[[int, int, dict], None] | None = None,
                     should_stop: Callable[[], bool] | None = None) -> OptimizeResult:
-    """Optimise W+ codes towards a text (METHODS.md §2.1). Official defaults: 300 steps, lr 0.1, l2 0.008, id 0.
+    """Optimise W+ codes towards a text (StyleCLIP Sec. 4). Official defaults: 300 steps, lr 0.1, l2 0.008, id 0.
 
     ws_src: (B, num_ws, w_dim) or (B, w_dim) source codes; text: a prompt (ensembled, cached by the adapter) or a
     text embedding (D,). id_weight: weight of the identity term; identity: "clip" (cosine distance of CLIP image

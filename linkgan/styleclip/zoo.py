@@ -1,4 +1,4 @@
-"""Where a generator's StyleCLIP artefacts live (METHODS.md §4 "the default zoo"): `checkpoints/<generator>-styleclip/`
+"""Where a generator's StyleCLIP artefacts live (README, "Model zoo"): `checkpoints/<generator>-styleclip/`
 holds `global_directions.safetensors` (style statistics + fs3), `global_prompts.json` (alpha / beta tuned per zoo
 prompt, training/tune_directions.py) and `mappers/<name>/` (one LatentMapper per prompt).
 """
@@ -44,7 +44,7 @@ class ZooPrompt:
 # preservation 0.93-0.96, the eye-colour mappers (no latent L2) 0.94-1.0 at 0.98-1.0; a background mapper stays on a
 # frontier below the bar (region weight 15: 0.94 / 0.90 on 60 faces; 25: 0.66 / 0.93). Eye colours are also where a
 # global direction reaches the bar: one style offset suits every face when the faces start alike (most truncated
-# faces have green eyes), not when they start from several hair colours (README "Text editing").
+# faces have green eyes), not when they start from several hair colours (docs/text-editing.md).
 ZOO_PROMPTS = (
     ZooPrompt("purple_hair", "a face with purple hair", "hair_color", "purple", "hair", 0.2, 20.0),
     ZooPrompt("blond_hair", "a face with blond hair", "hair_color", "blond", "hair", 0.2, 20.0),
