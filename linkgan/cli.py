@@ -16,6 +16,10 @@ class CLIError(Exception):
     """A user error: reported as one `error:` line on stderr, exit code 2."""
 
 
+# linkgan.directions.METHODS, spelled out so that argument parsing imports no torch
+DIRECTION_METHODS = ("ganspace", "sefa", "interfacegan", "stylespace", "resefa")
+
+
 def _seeds(text: str) -> list[int]:
     from .utils import parse_seeds
     try:
@@ -234,8 +238,9 @@ def _add_edit(sub) -> None:
     p = sub.add_parser("edit", help="text-driven edit of a seed's face (StyleCLIP): writes original | edited")
     p.add_argument("--seed", type=int, default=0, help="seed of the face to edit (default 0)")
     p.add_argument("--psi", type=float, default=0.7, help="truncation psi of the face (default 0.7)")
-    p.add_argument("--method", choices=("global", "mapper", "optimize"), default="global",
-                   help="global directions in S (instant), a trained latent mapper, or latent optimisation in W+")
+    p.add_argument("--method", choices=("global", "mapper", "optimize") + DIRECTION_METHODS, default="global",
+                   help="global directions in S (instant), a trained latent mapper, or latent optimisation in W+; "
+                        "or one direction of GANSpace, SeFa, InterFaceGAN, StyleSpace or ReSeFa (see `directions`)")
     p.add_argument("--target", help="text of the edit, e.g. 'a face with blond hair' (global, optimize)")
     p.add_argument("--neutral", default="a face",
                    help="global: the face as it is (default 'a face'); alternatives separated by '|' let CLIP pick "
@@ -249,9 +254,14 @@ def _add_edit(sub) -> None:
     p.add_argument("--beta", type=float, default=None,
                    help="global: disentanglement threshold (default 0.15, or the preset's)")
     p.add_argument("--min-channels", type=int, default=None, help="global: lower beta to touch at least this many channels")
-    p.add_argument("--directions", default=None, help="global: statistics file (default: the generator's styleclip folder)")
+    p.add_argument("--directions", default=None,
+                   help="global: statistics file (default: the generator's styleclip folder); direction methods: a "
+                        "file of `directions` (default: the generator's zoo file for --method)")
+    p.add_argument("--direction", type=int, default=0, help="direction methods: index of the direction (default 0)")
     p.add_argument("--mapper", help="mapper: a name (the generator's styleclip/mappers/NAME) or a folder")
-    p.add_argument("--strength", type=float, default=0.1, help="mapper: ws + strength * M(ws) (default 0.1)")
+    p.add_argument("--strength", type=float, default=None,
+                   help="mapper: ws + strength * M(ws) (default 0.1); direction methods: steps of one standard "
+                        "deviation along the direction (default 2)")
     p.add_argument("--steps", type=_positive_int, default=100, help="optimize: Adam steps (default 100; paper 300)")
     p.add_argument("--l2", type=float, default=None,
                    help="optimize: weight of ||ws - ws_src||^2 (default 0.008; 0 with --region)")
@@ -301,6 +311,10 @@ def _optimize_loss(args) -> dict:
 
 def _run_edit(args) -> int:
     import torch
+
+    if args.method in DIRECTION_METHODS:
+        return _run_direction_edit(args)
+    args.strength = 0.1 if args.strength is None else args.strength
 
     from .clip import CLIPAdapter
     from .hub import WeightsFormatError, WeightsNotFoundError
@@ -356,6 +370,106 @@ def _run_edit(args) -> int:
     return 0
 
 
+# --- directions (GANSpace, SeFa, InterFaceGAN, StyleSpace, ReSeFa) -----------------------------------------
+def _rows(text: str) -> list[int]:
+    from .utils import parse_seeds                      # the same 'a-b,c' syntax as seeds
+    try:
+        return parse_seeds(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _add_directions(sub) -> None:
+    from .hub import DEFAULT_GENERATOR
+
+    p = sub.add_parser("directions", help="compute latent directions (GANSpace, SeFa, InterFaceGAN, StyleSpace, "
+                                          "ReSeFa) of a generator: writes a .safetensors file")
+    p.add_argument("--method", choices=DIRECTION_METHODS + ("all",), required=True,
+                   help="the method; 'all' writes every method's file into the folder --out")
+    p.add_argument("--out", type=Path, required=True, help="output .safetensors file (a folder for --method all)")
+    p.add_argument("--model", default=DEFAULT_GENERATOR, help="generator: name, folder or Hub repo id")
+    p.add_argument("--count", type=_positive_int, default=None,
+                   help="directions kept (StyleSpace: per part, ReSeFa: per region; default: the zoo's)")
+    p.add_argument("--samples", type=_positive_int, default=None, help="sampled codes (GANSpace, InterFaceGAN)")
+    p.add_argument("--images", type=_positive_int, default=None, help="faces analysed (StyleSpace, ReSeFa)")
+    p.add_argument("--rows", type=_rows, default=None, help="W+ rows the directions move, e.g. '0-5' (default all)")
+    p.add_argument("--region", action="append", default=None,
+                   help="ReSeFa: a region (a link of the generator, eyes, mouth or a part; repeat; default eyes, "
+                        "mouth, hair)")
+    p.add_argument("--target", action="append", default=None,
+                   help="InterFaceGAN: attribute=value, e.g. hair_color=blond (repeat; default every colour)")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the sampled codes (default 0)")
+    p.add_argument("--name", action="store_true",
+                   help="name each direction by what the attribute oracle (toyfaces64-oracle) sees it change")
+    p.add_argument("--segmenter", default="toyfaces64-segmenter",
+                   help="part segmenter (InterFaceGAN's labels, StyleSpace, semantic regions)")
+    p.set_defaults(func=_run_directions)
+
+
+def _run_directions(args) -> int:
+    from .directions import compute_directions, name_directions
+    from .hub import WeightsFormatError, WeightsNotFoundError
+    from .networks import Generator
+    from .oracle import AttributeOracle
+    from .segmenter import Segmenter
+
+    targets = None
+    if args.target:
+        bad = [t for t in args.target if t.count("=") != 1]
+        if bad:
+            raise CLIError(f"--target takes attribute=value, got {bad}")
+        targets = [tuple(t.split("=")) for t in args.target]
+    methods = DIRECTION_METHODS if args.method == "all" else (args.method,)
+    try:
+        G = Generator.from_pretrained(args.model).eval().requires_grad_(False)
+        needs_seg = {"interfacegan", "stylespace", "resefa"} & set(methods)
+        segmenter = Segmenter.from_pretrained(args.segmenter).eval() if needs_seg else None
+        oracle = AttributeOracle.from_pretrained("toyfaces64-oracle").eval() if args.name else None
+        for method in methods:
+            out = args.out / f"{method}.safetensors" if args.method == "all" else args.out
+            dirs = compute_directions(method, G, count=args.count, samples=args.samples, images=args.images,
+                                      rows=args.rows, seed=args.seed, targets=targets, segmenter=segmenter,
+                                      **({"regions": args.region} if args.region else {}))
+            if oracle is not None:
+                name_directions(G, dirs, oracle)
+            dirs.meta["model"] = str(args.model)
+            dirs.save(out)
+            print(f"wrote {len(dirs)} {method} directions of {args.model} to {out} ({dirs.meta['compute_s']} s)")
+    except (WeightsNotFoundError, WeightsFormatError, ValueError) as e:
+        raise CLIError(str(e).splitlines()[0]) from None
+    except OSError as e:
+        raise CLIError(f"cannot write {args.out}: {e.strerror or e}") from None
+    return 0
+
+
+def _run_direction_edit(args) -> int:
+    import torch
+
+    from .directions import Directions, load_zoo_directions
+    from .hub import WeightsFormatError, WeightsNotFoundError
+    from .networks import Generator
+    from .styleclip import seed_ws
+    from .utils import make_grid
+
+    strength = 2.0 if args.strength is None else args.strength
+    try:
+        G = Generator.from_pretrained(args.model)
+        dirs = (Directions.load(args.directions) if args.directions
+                else load_zoo_directions(args.model, args.method))
+        if dirs.method != args.method:
+            raise CLIError(f"{args.directions} holds {dirs.method} directions, not {args.method}")
+        ws = _latent_ws(args.latent, G) if args.latent is not None else seed_ws(G, args.seed, args.psi)
+        edited = dirs.render(G, ws, args.direction, strength)
+    except (WeightsNotFoundError, WeightsFormatError, FileNotFoundError, ValueError) as e:
+        raise CLIError(str(e).splitlines()[0]) from None
+    with torch.no_grad():
+        original = G.synthesize(ws, noise_mode="const")
+    _save_image(make_grid(torch.cat([original, edited]), cols=2), args.out)
+    source = f"code {args.latent}" if args.latent is not None else f"seed {args.seed}"
+    print(f"wrote original | {args.method} {dirs.label(args.direction)} x {strength:g} of {source} to {args.out}")
+    return 0
+
+
 # --- entry point ------------------------------------------------------------------------------------
 class _Parser(argparse.ArgumentParser):
     """argparse that raises CLIError instead of exiting, so main() reports every error one way."""
@@ -373,6 +487,7 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_resample(sub)
     _add_edit(sub)
     _add_invert(sub)
+    _add_directions(sub)
     return parser
 
 
