@@ -269,8 +269,8 @@ def _rowwise(w: torch.Tensor, w_new: torch.Tensor) -> torch.Tensor:
 
 
 def resample(w: torch.Tensor, w_new: torch.Tensor, links: Sequence[Link], t: float = 1.0) -> torch.Tensor:
-    """Test-time edit (project choice, METHODS §1): move the linked axes of w towards those of a freshly
-    mapped w_new by t in [0, 1]; several links at once. w: (B, w_dim), or a W+ code (B, num_ws, w_dim) whose
+    """Test-time edit (a project choice: docs/methods.md, "LinkGAN"): move the linked axes of w towards those of a
+    freshly mapped w_new by t in [0, 1]; several links at once. w: (B, w_dim), or a W+ code (B, num_ws, w_dim) whose
     linked axes move in every row (an inverted photo); w_new: (B, w_dim)."""
     if not 0.0 <= t <= 1.0:
         raise ValueError(f"t must be in [0, 1], got {t}")

@@ -62,16 +62,16 @@ class RunConfig:
 
 @dataclass
 class LinkConfig:
-    """LinkGAN regularizer settings (METHODS §1). Choices the paper leaves open are named here."""
-    links: list[dict] = field(default_factory=list)   # [{"name", "axes": [a, b], one of "box"/"half"/"label"}]
+    """LinkGAN regularizer settings (docs/methods.md, "LinkGAN"). Choices the paper leaves open are named here."""
+    links: list[dict] = field(default_factory=list)   # link specs (linkgan.links.links_from_specs)
     perturb: str = "noise"        # how the regularizer moves axes: "noise" (the paper: + alpha * N(0, I)) or
                                   #   "resample" (take another face's mapped w there: the test-time edit itself,
                                   #   codes that stay in W's distribution, so D judges real combinations)
-    alpha: float = 1.0            # perturbation std, in units of the batch's per-axis std of w (METHODS §1:
-                                  #   "near the per-axis std of W"; relative, so it follows W as it trains)
+    alpha: float = 1.0            # perturbation std ("noise"), in units of the batch's per-axis std of w (the
+                                  #   paper's order of size; relative, so it follows W as it trains)
     lambda_in: float = 10.0       # weight of L_in (region vs unlinked axes), mean over region pixels
     lambda_out: float = 100.0     # weight of L_out (outside vs linked axes), mean over outside pixels
-                                  #   (both measured on toy faces 64 px, README "How the default generators
+                                  #   (both measured on toy faces 64 px, docs/training.md, "How the default generators
                                   #   were trained": 10/100 gave the lowest ratios; lambda_in 30 collapsed)
     every: int = 8                # lazy interval (the paper: every 8 G steps); the loss is scaled by it
     ramp_kimg: float = 0.0        # the regularizer's weight grows linearly from 0 over this many thousand images of
