@@ -8,12 +8,15 @@ Importing this module loads nothing and launches nothing: `build_app(studio)` ma
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
 import traceback
+from collections import OrderedDict
 from pathlib import Path
 
 EXAMPLE_SEEDS = [3, 11, 26, 42, 57, 71, 88, 105]
@@ -35,16 +38,36 @@ class OutputFiles:
     seed) while another request may be streaming it: truncated downloads. A file here is never rewritten, and is
     removed max_age_s after it was written (clients fetch their outputs right after the response)."""
 
-    def __init__(self, root: str | Path, *, max_age_s: float = 600.0):
-        self.root, self.max_age_s = Path(root), max_age_s
+    def __init__(self, root: str | Path, *, max_age_s: float = 600.0, memo_size: int = 1024):
+        self.root, self.max_age_s, self.memo_size = Path(root), max_age_s, memo_size
         self._pruned = 0.0
+        self._memo: OrderedDict[bytes, str] = OrderedDict()        # key -> path, least recently used first
+        self._lock = threading.Lock()                               # requests run in several threads
 
-    def png(self, img) -> str:
-        """A PIL image as a new PNG file; its path."""
+    def png(self, img, *, key: bytes | None = None) -> str:
+        """A PIL image (or a function that makes it) as a PNG file; its path. key: what alone determines the image
+        (e.g. the bytes of its latent code): while the file written for a key exists, it is handed out again (its
+        age restarts) without calling the function: no render for a picture already sent."""
+        if key is not None:
+            with self._lock:                                        # pruning holds it too: no removal in between
+                path = self._memo.get(key)
+                if path is not None:
+                    try:
+                        os.utime(path)
+                        self._memo.move_to_end(key)
+                        return path
+                    except FileNotFoundError:                      # removed by Gradio's cache sweep
+                        del self._memo[key]
+        img = img() if callable(img) else img
         self.root.mkdir(parents=True, exist_ok=True)
         fd, path = tempfile.mkstemp(suffix=".png", dir=self.root)
         with os.fdopen(fd, "wb") as f:
             img.save(f, format="PNG")
+        if key is not None:
+            with self._lock:
+                self._memo[key] = path
+                while len(self._memo) > self.memo_size:
+                    self._memo.popitem(last=False)
         self.prune()
         return path
 
@@ -57,9 +80,14 @@ class OutputFiles:
     def prune(self, *, now: float | None = None) -> int:
         """Remove what is older than max_age_s (at most once a second: it lists the folder); the number removed."""
         now = time.time() if now is None else now
-        if now - self._pruned < 1.0:
+        if abs(now - self._pruned) < 1.0:
             return 0
-        self._pruned, removed = now, 0
+        self._pruned = now
+        with self._lock:
+            return self._prune(now)
+
+    def _prune(self, now: float) -> int:
+        removed = 0
         for entry in os.scandir(self.root):
             try:
                 if now - entry.stat(follow_symlinks=False).st_mtime <= self.max_age_s:
@@ -105,12 +133,24 @@ def _handlers(studio, presets: dict, files: OutputFiles | None = None):
         """A PIL image as the app shows it, as a file for Gradio."""
         return files.png(studio.display(img))
 
+    def picture(session, which: str = "current") -> str:
+        """The current (or starting) image of a session as a file: rendered once per code, then handed out again
+        (the "before" of every edit, the same seed for many users, undo to an image already seen)."""
+        ws, offset = studio.code(session, which)
+        key = hashlib.blake2b(ws.tobytes() + (b"" if offset is None else b"|" + offset.tobytes()),
+                              digest_size=20).digest()
+        return files.png(lambda: studio.display(studio.render(ws, offset)), key=key)
+
     def view(session):
-        """(current image, before/after pair, history text, session)."""
-        after = shown(studio.image(session))
-        before = shown(studio.before(session))
+        """(current image, history text, session): what the named APIs return. One picture per answer: the
+        before/after slider is filled by `compare` right after, in the browser, from files already written."""
         hist = "\n".join(f"{i}. {line}" for i, line in enumerate(studio.history(session)))
-        return after, (before, after), hist, session
+        return picture(session), hist, session
+
+    @guard
+    def compare(session):
+        """The before/after pair of the session: its starting image and its current one."""
+        return picture(session, "start"), picture(session)
 
     @guard
     def generate(seed, psi, session):
@@ -124,6 +164,7 @@ def _handlers(studio, presets: dict, files: OutputFiles | None = None):
         return random.randint(0, 2**31 - 1)
 
     def pick_example(evt: gr.SelectData, psi, session):
+        """Start from an example's seed (the gallery's index)."""
         return (EXAMPLE_SEEDS[evt.index], *view(studio.generate(EXAMPLE_SEEDS[evt.index], psi)))
     pick_example.__annotations__["evt"] = gr.SelectData    # a class, not the string of postponed annotations
     pick_example = guard(pick_example)
@@ -163,10 +204,10 @@ def _handlers(studio, presets: dict, files: OutputFiles | None = None):
         current image when there is one."""
         p = presets.get(target) if isinstance(target, str) else None
         if p is None:
-            return [gr.update()] * 9
+            return [gr.update()] * 8
         controls = (target, p["neutral"], p["alpha"], p["beta"], p["min_channels"])
         if not (isinstance(session, dict) and session.get("base") is not None):      # no image yet: fill only
-            return (*controls, gr.update(), gr.update(), gr.update(), session)
+            return (*controls, gr.update(), gr.update(), session)
         return (*controls, *view(studio.text_global(session, *controls)))
 
     def text_method(method):
@@ -180,8 +221,14 @@ def _handlers(studio, presets: dict, files: OutputFiles | None = None):
         def report(step, total, loss):
             progress((step, total), desc=f"loss {loss:.4f}")
         new = studio.invert_photo(session, photo, method, steps, progress=report)
-        after, _, hist, new = view(new)
-        return after, (shown(studio.photo_image(photo)), after), hist, new
+        if studio.perceptual_warning(new):
+            gr.Warning(studio.perceptual_warning(new), duration=None)        # stays until the user closes it
+        return view(new)
+
+    @guard
+    def photo_compare(photo, session):
+        """The before/after pair of an inverted photo: the photo as the generator sees it, and its inversion."""
+        return shown(studio.photo_image(photo)), picture(session)
 
     def photo_method(method):
         """The steps slider: hidden for the encoder (one pass), the method's default otherwise."""
@@ -221,7 +268,8 @@ def _handlers(studio, presets: dict, files: OutputFiles | None = None):
 
     return dict(generate=generate, random_seed=random_seed, pick_example=pick_example, region=region,
                 text_optimize=text_optimize, text_mapper=text_mapper, text_global=text_global,
-                global_preset=global_preset, text_method=text_method, show_regions=show_regions,
+                global_preset=global_preset, text_method=text_method, show_regions=show_regions, compare=compare,
+                photo_compare=photo_compare,
                 invert_photo=invert_photo, photo_method=photo_method, undo=undo, reset=reset, download=download,
                 load_latent=load_latent)
 
@@ -399,31 +447,42 @@ def build_app(studio):
                 compare = gr.ImageSlider(label="Before / after (drag)", type="pil", format="png", height=280,
                                          interactive=False, elem_id="compare")
 
-        shown = [current, compare, history, session]
-        gen_btn.click(h["generate"], [seed, psi, session], shown, api_name="generate")
+        shown = [current, history, session]
+
+        def edit(listener, fn, inputs, api_name=False, outputs=shown, compare_api=False):
+            """An event whose handler returns a new session (`shown`); once it succeeds, the browser fills the
+            before/after slider with a second, cheap call (the images are files already written)."""
+            event = listener(fn, inputs, outputs, api_name=api_name)
+            event.success(h["compare"], [session], compare, api_name=compare_api, show_progress="hidden",
+                          concurrency_limit=None)
+            return event
+
+        edit(gen_btn.click, h["generate"], [seed, psi, session], "generate", compare_api="compare")
         rand_btn.click(h["random_seed"], None, seed, api_name="random_seed")
         rand2_btn.click(h["random_seed"], None, new_seed, api_name=False)
-        gallery.select(h["pick_example"], [psi, session], [seed, *shown], api_name=False)
-        region_btn.click(h["region"], [regions, new_seed, t, session], shown, api_name="region")
-        t.release(h["region"], [regions, new_seed, t, session], shown, api_name=False)
+        edit(gallery.select, h["pick_example"], [psi, session], outputs=[seed, *shown])
+        edit(region_btn.click, h["region"], [regions, new_seed, t, session], "region")
+        edit(t.release, h["region"], [regions, new_seed, t, session])
         regions.change(h["show_regions"], [regions, session], region_view, api_name="show_regions")
-        text_event = text_btn.click(h["text_optimize"], [target, opt_steps, opt_region, session], shown,
-                                     api_name="text_optimize")
+        text_event = edit(text_btn.click, h["text_optimize"], [target, opt_steps, opt_region, session],
+                          "text_optimize")
         stop_btn.click(None, None, None, cancels=[text_event], api_name=False)
         text_method.change(h["text_method"], text_method, [opt_box, mapper_box, global_box], api_name=False)
-        mapper_btn.click(h["text_mapper"], [mapper_prompt, strength, session], shown, api_name="text_mapper")
-        strength.release(h["text_mapper"], [mapper_prompt, strength, session], shown, api_name=False)
+        edit(mapper_btn.click, h["text_mapper"], [mapper_prompt, strength, session], "text_mapper")
+        edit(strength.release, h["text_mapper"], [mapper_prompt, strength, session])
         global_in = [global_target, neutral, alpha, beta, min_channels, session]
-        preset.input(h["global_preset"], [preset, session], [*global_in[:-1], *shown], api_name=False)
-        global_btn.click(h["text_global"], global_in, shown, api_name="text_global")
+        edit(preset.input, h["global_preset"], [preset, session], outputs=[*global_in[:-1], *shown])
+        edit(global_btn.click, h["text_global"], global_in, "text_global")
         for slider in (alpha, beta, min_channels):
-            slider.release(h["text_global"], global_in, shown, api_name=False)
-        undo_btn.click(h["undo"], [session], shown, api_name="undo")
-        reset_btn.click(h["reset"], [session], shown, api_name="reset")
+            edit(slider.release, h["text_global"], global_in)
+        edit(undo_btn.click, h["undo"], [session], "undo")
+        edit(reset_btn.click, h["reset"], [session], "reset")
         save_btn.click(h["download"], [session], [png_file, latent_file], api_name="download")
-        latent_in.upload(h["load_latent"], [latent_in, session], shown, api_name="load_latent")
+        edit(latent_in.upload, h["load_latent"], [latent_in, session], "load_latent")
         photo_event = photo_btn.click(h["invert_photo"], [photo, photo_method, photo_steps, session], shown,
                                       api_name="invert_photo")
+        photo_event.success(h["photo_compare"], [photo, session], compare, api_name="photo_compare",
+                            show_progress="hidden", concurrency_limit=None)
         photo_stop.click(None, None, None, cancels=[photo_event], api_name=False)
         photo_method.change(h["photo_method"], photo_method, photo_steps, api_name=False)
     _values_as_sent(demo)
@@ -443,6 +502,8 @@ def main(argv=None) -> int:
     p.add_argument("--encoder", default="auto",
                    help="photo encoder (Photo tab): registry name, folder or Hub repo id, 'none', or 'auto' (the "
                         "shipped toyfaces64-encoder for the default generator, none for any other)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or auto (cuda when there is a GPU). Default cpu: the "
+                                                   "app's CUDA path has not been run end to end yet")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
     p.add_argument("--concurrency", type=int, default=2, help="requests processed at once (default 2)")
@@ -460,7 +521,8 @@ def main(argv=None) -> int:
 
     torch.set_num_threads(1)                 # one thread per request; requests run side by side
     try:
-        studio = Studio.load(a.model or DEFAULT_GENERATOR, clip=None if a.clip == "none" else a.clip)
+        device = ("cuda" if torch.cuda.is_available() else "cpu") if a.device == "auto" else a.device
+        studio = Studio.load(a.model or DEFAULT_GENERATOR, clip=None if a.clip == "none" else a.clip, device=device)
     except WeightsNotFoundError as e:
         print(f"error: no generator to serve. {e}\nThe embedded default is still being trained (README, 'Model "
               f"zoo'); pass --model with a generator folder, registry name or Hub repo id.", file=sys.stderr)

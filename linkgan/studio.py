@@ -193,14 +193,21 @@ class Studio:
         from .utils import to_uint8
         return Image.fromarray(to_uint8(self._synthesize(ws, s_offset))[0])
 
-    def image(self, session: dict) -> Image.Image:
-        return self.render(self.current_ws(session), self.current_offset(session))
-
-    def before(self, session: dict) -> Image.Image:
+    def code(self, session: dict, which: str = "current") -> tuple[np.ndarray, np.ndarray | None]:
+        """(ws, style offset or None) that render the current image, or the starting one (which="start"): the same
+        pair always gives the same image, so callers may keep renders by it."""
         session = self._check_session(session)
+        if which == "current":
+            return self.current_ws(session), self.current_offset(session)
         if session["base"] is None:
             raise StudioError("no image yet")
-        return self.render(session["base"], session.get("base_offset"))
+        return np.asarray(session["base"], np.float32), session.get("base_offset")
+
+    def image(self, session: dict) -> Image.Image:
+        return self.render(*self.code(session))
+
+    def before(self, session: dict) -> Image.Image:
+        return self.render(*self.code(session, "start"))
 
     @staticmethod
     def display(img: Image.Image, size: int = DISPLAY_SIZE) -> Image.Image:
@@ -532,13 +539,30 @@ class Studio:
         encoder = self.photo_encoder() if method != "optimize" else None
         x = self.fit_photo(image)
         report = None if progress is None else (lambda step, loss, _img: progress(step, steps, loss))
-        res = invert(self.G, x, method=method, encoder=encoder, steps=steps or None, lpips=self._photo_lpips(),
+        lpips = self._photo_lpips() if method != "encoder" else None        # one pass: no loss to optimise
+        res = invert(self.G, x, method=method, encoder=encoder, steps=steps or None, lpips=lpips,
                      optimize_noise=False, callback=report, should_stop=should_stop)
         source = {"kind": "photo", "method": method, "space": res.space, "steps": res.steps,
                   "stopped": res.stopped or "end"}
         if res.losses:
             source["loss"] = round(res.losses[-1]["loss"], 5)
+        if lpips is not None:
+            source["perceptual"] = lpips.backbone_name
         return self.start(res.ws[0].cpu().numpy(), source)
+
+    @staticmethod
+    def perceptual_warning(session: dict) -> str | None:
+        """For the user, when a photo session's inversion optimised LPIPS on a random backbone (no ImageNet VGG
+        weights here, e.g. offline: linkgan.perceptual), which fits faces less faithfully; None otherwise."""
+        source = session.get("source") if isinstance(session, dict) else None
+        backbone = source.get("perceptual", "") if isinstance(source, dict) else ""
+        if "random" not in backbone:
+            return None
+        from .perceptual import TORCH_HUB_FILES
+        net = "alex" if "alex" in backbone else "vgg"
+        return (f"The perceptual loss ran on a RANDOM backbone ({backbone}): no ImageNet weights were found "
+                f"(offline?), so the inversion matches the photo less faithfully. The server needs torchvision's "
+                f"{TORCH_HUB_FILES[net]} in its torch hub cache.")
 
     # --- latent files ---------------------------------------------------------------------------
     def save_latent(self, session: dict) -> bytes:

@@ -79,3 +79,8 @@ def pixels(path) -> np.ndarray:
     """An image file returned by the app as an (H, W, 3) uint8 array."""
     from PIL import Image
     return np.asarray(Image.open(path).convert("RGB"))
+
+
+def slider_images(pair) -> tuple[str, str]:
+    """The (before, after) file paths of an ImageSlider output, in either form gradio_client gives."""
+    return tuple(p["image"] if isinstance(p, dict) else p for p in pair)

@@ -12,7 +12,7 @@ gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import handle_file  # noqa: E402
 
 import app  # noqa: E402
-from app_server import client, pixels  # noqa: E402
+from app_server import client, pixels, slider_images  # noqa: E402
 
 
 def test_import_app_loads_nothing():
@@ -29,27 +29,27 @@ def test_named_apis(app_server):
 
 def test_every_api_end_to_end(app_server, expected):
     c = client(app_server)
-    img, pair, hist, = c.predict(5, 0.7, api_name="/generate")
+    img, hist = c.predict(5, 0.7, api_name="/generate")
     assert img.endswith(".png") and hist.startswith("0. start")
     assert np.array_equal(pixels(img), np.asarray(expected.display(expected.image(expected.generate(5, 0.7)))))
     assert 0 <= c.predict(api_name="/random_seed") < 2**31
     overlay = c.predict(["eyes"], api_name="/show_regions")
     assert overlay.endswith(".png")
-    img2, pair, hist = c.predict(["eyes", "hair"], 9, 0.5, api_name="/region")
+    img2, hist = c.predict(["eyes", "hair"], 9, 0.5, api_name="/region")
     assert "1. region" in hist and not np.array_equal(pixels(img2), pixels(img))
-    before, after = pair[0]["image"] if isinstance(pair[0], dict) else pair[0], pair[1]["image"] if isinstance(pair[1], dict) else pair[1]
+    before, after = slider_images(c.predict(api_name="/compare"))           # what the browser fetches next
     assert np.array_equal(pixels(before), pixels(img)) and np.array_equal(pixels(after), pixels(img2))
     png, npz = c.predict(api_name="/download")
     assert Image.open(png).format == "PNG" and Image.open(png).size == (expected.resolution,) * 2
-    img3, _, hist = c.predict(api_name="/undo")
+    img3, hist = c.predict(api_name="/undo")
     assert np.array_equal(pixels(img3), pixels(img)) and "region" not in hist
-    img_t, _, hist = c.predict("a face with purple hair", 5, "anywhere", api_name="/text_optimize")
+    img_t, hist = c.predict("a face with purple hair", 5, "anywhere", api_name="/text_optimize")
     assert '1. text: {"method": "optimize", "target": "a face with purple hair"' in hist
     assert not np.array_equal(pixels(img_t), pixels(img))
     c.predict(["mouth"], 3, 1.0, api_name="/region")
-    img4, _, hist = c.predict(api_name="/reset")
+    img4, hist = c.predict(api_name="/reset")
     assert np.array_equal(pixels(img4), pixels(img))
-    img5, _, hist = c.predict(handle_file(npz), api_name="/load_latent")     # the downloaded latent file
+    img5, hist = c.predict(handle_file(npz), api_name="/load_latent")     # the downloaded latent file
     assert np.array_equal(pixels(img5), pixels(img2)) and '"kind": "file"' in hist
 
 
@@ -84,7 +84,7 @@ def test_bad_input_gives_an_error_and_the_server_keeps_serving(app_server, args,
     assert "Could not preprocess" not in str(e.value) and "went wrong" not in str(e.value)
     assert "Traceback" not in str(e.value)
     assert app_server.alive()
-    img, _, _ = c.predict(1, 0.7, api_name="/generate")
+    img, _ = c.predict(1, 0.7, api_name="/generate")
     assert Image.open(img).size == (256, 256)
 
 
@@ -116,9 +116,9 @@ def test_load_no_user_sees_another_users_image(app_server, expected):
         c = client(app_server)
         seed = seeds[i]
         for r in range(rounds):
-            img, _, hist = c.predict(seed, 0.7, api_name="/generate")
+            img, hist = c.predict(seed, 0.7, api_name="/generate")
             assert np.array_equal(pixels(img), want[seed][0]), f"client {i} got another image"
-            img, _, hist = c.predict(["eyes"], seed + 1, 1.0, api_name="/region")
+            img, hist = c.predict(["eyes"], seed + 1, 1.0, api_name="/region")
             assert np.array_equal(pixels(img), want[seed][1]), f"client {i} got another region edit"
             assert f'"seed": {seed}' in hist and hist.count("1. region") == 1 and "2." not in hist
         return 2 * rounds
@@ -135,11 +135,6 @@ def pixels_of(studio, seed):
 
 
 
-def slider_images(pair) -> tuple[str, str]:
-    """The (before, after) file paths of an ImageSlider output, in either form gradio_client gives."""
-    return tuple(p["image"] if isinstance(p, dict) else p for p in pair)
-
-
 def test_concurrent_users_on_the_same_seed_get_whole_images(app_server, expected):
     """Many users getting the same picture at once (a public Space's default seed): every download is whole. Gradio
     caches a returned PIL image under the hash of its bytes and rewrote that file in place while another request
@@ -152,8 +147,9 @@ def test_concurrent_users_on_the_same_seed_get_whole_images(app_server, expected
         errors = []
         for _ in range(rounds):
             try:
-                img, pair, _ = c.predict(3, 0.7, api_name="/generate")
-                assert all(np.array_equal(pixels(p), want) for p in (img, *slider_images(pair)))
+                img, _ = c.predict(3, 0.7, api_name="/generate")
+                pair = slider_images(c.predict(api_name="/compare"))
+                assert all(np.array_equal(pixels(p), want) for p in (img, *pair))
             except Exception as e:  # noqa: BLE001 - collected: the assertion below shows them all
                 errors.append(f"{type(e).__name__}: {str(e)[:120]}")
         return errors

@@ -165,6 +165,9 @@ def test_new_user_walkthrough(page, photo_file, expected):
     space = "w+" if method == "hybrid" else "w"
     expect(history(page)).to_have_value(re.compile(re.escape(f'0. start: {{"kind": "photo", "method": "{method}", '
                                                              f'"space": "{space}", "steps": 20')), timeout=60_000)
+    from linkgan.perceptual import load_lpips
+    if "random" in load_lpips("vgg").backbone_name:      # no ImageNet VGG here (offline): the page says so
+        expect(page.get_by_text("RANDOM backbone").first).to_be_visible()
     shot(page, "flow-photo")
     page.get_by_role("tab", name="2 · Region edit").click()
     page.locator("#region-btn").click()

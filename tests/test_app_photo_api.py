@@ -13,7 +13,7 @@ from PIL import Image
 gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import handle_file  # noqa: E402
 
-from app_server import client  # noqa: E402
+from app_server import client, slider_images  # noqa: E402
 from hostile_images import chunk, png, tiff  # noqa: E402
 
 
@@ -34,12 +34,14 @@ def test_invert_photo_is_a_named_api(app_server):
 
 def test_uploaded_photo_becomes_the_image_the_edit_tabs_edit(app_server, photo_png):
     c = client(app_server)
-    img, pair, hist = c.predict(handle_file(photo_png), "optimize", 10, api_name="/invert_photo")
+    img, hist = c.predict(handle_file(photo_png), "optimize", 10, api_name="/invert_photo")
     assert hist.startswith('0. start: {"kind": "photo", "method": "optimize", "space": "w", "steps": 10')
+    assert '"perceptual": "vgg16-' in hist                          # which LPIPS backbone the fit used
     assert Image.open(img).size == (256, 256)
-    target = pair[0]["image"] if isinstance(pair[0], dict) else pair[0]
+    target, after = slider_images(c.predict(handle_file(photo_png), api_name="/photo_compare"))
+    assert np.array_equal(np.asarray(Image.open(after)), np.asarray(Image.open(img)))
     assert Image.open(target).size == (256, 256)                    # the photo as the generator sees it
-    img2, _, hist2 = c.predict(["eyes"], 9, 1.0, api_name="/region")
+    img2, hist2 = c.predict(["eyes"], 9, 1.0, api_name="/region")
     assert "1. region" in hist2 and hist2.startswith('0. start: {"kind": "photo"')
     assert not np.array_equal(np.asarray(Image.open(img2)), np.asarray(Image.open(img)))
 
@@ -67,5 +69,5 @@ def test_bad_uploads_give_a_clear_error_and_the_server_keeps_serving(app_server,
         c.predict(handle_file(path), method, 10, api_name="/invert_photo")
     assert "Traceback" not in str(e.value) and str(app_server.cache) not in str(e.value)     # no server paths
     assert app_server.alive()
-    img, _, hist = c.predict(handle_file(photo_png), "optimize", 10, api_name="/invert_photo")
+    img, hist = c.predict(handle_file(photo_png), "optimize", 10, api_name="/invert_photo")
     assert Image.open(img).size == (256, 256) and '"kind": "photo"' in hist

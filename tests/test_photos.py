@@ -100,8 +100,8 @@ def test_every_bad_upload_is_a_clear_error_then_a_good_one_works(tmp_path):
         (good[: len(good) // 2], "damaged or truncated"),
         (_png_bytes(Image.new("RGB", (1, 1))), "too small"),
         (_png_bytes(Image.new("RGB", (40, 7))), "too small"),
-        (png(30000, 30000, colour=2, rows=False), "too large"),                      # 900 M pixels: above Pillow's own limit
-        (png(9000, 8000, colour=2, rows=False), "too large"),                        # 72 M pixels: above ours
+        (png(30000, 30000, colour=2, rows=False), "too large"),     # 900 M pixels: above Pillow's own limit
+        (png(9000, 8000, colour=2, rows=False), "too large"),       # 72 M pixels: above ours
     ]
     for src, words in cases:
         with pytest.raises(PhotoError, match=words):

@@ -54,6 +54,20 @@ def test_each_method_starts_a_session_from_the_photo(studio, photo, method, step
         assert calls[-1][:2] == (steps, steps) and s["source"]["loss"] == pytest.approx(calls[-1][2], abs=1e-4)
     assert studio.image(s).size == (32, 32)
     assert studio.history(s)[0].startswith('start: {"kind": "photo"')
+    assert "perceptual" not in s["source"] and studio.perceptual_warning(s) is None      # MSE only: no backbone
+
+
+def test_the_perceptual_backbone_is_named_and_a_random_one_is_a_warning(studio, photo):
+    from linkgan.perceptual import load_lpips
+    s = Studio(studio.G, name="tiny")
+    s.use_encoder(None, lpips="alex")
+    session = s.invert_photo(s.new_session(), photo, "optimize", 2)
+    backbone = load_lpips("alex").backbone_name          # "alexnet-random (pnet_rand)" offline without weights
+    assert session["source"]["perceptual"] == backbone
+    warning = s.perceptual_warning(session)
+    assert (warning is not None) == ("random" in backbone)
+    if warning:
+        assert "RANDOM backbone" in warning and "alexnet-owt-7be5be79.pth" in warning
 
 
 def test_optimisation_fits_the_photo_and_edits_apply(studio, photo):

@@ -195,12 +195,12 @@ def test_the_apps_preset_menu_fills_the_controls_and_applies_them_to_an_image(st
     target, p = next(iter(presets.items()))
     controls = (target, p["neutral"], p["alpha"], p["beta"], p["min_channels"])
     out = pick(target, studio.new_session())                   # no image yet: the controls only
-    assert tuple(out[:5]) == controls and out[8]["base"] is None and out[8]["edits"] == []
+    assert tuple(out[:5]) == controls and out[7]["base"] is None and out[7]["edits"] == []
     s = studio.generate(2, 0.7)
     out = pick(target, s)
     assert tuple(out[:5]) == controls
-    assert out[8]["edits"][-1]["params"] == studio.text_global(s, *controls)["edits"][-1]["params"]
-    assert '1. text: {"method": "global"' in out[7]
+    assert out[7]["edits"][-1]["params"] == studio.text_global(s, *controls)["edits"][-1]["params"]
+    assert '1. text: {"method": "global"' in out[6]
 
 
 def test_the_shipped_zoo_loads_whole():
