@@ -504,7 +504,9 @@ def main(argv=None) -> int:
                         "shipped toyfaces64-encoder for the default generator, none for any other)")
     p.add_argument("--device", default="cpu", help="cpu, cuda or auto (cuda when there is a GPU). Default cpu: the "
                                                    "app's CUDA path has not been run end to end yet")
-    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+                   help="address to serve on (default GRADIO_SERVER_NAME, which a Space sets to 0.0.0.0, else "
+                        "127.0.0.1)")
     p.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
     p.add_argument("--concurrency", type=int, default=2, help="requests processed at once (default 2)")
     p.add_argument("--max-upload-mb", type=float, default=20.0,
