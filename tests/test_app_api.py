@@ -31,7 +31,7 @@ def test_every_api_end_to_end(app_server, expected):
     c = client(app_server)
     img, hist = c.predict(5, 0.7, api_name="/generate")
     assert img.endswith(".png") and hist.startswith("0. start")
-    assert np.array_equal(pixels(img), np.asarray(expected.display(expected.image(expected.generate(5, 0.7)))))
+    assert np.array_equal(pixels(img), np.asarray(expected.image(expected.generate(5, 0.7))))
     assert 0 <= c.predict(api_name="/random_seed") < 2**31
     overlay = c.predict(["eyes"], api_name="/show_regions")
     assert overlay.endswith(".png")
@@ -77,7 +77,7 @@ def test_every_api_end_to_end(app_server, expected):
     (("purple " * 100, 5, "hair"), "/text_optimize", "reads at most .*shorten it"),   # longer than the CLIP's context
     (("a face", 5, "hat"), "/text_optimize", "unknown region"),
 ])
-def test_bad_input_gives_an_error_and_the_server_keeps_serving(app_server, args, api, message):
+def test_bad_input_gives_an_error_and_the_server_keeps_serving(app_server, expected, args, api, message):
     c = client(app_server)
     with pytest.raises(Exception, match=message) as e:
         c.predict(*args, api_name=api)
@@ -85,7 +85,7 @@ def test_bad_input_gives_an_error_and_the_server_keeps_serving(app_server, args,
     assert "Traceback" not in str(e.value)
     assert app_server.alive()
     img, _ = c.predict(1, 0.7, api_name="/generate")
-    assert Image.open(img).size == (256, 256)
+    assert Image.open(img).size == (expected.resolution,) * 2     # sent small, enlarged by the page
 
 
 @pytest.mark.parametrize("make", [
@@ -131,7 +131,7 @@ def test_load_no_user_sees_another_users_image(app_server, expected):
 def pixels_of(studio, seed):
     s = studio.generate(seed, 0.7)
     e = studio.region(s, ["eyes"], seed + 1, 1.0)
-    return (np.asarray(studio.display(studio.image(s))), np.asarray(studio.display(studio.image(e))))
+    return (np.asarray(studio.image(s)), np.asarray(studio.image(e)))
 
 
 
@@ -140,7 +140,7 @@ def test_concurrent_users_on_the_same_seed_get_whole_images(app_server, expected
     caches a returned PIL image under the hash of its bytes and rewrote that file in place while another request
     streamed it ("peer closed connection without sending complete message body", empty images)."""
     n_clients, rounds = 8, 5
-    want = np.asarray(expected.display(expected.image(expected.generate(3, 0.7))))
+    want = np.asarray(expected.image(expected.generate(3, 0.7)))
 
     def user(_):
         c = client(app_server, httpx_kwargs={"timeout": 60})

@@ -32,15 +32,15 @@ def test_invert_photo_is_a_named_api(app_server):
     assert "/invert_photo" in names
 
 
-def test_uploaded_photo_becomes_the_image_the_edit_tabs_edit(app_server, photo_png):
+def test_uploaded_photo_becomes_the_image_the_edit_tabs_edit(app_server, photo_png, expected):
     c = client(app_server)
     img, hist = c.predict(handle_file(photo_png), "optimize", 10, api_name="/invert_photo")
     assert hist.startswith('0. start: {"kind": "photo", "method": "optimize", "space": "w", "steps": 10')
     assert '"perceptual": "vgg16-' in hist                          # which LPIPS backbone the fit used
-    assert Image.open(img).size == (256, 256)
+    assert Image.open(img).size == (expected.resolution,) * 2       # sent small, enlarged by the page
     target, after = slider_images(c.predict(handle_file(photo_png), api_name="/photo_compare"))
     assert np.array_equal(np.asarray(Image.open(after)), np.asarray(Image.open(img)))
-    assert Image.open(target).size == (256, 256)                    # the photo as the generator sees it
+    assert Image.open(target).size == (expected.resolution,) * 2    # the photo as the generator sees it
     img2, hist2 = c.predict(["eyes"], 9, 1.0, api_name="/region")
     assert "1. region" in hist2 and hist2.startswith('0. start: {"kind": "photo"')
     assert not np.array_equal(np.asarray(Image.open(img2)), np.asarray(Image.open(img)))
@@ -55,7 +55,7 @@ def test_uploaded_photo_becomes_the_image_the_edit_tabs_edit(app_server, photo_p
     (png(64, 64, extra=chunk(b"zTXt", b"k\0\0" + zlib.compress(b"a" * 3_000_000))), "optimize", "its metadata"),
     (None, "encoder", "no encoder for this generator.*use the optimize method"),   # the tiny server has none
 ])
-def test_bad_uploads_give_a_clear_error_and_the_server_keeps_serving(app_server, photo_png, tmp_path, content,
+def test_bad_uploads_give_a_clear_error_and_the_server_keeps_serving(app_server, photo_png, expected, tmp_path, content,
                                                                      method, message):
     if method == "encoder" and os.environ.get("APP_TEST_MODEL"):
         pytest.skip("the served model is not the tiny one: it may have an encoder")
@@ -70,4 +70,4 @@ def test_bad_uploads_give_a_clear_error_and_the_server_keeps_serving(app_server,
     assert "Traceback" not in str(e.value) and str(app_server.cache) not in str(e.value)     # no server paths
     assert app_server.alive()
     img, hist = c.predict(handle_file(photo_png), "optimize", 10, api_name="/invert_photo")
-    assert Image.open(img).size == (256, 256) and '"kind": "photo"' in hist
+    assert Image.open(img).size == (expected.resolution,) * 2 and '"kind": "photo"' in hist
