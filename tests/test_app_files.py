@@ -32,3 +32,22 @@ def test_the_app_sweeps_gradios_cache(tmp_path):
 
     every, age = app.build_app(tiny_studio()).delete_cache
     assert every <= 3600 and age >= app.OutputFiles(tmp_path).max_age_s      # never before clients fetched them
+
+
+def test_a_keyed_picture_is_made_once_and_handed_out_again(tmp_path):
+    files = app.OutputFiles(tmp_path / "out", max_age_s=60, memo_size=2)
+    made = []
+
+    def make(v):
+        return lambda: made.append(v) or Image.fromarray(np.full((4, 4, 3), v, np.uint8))
+    a = files.png(make(1), key=b"a")
+    old = time.time() - 50
+    os.utime(a, (old, old))
+    assert files.png(make(1), key=b"a") == a and made == [1]        # no second render, and its age restarts
+    assert time.time() - os.stat(a).st_mtime < 5
+    os.unlink(a)                                                     # removed (e.g. by Gradio's cache sweep)
+    a2 = files.png(make(1), key=b"a")
+    assert a2 != a and os.path.exists(a2) and made == [1, 1]
+    files.png(make(2), key=b"b"), files.png(make(3), key=b"c")     # memo_size 2: "a" is forgotten
+    files.png(make(1), key=b"a")
+    assert made == [1, 1, 2, 3, 1]
