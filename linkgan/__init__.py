@@ -26,6 +26,9 @@ _EXPORTS = {
     "CLIPAdapter": "clip", "GlobalDirections": "styleclip", "LatentMapper": "styleclip",
     "global_edit": "styleclip", "edit_neutral_text": "styleclip", "optimize_latent": "styleclip",
     "train_mapper": "styleclip", "load_mapper": "styleclip", "load_directions": "styleclip",
+    # latent directions (GANSpace, SeFa, InterFaceGAN, StyleSpace, ReSeFa)
+    "Directions": "directions", "compute_directions": "directions", "load_zoo_directions": "directions",
+    "name_directions": "directions",
     # inversion
     "project": "inversion", "invert": "inversion", "Encoder": "encoder", "load_photo": "photos",
     # models that read images

@@ -16,7 +16,7 @@ class CLIError(Exception):
     """A user error: reported as one `error:` line on stderr, exit code 2."""
 
 
-# linkgan.directions.METHODS, spelled out so that argument parsing imports no torch
+# linkgan.directions.METHODS, spelled out so that argument parsing imports none of the method code
 DIRECTION_METHODS = ("ganspace", "sefa", "interfacegan", "stylespace", "resefa")
 
 

@@ -227,3 +227,52 @@ def test_files_that_are_not_directions_are_refused(tmp_path):
 def test_mismatched_lengths_are_refused():
     with pytest.raises(ValueError, match="3 directions"):
         Directions("sefa", vectors=torch.zeros(3, 4), scales=torch.ones(2), scores=torch.ones(3), rows=[(0,)] * 3)
+
+
+# --- naming by what the oracle reads ---------------------------------------------------------------------------
+class BrightnessOracle:
+    """Reads 'tint' as bright / dark against a fixed level; the attributes the oracle's visibility rules ask for
+    are constant."""
+    config = SimpleNamespace(attributes={"tint": ["dark", "bright"]})
+
+    def __init__(self, level):
+        self.level = level
+
+    def predict(self, images):
+        n = len(images)
+        const = {"glasses": ["none"] * n, "eyes": ["open"] * n, "hair_style": ["short"] * n, "beard": ["none"] * n}
+        return {**const, "tint": ["bright" if float(x.mean()) > self.level else "dark" for x in images]}
+
+
+class LinearG:
+    """A stand-in generator whose image brightness is the first coordinate of w (seeds: w = (seed - 7.5) / 20)."""
+    num_ws = 2
+
+    def synthesize(self, ws, noise_mode="const"):
+        return ws[:, 0, :1].reshape(-1, 1, 1, 1).expand(-1, 3, 4, 4)
+
+    def z_from_seeds(self, seeds):
+        return torch.tensor([[(s - 7.5) / 20, 0.0] for s in seeds])
+
+    def map(self, z, psi=1.0):
+        return z
+
+    def broadcast(self, w):
+        return w.unsqueeze(1).expand(-1, self.num_ws, -1)
+
+
+def test_names_say_what_the_oracle_sees_change():
+    from linkgan.directions import direction_effects, name_directions
+
+    G, oracle = LinearG(), BrightnessOracle(0.0)
+    e0 = torch.tensor([[1.0, 0.0]])
+    d = Directions("sefa", vectors=torch.cat([e0, e0]), scales=torch.tensor([1.0, 0.0]), scores=torch.ones(2),
+                   rows=[(0, 1)] * 2, meta={"made_for": ["left", ""]})
+    ws = G.broadcast(G.map(G.z_from_seeds(range(16))))
+    effects = direction_effects(G, d, oracle, ws, strength=1.0)
+    assert effects[0]["attribute"] == "tint" and effects[0]["plus"] == "bright" and effects[0]["minus"] == "dark"
+    assert effects[0]["share"] == 0.5                                # each side flips the half on the other side
+    assert effects[1]["attribute"] is None and effects[1]["share"] == 0.0     # a zero step changes nothing
+    d.names[1] = "kept"
+    assert name_directions(G, d, oracle, seeds=range(16), strength=1.0) == [
+        "comp 0: left: tint (+ bright, − dark)", "comp 1: kept"]

@@ -103,5 +103,5 @@ def interfacegan(G, labeller: Callable[[torch.Tensor], dict[str, torch.Tensor]],
                       scores=torch.tensor([fits[f"{a}={v}"]["val_accuracy"] or 0.0 for a, v in targets]),
                       rows=[rows] * len(targets), names=names,
                       meta={"targets": [f"{a}={v}" for a, v in targets], "num_samples": num_samples, "psi": psi,
-                            "chosen": chosen, "seed": seed, "rows": list(rows), "fits": fits,
+                            "chosen": chosen, "seed": seed, "rows": list(rows), "fits": fits, "made_for": names,
                             "labeller": getattr(labeller, "description", type(labeller).__name__)})

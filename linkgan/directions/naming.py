@@ -63,12 +63,15 @@ def effect_name(effect: dict) -> str:
 
 def name_directions(G, dirs, oracle, *, seeds: Sequence[int] = range(9_000_000, 9_000_032), psi: float = 0.7,
                     strength: float = 3.0, indices: Sequence[int] | None = None) -> list[str]:
-    """A name per direction (indices: default all) from the oracle's readings of the faces of `seeds`; also stored
-    in dirs.names (kept where a name is already set and the oracle sees no change)."""
+    """A name per direction (indices: default all) from the oracle's readings of the faces of `seeds`, stored in
+    dirs.names: what the oracle sees change, after what a direction was made for where it was (meta "made_for":
+    StyleSpace's part, ReSeFa's region, InterFaceGAN's target; 'hair: hair colour (+ red)'); a direction the oracle
+    sees change nothing keeps its name."""
     ws = G.broadcast(G.map(G.z_from_seeds(list(seeds)), psi=psi))
     effects = direction_effects(G, dirs, oracle, ws, strength=strength, indices=indices)
+    made_for = dirs.meta.get("made_for") or [""] * len(dirs)
     for e in effects:
-        name = effect_name(e)
-        if name or not dirs.names[e["index"]]:
-            dirs.names[e["index"]] = name
+        name, region = effect_name(e), made_for[e["index"]]
+        if name:
+            dirs.names[e["index"]] = f"{region}: {name}" if region else name
     return [dirs.label(e["index"]) for e in effects]

@@ -127,4 +127,4 @@ def stylespace(G, segmenter, *, num_images: int = 16, psi: float = 0.7, seed: in
                       scores=torch.tensor(scores), channels=channels, names=names,
                       meta={"num_images": num_images, "psi": psi, "seed": seed, "threshold1": threshold1,
                             "threshold2": threshold2, "discount": discount, "step": step,
-                            "channels_per_part": counts, "parts": parts})
+                            "channels_per_part": counts, "parts": parts, "made_for": list(names)})

@@ -119,7 +119,8 @@ def _resefa_regions(G, regions, *, images, count, rows, seed, psi, segmenter) ->
     return Directions(method="resefa", vectors=torch.cat([p.vectors for p in parts]),
                       scales=torch.cat([p.scales for p in parts]), scores=torch.cat([p.scores for p in parts]),
                       rows=[r for p in parts for r in p.rows], names=[p.meta["region"] for p in parts for _ in p.rows],
-                      meta={"regions": list(regions), "per_region": count, "images": images, "psi": psi,
+                      meta={"regions": list(regions), "made_for": [p.meta["region"] for p in parts for _ in p.rows],
+                            "per_region": count, "images": images, "psi": psi,
                             "seed": seed, "rows": list(parts[0].rows[0])})
 
 
