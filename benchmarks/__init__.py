@@ -13,7 +13,7 @@ from typing import Callable, Iterable
 
 from linkgan.utils import cpu_model
 
-from . import app, data, generator, inversion, linkage, quality, segmenter, styleclip, training
+from . import app, baselines, data, generator, inversion, linkage, quality, segmenter, styleclip, training
 
 SECTIONS: dict[str, Callable[..., dict]] = {
     "generator": generator.run,
@@ -25,6 +25,7 @@ SECTIONS: dict[str, Callable[..., dict]] = {
     "app": app.run,
     "inversion": inversion.run,
     "styleclip": styleclip.run,
+    "baselines": baselines.run,
 }
 
 
