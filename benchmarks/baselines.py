@@ -11,7 +11,8 @@ link's axes to those of a donor face the oracle reads with the target value (a u
 `table2`: LinkGAN's Table 2 (mse_in / mse_out x1e-3 inside / outside the eyes, mouth and hair links' regions); each
 method's most local direction for the region (lowest mse_out / mse_in on tuning faces) at the strength whose
 mse_in is nearest to the LinkGAN resample's, so that the rows compare the change outside at a like change inside.
-latency_ms: one edit of one 64 px face incl. rendering (an Explore slider move), median, CPU.
+latency_ms: one edit of one 64 px face incl. rendering (an Explore slider move), median, CPU; render_ms: the render
+alone.
 """
 from __future__ import annotations
 
@@ -203,6 +204,8 @@ def run(*, quick: bool = False) -> dict:
                  "oracle": "toyfaces64-oracle", "strengths": list(strengths), "candidates_per_method": k,
                  "targets": [f"{a}={v}" for a, v in targets()]}
     w1 = bench[:1]
+    with torch.no_grad():       # the render alone: what an edit adds to it is the direction's own cost
+        out["render_ms"] = round(median_ms(lambda: G.synthesize(w1, noise_mode="const"), runs=runs), 2)
     for method, dirs in all_dirs.items():
         edits = _target_edits(G, dirs, oracle, tune, bench, k, strengths)
         ok = [t for t, e in edits.items() if (e["success"] or 0) >= 0.8 and (e["preservation"] or 0) >= PRESERVE]
