@@ -142,6 +142,19 @@ def test_resefa_top_direction_changes_the_region_more_than_outside(G):
     assert (d.scores.diff() <= 1e-6).all()
 
 
+def test_resefa_resizes_large_images_and_their_mask(G, monkeypatch):
+    import importlib
+    module = importlib.import_module("linkgan.directions.resefa")   # the package binds the name to the function
+
+    monkeypatch.setattr(module, "MAX_SIDE", 8)                      # as 1024 px images go to 256
+    mask = torch.zeros(16, 16, dtype=torch.bool)
+    mask[:8, :8] = True
+    a, b = module.region_jacobian_moments(G, _ws(G, 1), mask)
+    small_a, small_b = module.region_jacobian_moments(G, _ws(G, 1), mask[::2, ::2])   # the mask as it is resized
+    assert a.shape == (G.config.w_dim,) * 2 and torch.equal(a, small_a) and torch.equal(b, small_b)
+    assert float(torch.trace(a)) > 0 and float(torch.trace(b)) > 0
+
+
 def test_finite_difference_jacobian_matches_forward_mode(G):
     ws = _ws(G, 1)
     render = lambda delta: G.synthesize(ws + delta[:, None], noise_mode="const").flatten(1)   # noqa: E731

@@ -7,8 +7,11 @@ from __future__ import annotations
 from typing import Sequence
 
 import torch
+import torch.nn.functional as F
 
 from .base import Directions, finite_difference_jacobian, parse_rows, projection_scales, sample_w
+
+MAX_SIDE = 256     # ReSeFa resizes larger images to 256 before the Jacobian (a 1024 px Jacobian would not fit)
 
 
 def generalized_eigh(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -29,18 +32,25 @@ def region_jacobian_moments(G, ws: torch.Tensor, mask: torch.Tensor, *, rows: Se
     """(A, B) (w_dim, w_dim), averaged over the codes ws (B, num_ws, w_dim): the second moments of the Jacobian
     rows (image summed over RGB, as ReSeFa) inside / outside mask ((H, W) or (B, H, W), nonzero = inside), with
     respect to one w_dim offset added to `rows` (None: all rows, ReSeFa's w broadcast to every layer).
-    Forward differences of `step` times each axis' std of sampled w."""
+    Forward differences of `step` times each axis' std of sampled w. Images over MAX_SIDE pixels are resized to it
+    (nearest), the mask with them, as ReSeFa does."""
     rows = list(parse_rows(rows, G.num_ws))
     mask = mask.bool().expand(len(ws), *mask.shape[-2:]) if mask.ndim == 2 else mask.bool()
     if mask.shape[0] != len(ws):
         raise ValueError(f"mask must be (H, W) or ({len(ws)}, H, W), got {tuple(mask.shape)}")
+    side = min(MAX_SIDE, G.config.resolution)
+    if mask.shape[-1] != side:
+        mask = F.interpolate(mask[:, None].float(), size=(side, side), mode="nearest")[:, 0].bool()
     steps = step * sample_w(G, 1000, seed=2).std(0)
     a_sum = b_sum = 0.0
     for code, m in zip(ws, mask):
         def render(delta: torch.Tensor) -> torch.Tensor:
             x = code.unsqueeze(0).repeat(len(delta), 1, 1)
             x[:, rows] += delta.unsqueeze(1)
-            return G.synthesize(x, noise_mode="const").sum(1).flatten(1)         # (K, H*W)
+            img = G.synthesize(x, noise_mode="const").sum(1, keepdim=True)         # (K, 1, H, W)
+            if img.shape[-1] != side:
+                img = F.interpolate(img, size=(side, side), mode="nearest")
+            return img.flatten(1)                                                # (K, H*W)
         jac = finite_difference_jacobian(render, torch.zeros(G.config.w_dim, device=ws.device),
                                          steps=steps.to(ws.device)).double()   # (w_dim, H*W)
         inside = m.flatten()
