@@ -24,7 +24,8 @@ EXAMPLE_SEEDS = [3, 11, 26, 42, 57, 71, 88, 105]
 CSS = """#current img, #region-view img { width: 100%; height: 100%; object-fit: contain; image-rendering: pixelated; }
 #compare img { object-fit: contain; image-rendering: pixelated; }"""
 TEXT_METHODS = ("optimize", "mapper", "global")
-GLOBAL_DEFAULTS = {"alpha": 4.0, "beta": 0.4, "min_channels": 20}   # toy CLIP relevances reach ~0.6 (README)
+# the toy CLIP's relevances reach about 0.6 (docs/text-editing.md), hence a beta well below the paper's
+GLOBAL_DEFAULTS = {"alpha": 4.0, "beta": 0.4, "min_channels": 20}
 INTRO = """# LinkGAN Studio
 Make a face, then change **one region at a time** (LinkGAN links chosen axes of the latent code to image
 regions: resampling them changes only that region). Every edit stacks on the **current image** at the
@@ -530,7 +531,7 @@ def main(argv=None) -> int:
         device = ("cuda" if torch.cuda.is_available() else "cpu") if a.device == "auto" else a.device
         studio = Studio.load(a.model or DEFAULT_GENERATOR, clip=None if a.clip == "none" else a.clip, device=device)
     except WeightsNotFoundError as e:
-        print(f"error: no generator to serve. {e}\nThe embedded default is still being trained (README, 'Model "
+        print(f"error: no generator to serve. {e}\nThe embedded default should be in checkpoints/ (README, 'Model "
               f"zoo'); pass --model with a generator folder, registry name or Hub repo id.", file=sys.stderr)
         return 2
     if a.encoder != "auto":

@@ -1,4 +1,4 @@
-"""User photos -> generator-ready tensors (the input side of inversion, METHODS.md §3): any file, bytes or PIL image
+"""User photos -> generator-ready tensors (the input side of inversion, docs/methods.md): any file, bytes or PIL image
 in any mode, EXIF orientation applied, any aspect ratio, guarded against decompression bombs, truncated and
 non-image files. Every unusable upload raises `PhotoError` with a message fit to show the user.
 """

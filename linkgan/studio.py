@@ -34,7 +34,7 @@ MAX_ALPHA = 20.0               # StyleCLIP global directions: the paper's GUI ha
 MAX_MAPPER_STRENGTH = 0.3      # mappers train at 0.1; 3x that is already far outside what they learned
 DISPLAY_SIZE = 256
 # Latent optimisation of text edits: lr 0.1 as the paper, latent L2 weight 0.002 (the paper's 0.008 barely moved
-# toy faces in 30-60 steps: oracle success 0.14-0.28 vs 0.86; README "Text editing").
+# toy faces in 30-60 steps: oracle success 0.14-0.28 vs 0.86; docs/text-editing.md).
 TEXT_OPTIMIZE = {"steps": 60, "lr": 0.1, "l2": 0.002}
 PHOTO_METHODS = ("encoder", "optimize", "hybrid")
 PHOTO_STEPS = {"optimize": 200, "hybrid": 50}  # the app's default steps: hybrid a quarter of optimize (benchmarked)
@@ -281,8 +281,8 @@ class Studio:
 
     def text_optimize(self, session: dict, target: str, steps=None, *, region: str | None = None, progress=None,
                       should_stop=None) -> dict:
-        """StyleCLIP latent optimisation (W+, METHODS §2.1) of the current code towards `target`, early-stopping
-        when the loss stops improving; progress(step, steps, losses) after every step. region: keep the edit inside
+        """StyleCLIP latent optimisation (W+; StyleCLIP Sec. 4, docs/methods.md) of the current code towards
+        `target`, early-stopping when the loss stops improving; progress(step, steps, losses) after every step. region: keep the edit inside
         one of linkgan.styleclip.EDIT_REGIONS (its region-content term replaces the latent L2: REGION_OPTIMIZE);
         None or "anywhere": the paper's loss (TEXT_OPTIMIZE). steps: None for the setting's own."""
         from .styleclip import EDIT_REGIONS, REGION_OPTIMIZE, optimize_latent, region_optimize_args
@@ -323,7 +323,7 @@ class Studio:
                 raise StudioError(f"keeping an edit inside a region needs a part segmenter: {e}") from None
         return self.segmenter
 
-    # --- StyleCLIP: shipped latent mappers and global directions (METHODS §2.2, §2.3) --------------
+    # --- StyleCLIP: shipped latent mappers and global directions (StyleCLIP Secs. 5-6, docs/methods.md) --------------
     @property
     def styleclip_dir(self) -> Path:
         """Where this generator's mappers and global directions live (linkgan.styleclip.zoo layout)."""
@@ -454,7 +454,7 @@ class Studio:
                   **({"min_channels": min_channels} if min_channels else {})}
         return self._push(session, "text", key, params, ws, s_offset=s_offset)
 
-    # --- photos: inversion into the generator's latent space (METHODS §3) ---------------------------
+    # --- photos: inversion into the generator's latent space (docs/methods.md, "Inversion") ---------------------------
     def use_encoder(self, encoder="auto", *, lpips="vgg") -> None:
         """Choose the photo encoder: a registry name, folder or Hub repo id, an `Encoder`, None (optimisation
         only) or "auto" (the shipped DEFAULT_ENCODER for the default generator, <folder>/encoder for a generator
