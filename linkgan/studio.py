@@ -282,8 +282,9 @@ class Studio:
     def text_optimize(self, session: dict, target: str, steps=None, *, region: str | None = None, progress=None,
                       should_stop=None) -> dict:
         """StyleCLIP latent optimisation (W+; StyleCLIP Sec. 4, docs/methods.md) of the current code towards
-        `target`, early-stopping when the loss stops improving; progress(step, steps, losses) after every step. region: keep the edit inside
-        one of linkgan.styleclip.EDIT_REGIONS (its region-content term replaces the latent L2: REGION_OPTIMIZE);
+        `target`, early-stopping when the loss stops improving; progress(step, steps, losses) after every step.
+        region: keep the edit inside one of linkgan.styleclip.EDIT_REGIONS (its region-content term replaces the
+        latent L2: REGION_OPTIMIZE);
         None or "anywhere": the paper's loss (TEXT_OPTIMIZE). steps: None for the setting's own."""
         from .styleclip import EDIT_REGIONS, REGION_OPTIMIZE, optimize_latent, region_optimize_args
 
