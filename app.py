@@ -24,6 +24,7 @@ EXAMPLE_SEEDS = [3, 11, 26, 42, 57, 71, 88, 105]
 CSS = """#current img, #region-view img { width: 100%; height: 100%; object-fit: contain; image-rendering: pixelated; }
 #compare img { object-fit: contain; image-rendering: pixelated; }"""
 TEXT_METHODS = ("optimize", "mapper", "global")
+EXPLORE_SLIDERS = 12           # the Explore tab's sliders: a method's best directions (the rest by number)
 # the toy CLIP's relevances reach about 0.6 (docs/text-editing.md), hence a beta well below the paper's
 GLOBAL_DEFAULTS = {"alpha": 4.0, "beta": 0.4, "min_channels": 20}
 INTRO = """# LinkGAN Studio
@@ -220,6 +221,31 @@ def _handlers(studio, presets: dict, files: OutputFiles | None = None):
         return [gr.update(visible=method == m) for m in TEXT_METHODS]
 
     @guard
+    def explore(method, direction, strength, session):
+        """Move the current image along one direction of a method (ganspace, sefa, interfacegan, stylespace) by
+        strength standard deviations; the method's other directions keep the strengths they have."""
+        return view(studio.explore(session, method, direction, strength))
+
+    def explore_slider(direction: int):
+        """The handler of one direction's slider: explore(method, direction, the slider's strength)."""
+        def moved(method, strength, session):
+            return view(studio.explore(session, method, direction, strength))
+        return guard(moved)
+
+    @guard
+    def explore_directions(method):
+        """The directions of a method, best first, each named by what it changes ('comp 3: hair colour ...')."""
+        return studio.explore_directions(method)
+
+    @guard
+    def explore_method(method, session):
+        """The sliders of a method: its best directions, named, at the strengths of the current image's edit."""
+        names = studio.explore_directions(method)
+        strengths = studio.explore_strengths(session, method)
+        return [gr.update(visible=i < len(names), label=names[i] if i < len(names) else "",
+                          value=strengths.get(i, 0.0)) for i in range(EXPLORE_SLIDERS)]
+
+    @guard
     def invert_photo(photo, method, steps, session, progress=gr.Progress()):
         """Start from a photo (any image file): invert it into the generator's latent space by the encoder (one
         pass), optimisation or hybrid (encoder, then optimisation); the edit tabs then edit it."""
@@ -274,6 +300,8 @@ def _handlers(studio, presets: dict, files: OutputFiles | None = None):
     return dict(generate=generate, random_seed=random_seed, pick_example=pick_example, region=region,
                 text_optimize=text_optimize, text_mapper=text_mapper, text_global=text_global,
                 global_preset=global_preset, text_method=text_method, show_regions=show_regions, compare=compare,
+                explore=explore, explore_slider=explore_slider, explore_directions=explore_directions,
+                explore_method=explore_method,
                 photo_compare=photo_compare,
                 invert_photo=invert_photo, photo_method=photo_method, undo=undo, reset=reset, download=download,
                 load_latent=load_latent)
@@ -289,6 +317,18 @@ def global_presets(studio) -> dict[str, dict]:
     except StudioError as e:
         print(f"warning: no tuned global-direction presets: {e}", file=sys.stderr)
         return {}
+
+
+def explore_names(studio, method: str) -> list[str]:
+    """The names of a method's directions for the Explore sliders at start-up; a method that fails to load (a damaged
+    file) is reported and shows no sliders rather than stopping the app (choosing it again shows the message)."""
+    from linkgan.studio import StudioError
+
+    try:
+        return studio.explore_directions(method)
+    except StudioError as e:
+        print(f"warning: Explore: {e}", file=sys.stderr)
+        return []
 
 
 def _values_as_sent(demo) -> None:
@@ -326,7 +366,7 @@ def build_app(studio):
     """The Blocks for a loaded Studio."""
     import gradio as gr
 
-    from linkgan.studio import MAX_ALPHA, MAX_SEED, PHOTO_STEPS
+    from linkgan.studio import EXPLORE_METHODS, MAX_ALPHA, MAX_EXPLORE_STRENGTH, MAX_SEED, PHOTO_STEPS
     from linkgan.styleclip import EDIT_REGIONS
 
     presets = global_presets(studio)
@@ -449,6 +489,32 @@ def build_app(studio):
                         with gr.Row():
                             photo_btn = gr.Button("Invert", variant="primary", elem_id="photo-btn")
                             photo_stop = gr.Button("Stop", elem_id="photo-stop")
+                    with gr.Tab("5 · Explore", id="explore"):
+                        offered = studio.explore_methods()         # method -> None, or why it is left out
+                        missing = [why for why in offered.values() if why]
+                        usable = [m for m, why in offered.items() if why is None]
+                        gr.Markdown("Move the current image along the generator's own latent directions, found "
+                                    "without any text: **GANSpace** (principal components of W), **SeFa** (from the "
+                                    "weights), **InterFaceGAN** (one boundary per attribute value), **StyleSpace** "
+                                    "(one style channel of one part). Each slider is a direction, named by what "
+                                    "the attribute oracle sees it change; strengths are in standard deviations. "
+                                    "Applied on release; the sliders of one method make one edit."
+                                    + "".join(f"\n\n*{why}*" for why in missing))
+                        explore_method = gr.Radio([(EXPLORE_METHODS[m], m) for m in usable],
+                                                  value=usable[0] if usable else None, label="Method",
+                                                  elem_id="explore-method")
+                        names = explore_names(studio, usable[0]) if usable else []
+                        explore_sliders = [gr.Slider(-MAX_EXPLORE_STRENGTH, MAX_EXPLORE_STRENGTH, value=0.0, step=0.25,
+                                                     label=names[i] if i < len(names) else "",
+                                                     visible=i < len(names), elem_id=f"explore-{i}")
+                                           for i in range(EXPLORE_SLIDERS)]
+                        with gr.Accordion("Any direction, by number", open=False):
+                            with gr.Row():
+                                explore_direction = gr.Number(label="Direction", value=0, precision=0, minimum=0,
+                                                              elem_id="explore-direction")
+                                explore_strength = gr.Number(label="Strength", value=2.0, elem_id="explore-strength")
+                            explore_btn = gr.Button("Apply", elem_id="explore-btn")
+                            explore_list = gr.JSON(label="Directions of this method", visible=False)
                 compare = gr.ImageSlider(label="Before / after (drag)", type="pil", format="png", height=280,
                                          interactive=False, elem_id="compare")
 
@@ -480,6 +546,12 @@ def build_app(studio):
         edit(global_btn.click, h["text_global"], global_in, "text_global")
         for slider in (alpha, beta, min_channels):
             edit(slider.release, h["text_global"], global_in)
+        explore_method.change(h["explore_method"], [explore_method, session], explore_sliders, api_name=False)
+        explore_method.change(h["explore_directions"], explore_method, explore_list, api_name="explore_directions")
+        for i, slider in enumerate(explore_sliders):
+            edit(slider.release, h["explore_slider"](i), [explore_method, slider, session])
+        edit(explore_btn.click, h["explore"], [explore_method, explore_direction, explore_strength, session],
+             "explore")
         edit(undo_btn.click, h["undo"], [session], "undo")
         edit(reset_btn.click, h["reset"], [session], "reset")
         save_btn.click(h["download"], [session], [png_file, latent_file], api_name="download")

@@ -7,13 +7,15 @@ a pop and every image is `render(current ws)` with the generator's constant nois
 gives the same image. Latents are (num_ws, w_dim) float32 arrays; links live in W and act on every row.
 
 Edits of the same kind and target in a row (the same links resampled, the same text direction, the same
-mapper) replace each other instead of stacking, so dragging a slider tweaks one edit.
+mapper, the sliders of one Explore method) replace each other instead of stacking, so dragging a slider tweaks one
+edit.
 """
 from __future__ import annotations
 
 import copy
 import json
 import math
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -40,6 +42,13 @@ PHOTO_METHODS = ("encoder", "optimize", "hybrid")
 PHOTO_STEPS = {"optimize": 200, "hybrid": 50}  # the app's default steps: hybrid a quarter of optimize (benchmarked)
 MAX_INVERSION_STEPS = 1000     # the StyleGAN2 projector's full run
 MAX_EDITS = 50                 # undo depth: a session holds one W+ code per edit (10 KB for the default generator)
+# Explore: the latent directions of linkgan.directions, in the order the menu lists them. GANSpace and SeFa are
+# computed on first use when the generator has none shipped (a PCA / an eigendecomposition: seconds); the other two
+# need the part segmenter and minutes (python -m linkgan directions), so they are offered only when shipped.
+EXPLORE_METHODS = {"ganspace": "GANSpace", "sefa": "SeFa", "interfacegan": "InterFaceGAN", "stylespace": "StyleSpace"}
+EXPLORE_COMPUTED = ("ganspace", "sefa")
+MAX_EXPLORE_STRENGTH = 5.0     # in standard deviations of the direction over sampled faces (Directions.scales);
+                               # the zoo's names are read at 3
 TYPE_TARGET = "type what the face should look like, e.g. 'a face with purple hair'"
 
 
@@ -85,6 +94,8 @@ class Studio:
         self._styleclip = {"folder": styleclip, "mappers": {}, "directions": None}   # loaded on first use
         self.clip_name, self._clip = clip, None          # the CLIP loads on the first text edit
         self._inversion = {"encoder": "auto", "lpips": "vgg", "loaded": None}   # photos: see use_encoder
+        self._explore: dict[str, object] = {}            # method -> Directions (or the StudioError saying why not)
+        self._explore_lock = threading.Lock()            # requests run in threads: one computes, the rest wait
         self.name, self.device = name, torch.device(device)
         self.links: dict[str, Link] = generator_links(G)
         needs_seg = any(l.semantic for l in self.links.values())
@@ -454,6 +465,112 @@ class Studio:
                   "beta": round(e.beta, 4), "channels": e.num_channels,
                   **({"min_channels": min_channels} if min_channels else {})}
         return self._push(session, "text", key, params, ws, s_offset=s_offset)
+
+    # --- Explore: GANSpace, SeFa, InterFaceGAN and StyleSpace directions (linkgan.directions, docs/app.md) -----------
+    def _explore_load(self, method: str):
+        """The directions of `method` for this generator: the shipped zoo file, else (GANSpace, SeFa) computed now with
+        the zoo's settings; a StudioError saying why there are none."""
+        from .directions import compute_directions, load_zoo_directions
+
+        try:
+            dirs = load_zoo_directions(self.name, method)
+        except FileNotFoundError:
+            if method not in EXPLORE_COMPUTED:       # where the file goes: linkgan.directions.directions_folder
+                raise StudioError(f"{EXPLORE_METHODS[method]} is not offered for this generator: its directions are "
+                                  f"not shipped (python -m linkgan directions --method {method} computes them, in "
+                                  f"minutes)") from None
+            dirs = compute_directions(method, self.G)         # unnamed: sliders read "comp 3"
+        except ValueError as e:
+            raise StudioError(f"{EXPLORE_METHODS[method]}: the shipped file cannot be read ({e})") from None
+        sizes = dict(self._edit_channels())
+        fits = (all(n in sizes and c < sizes[n] for n, c in dirs.channels) if dirs.space == "s" else
+                dirs.vectors.shape[1] == self.G.config.w_dim and max(max(r) for r in dirs.rows) < self.G.num_ws)
+        if not fits or len(dirs) == 0:
+            raise StudioError(f"{EXPLORE_METHODS[method]}: the shipped directions were computed for another generator")
+        return dirs
+
+    def _edit_channels(self) -> list[tuple[str, int]]:
+        from .styleclip import edit_channels
+        return edit_channels(self.G)
+
+    def _explore_dirs(self, method):
+        """Loaded (or computed) once per method; later calls, from any user, reuse them read-only."""
+        if not isinstance(method, str) or method not in EXPLORE_METHODS:
+            raise StudioError(f"unknown method {str(method)[:40]!r}: choose one of {', '.join(EXPLORE_METHODS)}")
+        with self._explore_lock:
+            if method not in self._explore:
+                try:
+                    self._explore[method] = self._explore_load(method)
+                except StudioError as e:
+                    self._explore[method] = e
+        found = self._explore[method]
+        if isinstance(found, StudioError):
+            raise StudioError(str(found))
+        return found
+
+    def explore_methods(self) -> dict[str, str | None]:
+        """{method: None when it can be explored, else why not}, in menu order. GANSpace and SeFa always can (computed
+        on first use when not shipped); InterFaceGAN and StyleSpace when this generator's zoo ships them."""
+        from .directions import directions_folder
+        out = {}
+        for method in EXPLORE_METHODS:
+            if method in EXPLORE_COMPUTED and not (directions_folder(self.name) / f"{method}.safetensors").is_file():
+                out[method] = None                        # computed on first use, not at start-up
+                continue
+            try:
+                self._explore_dirs(method)
+                out[method] = None
+            except StudioError as e:
+                out[method] = str(e)
+        return out
+
+    def explore_directions(self, method) -> list[str]:
+        """The directions of a method, best first, each named by what the attribute oracle sees it change
+        ('comp 3: hair colour (+ brown, − grey)'; 'comp 3' when unnamed)."""
+        dirs = self._explore_dirs(method)
+        return [dirs.label(k) for k in range(len(dirs))]
+
+    def explore_strengths(self, session: dict, method) -> dict[int, float]:
+        """{direction: strength} of the current image's Explore edit of `method` ({} unless it is the last edit):
+        what that method's sliders show."""
+        session = self._check_session(session)
+        last = session["edits"][-1] if session["edits"] else None
+        if last is None or last["kind"] != "explore" or last["key"] != ["explore", method]:
+            return {}
+        return {int(k): float(v) for k, v in last["params"]["strengths"].items()}
+
+    def explore(self, session: dict, method, direction, strength) -> dict:
+        """Move the current image `strength` standard deviations along direction `direction` of `method`. The
+        Explore edit of a method holds one strength per direction: consecutive moves of that method's sliders
+        replace it (the other directions keep theirs), and setting every strength back to 0 removes it. W directions
+        move ws; StyleSpace channels move the style offset, which later edits carry along."""
+        dirs = self._explore_dirs(method)
+        k = _check_number("direction", direction, 0, len(dirs) - 1, integer=True)
+        strength = _check_number("strength", strength, -MAX_EXPLORE_STRENGTH, MAX_EXPLORE_STRENGTH)
+        key = ["explore", method]
+        ws, offset = self._start_state(session, "explore", key)
+        strengths = {**self.explore_strengths(session, method), k: strength}
+        strengths = {i: strengths[i] for i in sorted(strengths) if strengths[i] != 0.0}
+        if not strengths:                                 # every slider back at 0: no edit
+            session = copy.deepcopy(self._check_session(session))
+            if session["edits"] and session["edits"][-1]["key"] == key:
+                session["edits"].pop()
+            return session
+        with torch.no_grad():
+            if dirs.space == "s":
+                styles = {name: torch.zeros(1, c) for name, c in self._edit_channels()}
+                for i, a in strengths.items():
+                    styles = dirs.apply(styles, i, a)
+                from .styleclip import flatten_styles
+                delta = flatten_styles(self.G, styles)[0].numpy()
+                offset = delta if offset is None else np.asarray(offset, np.float32) + delta
+            else:
+                code = torch.from_numpy(ws)[None]
+                for i, a in strengths.items():
+                    code = dirs.apply(code, i, a)
+                ws = code[0].numpy()
+        params = {"method": method, "strengths": {str(i): a for i, a in strengths.items()}}
+        return self._push(session, "explore", key, params, ws, s_offset=offset if dirs.space == "s" else None)
 
     # --- photos: inversion into the generator's latent space (docs/methods.md, "Inversion") ---------------------------
     def use_encoder(self, encoder="auto", *, lpips="vgg") -> None:

@@ -1,5 +1,6 @@
 """A new user's walk through the app in Debian's Chromium (Playwright): generate, pick an example, look at
-a region, resample it, tweak t, undo, reset, prepare downloads. Screenshots of each flow go to docs/."""
+a region, resample it, tweak t, text edits, undo, reset, an Explore slider, a photo, prepare downloads.
+Screenshots of each flow go to docs/."""
 from __future__ import annotations
 
 import json
@@ -153,6 +154,20 @@ def test_new_user_walkthrough(page, photo_file, expected):
     page.locator("#region-btn").click()
     expect(history(page)).to_have_value(re.compile("1. region"))
     page.locator("#reset").click()
+    expect(history(page)).to_have_value('0. start: {"kind": "seed", "seed": 11, "psi": 0.7}')
+    # 5. Explore: a method's directions as named sliders; moving one applies it on release
+    page.get_by_role("tab", name="5 · Explore").click()
+    page.locator("#explore-method").get_by_label("SeFa").check()
+    names = expected.explore_directions("sefa")
+    expect(page.locator("#explore-1")).to_contain_text(names[1])               # the sliders now name SeFa's
+    src, _ = displayed(page)
+    page.locator("#explore-1 input[type=number]").fill("1.5")
+    page.locator("#explore-1 input[type=number]").blur()                # leaving the box releases the slider
+    expect(history(page)).to_have_value('0. start: {"kind": "seed", "seed": 11, "psi": 0.7}\n'
+                                        '1. explore: {"method": "sefa", "strengths": {"1": 1.5}}')
+    expect(page.locator("#current img")).not_to_have_attribute("src", src)
+    shot(page, "flow-explore")
+    page.locator("#undo").click()
     expect(history(page)).to_have_value('0. start: {"kind": "seed", "seed": 11, "psi": 0.7}')
     # 4. Photo: upload a picture, invert it (optimisation on the tiny test generator, which has no encoder), edit it
     page.get_by_role("tab", name="4 · Photo").click()
