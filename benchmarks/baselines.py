@@ -30,7 +30,7 @@ from ._timing import median_ms
 SEED0 = 7_000_000          # the styleclip section's benchmark faces
 TUNE0 = 8_000_000          # tuning faces (picking direction, sign and strength)
 PSI = 0.7
-STRENGTHS = (0.5, 1.0, 2.0, 4.0)       # in standard deviations of the direction (Directions.scales)
+STRENGTHS = (1.0, 2.0, 4.0, 8.0, 16.0)  # in standard deviations of the direction (Directions.scales)
 MATCH_STRENGTHS = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 12.0, 20.0)   # Table 2: searched to match LinkGAN's mse_in
 RATIO_STRENGTH = 1.0                   # Table 2: the strength at which a method's most local direction is picked
 PRESERVE = 0.9

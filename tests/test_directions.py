@@ -97,6 +97,17 @@ def test_linear_boundary_recovers_a_planted_normal():
     assert fit["val_accuracy"] == 1.0 and fit["per_side"] == 495
 
 
+def test_conditional_boundary_keeps_the_other_attributes():
+    from linkgan.directions.interfacegan import project_out
+
+    g = torch.Generator().manual_seed(0)
+    conditions = torch.nn.functional.normalize(torch.randn(3, 16, generator=g))
+    n = torch.nn.functional.normalize(torch.randn(16, generator=g), dim=0)
+    m = project_out(n, conditions)
+    assert torch.allclose(conditions @ m, torch.zeros(3), atol=1e-6)      # the other boundaries' distances stay
+    assert float(m.norm()) == pytest.approx(1.0) and float(m @ n) > 0
+
+
 def test_interfacegan_direction_raises_the_labelled_score(G):
     def labeller(images):                        # "redness": red minus the other channels, two classes
         red = (images[:, 0] - images[:, 1:].mean(1)).mean((1, 2))
@@ -104,6 +115,7 @@ def test_interfacegan_direction_raises_the_labelled_score(G):
 
     d = interfacegan(G, labeller, targets=[("tint", "red")], class_names={"tint": ["red", "green"]},
                      num_samples=600, chosen=0.1, scale_samples=200)
+    assert len(d) == 2 and torch.equal(d.vectors[0], d.vectors[1])       # nothing else to keep: the same normal
     assert d.meta["fits"]["tint=red"]["val_accuracy"] > 0.8
     ws = _ws(G, 16)
     redness = lambda img: labeller(img)["tint"][:, 0]                               # noqa: E731

@@ -68,16 +68,28 @@ def linear_boundary(codes: torch.Tensor, scores: torch.Tensor, *, chosen: float 
     return normal.float(), {"train_accuracy": accuracy(train), "val_accuracy": accuracy(val), "per_side": per_side}
 
 
+def project_out(normal: torch.Tensor, conditions: torch.Tensor) -> torch.Tensor:
+    """InterFaceGAN's conditional manipulation (Sec. 2.3, project_boundary for any number of conditions): the unit
+    normal (D,) with the span of the condition normals (K, D) removed, so that moving along it leaves the
+    conditioning attributes' boundary distances unchanged."""
+    c = conditions.double()
+    x = torch.linalg.solve(c @ c.T, c @ normal.double())                 # (K,)
+    out = normal.double() - x @ c
+    return (out / out.norm().clamp_min(1e-12)).float()
+
+
 @torch.no_grad()
 def interfacegan(G, labeller: Callable[[torch.Tensor], dict[str, torch.Tensor]], *,
                  targets: Sequence[tuple[str, str]], class_names: dict[str, Sequence[str]],
                  num_samples: int = 10_000, psi: float = 0.7, chosen: float = 0.02, rows: Sequence[int] | None = None,
-                 seed: int = 0, batch: int = 200, scale_samples: int = 5000) -> Directions:
+                 seed: int = 0, batch: int = 200, scale_samples: int = 5000, conditional: bool = True) -> Directions:
     """One boundary per (attribute, value) of `targets`, fitted on `num_samples` codes w (truncation psi, as
     InterFaceGAN samples StyleGAN) labelled by `labeller` (images -> {attribute: (B, C) class scores, NaN where
     not visible}; class_names: {attribute: the C names}). A code's score for a value is its margin over the best
-    other class (labels.value_score). Direction k = targets[k]'s unit normal, added to `rows` (None: all). scores =
-    validation accuracy."""
+    other class (labels.value_score). Direction k = targets[k]'s unit normal, added to `rows` (None: all). With
+    `conditional`, targets[k]'s normal with the other attributes' boundaries projected out follows, as direction
+    len(targets) + k ("... (others kept)"): the paper's remedy for attributes entangled in W. scores = validation
+    accuracy."""
     from .labels import value_score
 
     rows = parse_rows(rows, G.num_ws)
@@ -99,9 +111,15 @@ def interfacegan(G, labeller: Callable[[torch.Tensor], dict[str, torch.Tensor]],
         fits[f"{attr}={value}"] = {**fit, "read_as_value": round(float((s > 0).float().nanmean()), 4)}
     vectors = torch.stack(vectors)
     names = [f"{a.replace('_', ' ').replace('color', 'colour')} → {v}" for a, v in targets]
+    accuracy = [fits[f"{a}={v}"]["val_accuracy"] or 0.0 for a, v in targets]
+    if conditional:
+        attrs = [a for a, _ in targets]
+        others = [[j for j, b in enumerate(attrs) if b != a] for a in attrs]
+        vectors = torch.cat([vectors, torch.stack([project_out(n, vectors[o]) if o else n
+                                                   for n, o in zip(vectors, others)])])
+        names, accuracy = names + [f"{n} (others kept)" for n in names], accuracy * 2
     return Directions(method="interfacegan", vectors=vectors, scales=projection_scales(G, vectors, n=scale_samples),
-                      scores=torch.tensor([fits[f"{a}={v}"]["val_accuracy"] or 0.0 for a, v in targets]),
-                      rows=[rows] * len(targets), names=names,
+                      scores=torch.tensor(accuracy), rows=[rows] * len(vectors), names=names,
                       meta={"targets": [f"{a}={v}" for a, v in targets], "num_samples": num_samples, "psi": psi,
-                            "chosen": chosen, "seed": seed, "rows": list(rows), "fits": fits, "made_for": names,
+                            "chosen": chosen, "seed": seed, "rows": list(rows), "fits": fits, "made_for": names, "conditional": conditional,
                             "labeller": getattr(labeller, "description", type(labeller).__name__)})
