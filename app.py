@@ -245,6 +245,14 @@ def _handlers(studio, presets: dict, files: OutputFiles | None = None):
         return [gr.update(visible=i < len(names), label=names[i] if i < len(names) else "",
                           value=strengths.get(i, 0.0)) for i in range(EXPLORE_SLIDERS)]
 
+    def explore_refresh(method, session):
+        """explore_method after undo, reset, a loaded file or opening the tab: sliders left as they are, without a
+        message, when the method has no directions (the user saw why on choosing it)."""
+        try:
+            return explore_method.__wrapped__(method, session)
+        except StudioError:
+            return [gr.update()] * EXPLORE_SLIDERS
+
     @guard
     def invert_photo(photo, method, steps, session, progress=gr.Progress()):
         """Start from a photo (any image file): invert it into the generator's latent space by the encoder (one
@@ -301,7 +309,7 @@ def _handlers(studio, presets: dict, files: OutputFiles | None = None):
                 text_optimize=text_optimize, text_mapper=text_mapper, text_global=text_global,
                 global_preset=global_preset, text_method=text_method, show_regions=show_regions, compare=compare,
                 explore=explore, explore_slider=explore_slider, explore_directions=explore_directions,
-                explore_method=explore_method,
+                explore_method=explore_method, explore_refresh=explore_refresh,
                 photo_compare=photo_compare,
                 invert_photo=invert_photo, photo_method=photo_method, undo=undo, reset=reset, download=download,
                 load_latent=load_latent)
@@ -489,7 +497,7 @@ def build_app(studio):
                         with gr.Row():
                             photo_btn = gr.Button("Invert", variant="primary", elem_id="photo-btn")
                             photo_stop = gr.Button("Stop", elem_id="photo-stop")
-                    with gr.Tab("5 · Explore", id="explore"):
+                    with gr.Tab("5 · Explore", id="explore") as explore_tab:
                         offered = studio.explore_methods()         # method -> None, or why it is left out
                         missing = [why for why in offered.values() if why]
                         usable = [m for m, why in offered.items() if why is None]
@@ -552,10 +560,15 @@ def build_app(studio):
             edit(slider.release, h["explore_slider"](i), [explore_method, slider, session])
         edit(explore_btn.click, h["explore"], [explore_method, explore_direction, explore_strength, session],
              "explore")
-        edit(undo_btn.click, h["undo"], [session], "undo")
-        edit(reset_btn.click, h["reset"], [session], "reset")
+        # the sliders show the current image's Explore edit: refreshed when the tab opens (edits made elsewhere) and
+        # after undo, reset and loading a latent file, which can be done from any tab
+        show_strengths = dict(fn=h["explore_refresh"], inputs=[explore_method, session], outputs=explore_sliders,
+                              api_name=False, show_progress="hidden", concurrency_limit=None)
+        explore_tab.select(**show_strengths)
+        edit(undo_btn.click, h["undo"], [session], "undo").success(**show_strengths)
+        edit(reset_btn.click, h["reset"], [session], "reset").success(**show_strengths)
         save_btn.click(h["download"], [session], [png_file, latent_file], api_name="download")
-        edit(latent_in.upload, h["load_latent"], [latent_in, session], "load_latent")
+        edit(latent_in.upload, h["load_latent"], [latent_in, session], "load_latent").success(**show_strengths)
         photo_event = photo_btn.click(h["invert_photo"], [photo, photo_method, photo_steps, session], shown,
                                       api_name="invert_photo")
         photo_event.success(h["photo_compare"], [photo, session], compare, api_name="photo_compare",

@@ -169,6 +169,7 @@ def test_new_user_walkthrough(page, photo_file, expected):
     shot(page, "flow-explore")
     page.locator("#undo").click()
     expect(history(page)).to_have_value('0. start: {"kind": "seed", "seed": 11, "psi": 0.7}')
+    expect(page.locator("#explore-1 input[type=number]")).to_have_value("0")     # the sliders follow the undo
     # 4. Photo: upload a picture, invert it (optimisation on the tiny test generator, which has no encoder), edit it
     page.get_by_role("tab", name="4 · Photo").click()
     page.locator("#photo input[type=file]").set_input_files(str(photo_file))
