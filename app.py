@@ -115,7 +115,7 @@ def _handlers(studio, presets: dict, files: OutputFiles | None = None):
     import gradio as gr
     from gradio.utils import get_upload_folder
     from linkgan.latentfile import MAX_FILE_BYTES as MAX_LATENT_BYTES
-    from linkgan.studio import PHOTO_STEPS, StudioError
+    from linkgan.studio import MAX_EXPLORE_STRENGTH, PHOTO_STEPS, StudioError
 
     files = files or OutputFiles(Path(get_upload_folder()).resolve() / "linkgan")
 
@@ -242,7 +242,8 @@ def _handlers(studio, presets: dict, files: OutputFiles | None = None):
         """The sliders of a method: its best directions, named, at the strengths of the current image's edit."""
         names = studio.explore_directions(method)
         strengths = studio.explore_strengths(session, method)
-        return [gr.update(visible=i < len(names), label=names[i] if i < len(names) else "",
+        top = MAX_EXPLORE_STRENGTH[method]
+        return [gr.update(visible=i < len(names), label=names[i] if i < len(names) else "", minimum=-top, maximum=top,
                           value=strengths.get(i, 0.0)) for i in range(EXPLORE_SLIDERS)]
 
     def explore_refresh(method, session):
@@ -512,7 +513,8 @@ def build_app(studio):
                                                   value=usable[0] if usable else None, label="Method",
                                                   elem_id="explore-method")
                         names = explore_names(studio, usable[0]) if usable else []
-                        explore_sliders = [gr.Slider(-MAX_EXPLORE_STRENGTH, MAX_EXPLORE_STRENGTH, value=0.0, step=0.25,
+                        top = MAX_EXPLORE_STRENGTH[usable[0]] if usable else 5.0
+                        explore_sliders = [gr.Slider(-top, top, value=0.0, step=0.25,
                                                      label=names[i] if i < len(names) else "",
                                                      visible=i < len(names), elem_id=f"explore-{i}")
                                            for i in range(EXPLORE_SLIDERS)]

@@ -47,8 +47,10 @@ MAX_EDITS = 50                 # undo depth: a session holds one W+ code per edi
 # need the part segmenter and minutes (python -m linkgan directions), so they are offered only when shipped.
 EXPLORE_METHODS = {"ganspace": "GANSpace", "sefa": "SeFa", "interfacegan": "InterFaceGAN", "stylespace": "StyleSpace"}
 EXPLORE_COMPUTED = ("ganspace", "sefa")
-MAX_EXPLORE_STRENGTH = 5.0     # in standard deviations of the direction over sampled faces (Directions.scales);
-                               # the zoo's names are read at 3
+# Strengths are in standard deviations of the direction over sampled faces (Directions.scales). A W direction at 5
+# changes 70-77 % of the default generator's pixels visibly (its names are read at 3); one StyleSpace channel at 5
+# only 5 %, at 20 16 % (the baselines benchmark searches StyleSpace strengths up to 20 too).
+MAX_EXPLORE_STRENGTH = {"ganspace": 5.0, "sefa": 5.0, "interfacegan": 5.0, "stylespace": 20.0}
 TYPE_TARGET = "type what the face should look like, e.g. 'a face with purple hair'"
 
 
@@ -546,7 +548,7 @@ class Studio:
         move ws; StyleSpace channels move the style offset, which later edits carry along."""
         dirs = self._explore_dirs(method)
         k = _check_number("direction", direction, 0, len(dirs) - 1, integer=True)
-        strength = _check_number("strength", strength, -MAX_EXPLORE_STRENGTH, MAX_EXPLORE_STRENGTH)
+        strength = _check_number("strength", strength, -MAX_EXPLORE_STRENGTH[method], MAX_EXPLORE_STRENGTH[method])
         key = ["explore", method]
         ws, offset = self._start_state(session, "explore", key)
         strengths = {**self.explore_strengths(session, method), k: strength}

@@ -88,12 +88,14 @@ def test_stylespace_moves_the_style_offset(studio, tmp_path):
     assert st.explore_methods()["stylespace"] is None
     assert st.explore_directions("stylespace") == ["comp 0: hair", "comp 1"]
     s = st.generate(5, 0.7)
-    e = st.explore(st.explore(s, "stylespace", 0, 2.0), "stylespace", 1, -1.0)
+    e = st.explore(st.explore(s, "stylespace", 0, 12.0), "stylespace", 1, -1.0)     # one channel: up to 20
     assert np.array_equal(st.current_ws(e), st.current_ws(s))             # ws untouched: the styles move
     ws = torch.from_numpy(st.current_ws(s))[None]
-    styles = style.apply(style.apply(st.G.ws_to_styles(ws), 0, 2.0), 1, -1.0)
+    styles = style.apply(style.apply(st.G.ws_to_styles(ws), 0, 12.0), 1, -1.0)
     want = st.G.synthesize_styles(styles, noise_mode="const")
     torch.testing.assert_close(st._synthesize(*st.code(e)), want, atol=1e-5, rtol=0)
+    with pytest.raises(StudioError, match="strength must be between -20 and 20, got 21"):
+        st.explore(s, "stylespace", 0, 21)
     later = st.region(e, ["mouth"], 3, 1.0)                               # later edits carry the offset along
     assert np.array_equal(st.current_offset(later), st.current_offset(e))
     back = st.load_latent(st.save_latent(later))
@@ -126,7 +128,7 @@ def test_default_generator_ships_every_method_named():
     (("sefa", 1.5, 1.0), "direction must be a whole number"),
     (("sefa", "3", 1.0), "direction must be a number, got '3'"),
     (("sefa", True, 1.0), "direction must be a number, got True"),
-    (("sefa", 0, MAX_EXPLORE_STRENGTH + 1), "strength must be between -5 and 5"),
+    (("sefa", 0, MAX_EXPLORE_STRENGTH["sefa"] + 1), "strength must be between -5 and 5"),
     (("sefa", 0, float("nan")), "strength must be a number"),
     (("sefa", 0, "2"), "strength must be a number, got '2'"),
     (("sefa", 0, None), "strength must be a number, got None"),
