@@ -153,14 +153,13 @@ def _latent_ws(path: Path, G):
     from .inversion import load_code
 
     try:
-        ws = load_code(path)["ws"][:1].float()                       # (1, num_ws, w_dim)
+        code = load_code(path, G)                                    # ws (1, num_ws, w_dim)
     except ValueError as e:
-        raise CLIError(str(e)) from None
-    want = (G.num_ws, G.config.w_dim)
-    if tuple(ws.shape[1:]) != want:
-        raise CLIError(f"{path} holds codes of shape {tuple(ws.shape[1:])}, this generator wants {want}: "
-                       f"invert the photo with the same --model")
-    return ws
+        raise CLIError(f"{e} (invert the photo, or save the latent in the app, with the same --model)") from None
+    if code["s_offset"] is not None:
+        raise CLIError(f"{path} carries a global text edit's style offset (space S), which the command line's edits "
+                       f"of W+ codes cannot carry on: continue editing it in the app")
+    return code["ws"]
 
 
 # --- invert (photo -> latent code) ------------------------------------------------------------------
@@ -171,7 +170,7 @@ def _add_invert(sub) -> None:
     p.add_argument("photo", type=Path, help="image file (any format Pillow reads)")
     p.add_argument("--method", choices=("encoder", "optimize", "hybrid"), default="hybrid",
                    help="encoder (one pass), optimize (StyleGAN2 projector) or hybrid (encoder, then optimise; default)")
-    p.add_argument("--out", type=Path, required=True, help="output .npz: ws, noise maps, method, model")
+    p.add_argument("--out", type=Path, required=True, help="output latent file (.npz, the app's format)")
     p.add_argument("--recon", type=Path, default=None, help="also write the reconstruction as a PNG")
     p.add_argument("--model", default=DEFAULT_GENERATOR, help="generator: name, folder or Hub repo id")
     p.add_argument("--encoder", default=DEFAULT_ENCODER, help="encoder (encoder, hybrid): name, folder or Hub repo id")

@@ -222,27 +222,41 @@ def invert(G, image: torch.Tensor, *, method: str = "hybrid", encoder=None, step
 
 
 def save_code(path: str | os.PathLike, result: InversionResult, *, model: str) -> None:
-    """Write an .npz: ws (B, num_ws, w_dim), noise_0..noise_{k-1} (B, 1, s, s), method, space, model, steps, loss."""
-    arrays = {"ws": result.ws.detach().cpu().float().numpy()}
-    arrays.update({f"noise_{i}": n.detach().cpu().float().numpy() for i, n in enumerate(result.noise)})
-    loss = result.losses[-1]["loss"] if result.losses else float("nan")
-    np.savez(path, **arrays, method=np.array(result.method), space=np.array(result.space), model=np.array(model),
-             steps=np.array(result.steps), loss=np.array(loss))
+    """Write the inverted code as the project's latent file (linkgan.latentfile, the app's format): its W+ code,
+    the generator's name, and the inversion (method, space, steps, final loss) as the file's source. Noise maps are
+    not kept: edits of a latent render with constant noise, in the app and on the command line alike."""
+    from .latentfile import write_latent
+
+    if result.ws.shape[0] != 1:
+        raise ValueError(f"a latent file holds one code; got {result.ws.shape[0]}: save each image's code apart")
+    ws = result.ws[0].detach().cpu().float().numpy()                          # (num_ws, w_dim)
+    loss = float(result.losses[-1]["loss"]) if result.losses else None
+    source = {"kind": "photo", "method": result.method, "space": result.space, "steps": int(result.steps),
+              "loss": loss}
+    data = write_latent(ws, ws, {"generator": model, "noise_mode": "const", "source": source, "edits": []})
+    with open(path, "wb") as f:
+        f.write(data)
 
 
-def load_code(path: str | os.PathLike) -> dict:
-    """Read an .npz written by `save_code`: {"ws": tensor (B, num_ws, w_dim), "noise": [tensors], "method",
-    "space", "model", "steps"}. Raises ValueError with a clear message for anything else."""
+def load_code(path: str | os.PathLike, G) -> dict:
+    """Read a latent file (linkgan.latentfile; also the older `invert` layout) for generator G: {"ws": tensor
+    (1, num_ws, w_dim), "s_offset": (n,) tensor or None, "meta": dict}. Raises ValueError with a clear message."""
+    from .latentfile import MAX_FILE_BYTES, LatentFileError, read_latent
+    from .styleclip.global_directions import edit_channels
+
     try:
-        with np.load(path, allow_pickle=False) as f:
-            data = {k: f[k] for k in f.files}
+        size = os.path.getsize(path)
+        if size > MAX_FILE_BYTES:
+            raise ValueError(f"{os.fspath(path)} is {size:,} bytes: not a latent file (kilobytes)")
+        with open(path, "rb") as f:
+            data = f.read()
     except FileNotFoundError:
-        raise ValueError(f"no latent code file {os.fspath(path)}") from None
-    except (OSError, ValueError, EOFError) as e:
-        raise ValueError(f"{os.fspath(path)} is not a latent code .npz: {e}") from None
-    ws = data.get("ws")
-    if ws is None or ws.ndim != 3:
-        raise ValueError(f"{os.fspath(path)} has no 'ws' array of shape (B, num_ws, w_dim)")
-    noise = [torch.from_numpy(data[f"noise_{i}"]) for i in range(len(data)) if f"noise_{i}" in data]
-    text = {k: str(data[k]) for k in ("method", "space", "model") if k in data}
-    return {"ws": torch.from_numpy(ws), "noise": noise, "steps": int(data.get("steps", 0)), **text}
+        raise ValueError(f"no latent file {os.fspath(path)}") from None
+    except OSError as e:
+        raise ValueError(f"cannot read {os.fspath(path)}: {e.strerror or e}") from None
+    try:
+        f = read_latent(data, ws_shape=(G.num_ws, G.config.w_dim), offset_size=sum(c for _, c in edit_channels(G)))
+    except LatentFileError as e:
+        raise ValueError(f"{os.fspath(path)} is not a latent file for this generator: {e}") from None
+    offset = None if f["s_offset"] is None else torch.from_numpy(f["s_offset"])
+    return {"ws": torch.from_numpy(f["ws"])[None], "s_offset": offset, "meta": f["meta"]}

@@ -1,4 +1,7 @@
 """The latent file (`.npz`) of LinkGAN Studio: the exact W+ code of an image, its style offset and the edit history.
+The app, the command line (`invert --out`, `--latent`) and the Python API write and read this one format; the
+reader also takes the older files of `linkgan invert` (ws (B, num_ws, w_dim), noise maps, method, model), whose
+first code it returns with their method as the source.
 
 Written by `write_latent`, read by `read_latent`, which trusts nothing in the file: each member's declared size, dtype
 and shape are checked from the zip and .npy headers before a byte of its data is inflated (a 1 MB zip can declare
@@ -102,6 +105,19 @@ def _values(a: np.ndarray, name: str) -> np.ndarray:
     return a
 
 
+def _legacy_invert_code(zf: zipfile.ZipFile, names: set[str], ws_shape: tuple[int, int]) -> dict:
+    """A file of the older `linkgan invert` layout: its first code, and its method, space and model as the source."""
+    def codes(dtype: np.dtype, got: tuple[int, ...]) -> int:
+        if len(got) != 3 or not 1 <= got[0] <= 64:
+            raise LatentFileError(f"its ws has shape {tuple(got)}, not (codes, num_ws, w_dim)")
+        return _floats("ws", (got[0], *ws_shape))(dtype, got)
+    ws = _values(_member(zf, "ws", codes)[0], "ws")
+    text = {k: str(_member(zf, k, _text)[()])[:200] for k in ("method", "space", "model") if f"{k}.npy" in names}
+    source = {"kind": "photo", **{k: v for k, v in text.items() if k != "model"}}
+    return {"ws": ws, "s_offset": None, "meta": {"format": LATENT_FORMAT, "generator": text.get("model"),
+                                                 "noise_mode": "const", "source": source, "edits": []}}
+
+
 def read_latent(data: bytes, *, ws_shape: tuple[int, int], offset_size: int, generator: str | None = None) -> dict:
     """write_latent's bytes -> {"ws": (num_ws, w_dim) float32, "s_offset": (offset_size,) float32 or None, "meta":
     dict}. ws_shape / offset_size: the generator's; generator: its name, which the file's must equal (None: any)."""
@@ -112,6 +128,8 @@ def read_latent(data: bytes, *, ws_shape: tuple[int, int], offset_size: int, gen
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             names = set(zf.namelist())
+            if "ws.npy" in names and "meta.npy" not in names:              # the older invert layout
+                return _legacy_invert_code(zf, names, ws_shape)
             if not {"ws.npy", "meta.npy"} <= names:
                 raise LatentFileError("it has no ws (latent code) or meta (format and history)")
             text = str(_member(zf, "meta", _text)[()])

@@ -705,7 +705,7 @@ class Studio:
             raise StudioError(f"not a latent file saved by LinkGAN Studio for this generator: {e}") from None
         meta = f["meta"]
         session = self.start(f["ws"], {"kind": "file", "generator": meta.get("generator"),
-                                       "edits": meta.get("edits", [])})
+                                       "source": meta.get("source"), "edits": meta.get("edits", [])})
         if f["s_offset"] is not None:
             session["base_offset"] = f["s_offset"]
         return session

@@ -33,9 +33,11 @@ def test_invert_writes_a_code_and_a_reconstruction(models, tmp_path, capsys):
     out, recon = tmp_path / "code.npz", tmp_path / "recon.png"
     assert cli.main(["invert", str(photo), "--method", "hybrid", "--model", str(root / "g"), "--encoder",
                      str(root / "e"), "--steps", "3", "--lpips", "none", "--out", str(out), "--recon", str(recon)]) == 0
-    code = load_code(out)
-    assert code["ws"].shape == (1, 6, 32) and code["method"] == "hybrid" and code["model"] == str(root / "g")
-    assert code["steps"] == 3 and len(code["noise"]) == 5
+    from linkgan.networks import Generator
+    code = load_code(out, Generator.from_pretrained(str(root / "g")))
+    assert code["ws"].shape == (1, 6, 32) and code["meta"]["generator"] == str(root / "g")
+    assert code["meta"]["source"] == {"kind": "photo", "method": "hybrid", "space": "w+", "steps": 3,
+                                      "loss": code["meta"]["source"]["loss"]}
     assert np.asarray(Image.open(recon)).shape == (16, 16, 3)
     assert "hybrid code" in capsys.readouterr().out
     assert cli.main(["invert", str(photo), "--method", "encoder", "--model", str(root / "g"), "--encoder",
@@ -73,3 +75,28 @@ def test_resample_edits_an_inverted_code(models, tmp_path, capsys):
     assert cli.main(["resample", "--model", str(root / "g"), "--link", "eyes", "--latent", str(tmp_path / "wrong.npz"),
                      "--new-seed", "7", "--out", str(tmp_path / "x.png")]) == 2
     assert "same --model" in capsys.readouterr().err
+
+
+def test_one_latent_file_for_the_app_and_the_command_line(models, tmp_path):
+    """An app session's latent file edits on the command line from the same image, and a code the command line
+    inverted opens in the app as the same image: one format, read and written by the same two functions."""
+    from linkgan.studio import Studio
+    root, photo = models
+    studio = Studio.load(str(root / "g"), clip=None)
+    session = studio.region(studio.generate(4, 0.8), ["eyes"], 9, 0.5)            # an edited face
+    app_file = tmp_path / "app.npz"
+    app_file.write_bytes(studio.save_latent(session))
+    out = tmp_path / "strip.png"
+    assert cli.main(["resample", "--model", str(root / "g"), "--link", "eyes", "--latent", str(app_file),
+                     "--new-seed", "7", "--t", "0", "--out", str(out)]) == 0
+    assert np.abs(np.asarray(Image.open(out)).astype(int) - np.asarray(studio.image(session)).astype(int)).max() <= 1
+    code = tmp_path / "code.npz"
+    assert cli.main(["invert", str(photo), "--method", "encoder", "--model", str(root / "g"), "--encoder",
+                     str(root / "e"), "--out", str(code), "--recon", str(tmp_path / "recon.png")]) == 0
+    opened = studio.load_latent(code.read_bytes())
+    assert opened["source"]["source"]["method"] == "encoder"
+    G = Generator.from_pretrained(root / "g")
+    with torch.no_grad():
+        ws = torch.from_numpy(studio.current_ws(opened))[None]
+        expect = to_uint8(G.synthesize(ws, noise_mode="const"))[0].astype(int)
+    assert np.abs(np.asarray(studio.image(opened)).astype(int) - expect).max() <= 1

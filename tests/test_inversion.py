@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import pytest
 import torch
 
@@ -188,12 +189,19 @@ def test_train_encoder_resumes_and_hybrid_runs(G, tmp_path):
     with pytest.raises(ValueError, match="needs an encoder"):
         invert(G, x, method="hybrid")
     save_code(tmp_path / "code.npz", hyb, model="tiny")
-    code = load_code(tmp_path / "code.npz")
-    assert torch.equal(code["ws"], hyb.ws) and code["method"] == "hybrid" and code["model"] == "tiny"
-    assert len(code["noise"]) == len(hyb.noise) and torch.equal(code["noise"][2], hyb.noise[2])
-    with pytest.raises(ValueError, match="not a latent code"):
+    code = load_code(tmp_path / "code.npz", G)
+    assert torch.equal(code["ws"], hyb.ws.float()) and code["s_offset"] is None
+    assert code["meta"]["generator"] == "tiny" and code["meta"]["source"]["method"] == "hybrid"
+    with pytest.raises(ValueError, match="not a latent file"):
         (tmp_path / "bad.npz").write_bytes(b"junk")
-        load_code(tmp_path / "bad.npz")
+        load_code(tmp_path / "bad.npz", G)
+    # the older layout of `linkgan invert` files still loads: its first code, its method as the source
+    np.savez(tmp_path / "old.npz", ws=hyb.ws.numpy(), noise_0=np.zeros((1, 1, 4, 4), np.float32),
+             method=np.array("hybrid"), space=np.array("w+"), model=np.array("tiny"), steps=np.array(3),
+             loss=np.array(0.1))
+    old = load_code(tmp_path / "old.npz", G)
+    assert torch.equal(old["ws"], hyb.ws.float()) and old["meta"]["source"] == {"kind": "photo", "method": "hybrid",
+                                                                                "space": "w+"}
 
 
 def test_psnr_and_ssim():
