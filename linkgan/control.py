@@ -58,16 +58,17 @@ def _changes(before, after, attributes: Sequence[str], *, confident: bool = True
 
 @torch.no_grad()
 def control_counts(synthesize: Callable[[torch.Tensor], torch.Tensor], w: torch.Tensor, w_new: torch.Tensor,
-                   link: Link, oracle) -> dict[str, dict[str, tuple[int, int]]]:
+                   link: Link, oracle, *, before=None) -> dict[str, dict[str, tuple[int, int]]]:
     """(changed, counted) per attribute for one batch of W codes w (B, w_dim) resampled towards w_new (B, w_dim):
-    "linked" and "unlinked" over the link's region attributes, "elsewhere" over every other attribute."""
+    "linked" and "unlinked" over the link's region attributes, "elsewhere" over every other attribute. before: the
+    oracle's reading of synthesize(w) when the caller has it (several links of the same faces)."""
     if not link.attributes:
         raise ValueError(f"link {link.name!r} declares no region attributes: give its spec \"attributes\"")
     unknown = [a for a in link.attributes if a not in oracle.config.attributes]
     if unknown:
         raise ValueError(f"link {link.name!r}: the oracle does not read {unknown}")
     axes = link.axis_mask(w.shape[-1]).to(w.device)
-    x = _read(oracle, synthesize(w))
+    x = _read(oracle, synthesize(w)) if before is None else before
     y_linked = _read(oracle, synthesize(torch.where(axes, w_new, w)))
     y_unlinked = _read(oracle, synthesize(torch.where(axes, w, w_new)))
     others = [a for a in oracle.config.attributes if a not in link.attributes]
@@ -98,17 +99,19 @@ def region_control(G, links: Sequence[Link], oracle, *, seeds: Sequence[int], ps
     seeds = list(seeds)
     device = G.w_avg.device
     synth = lambda w_: G.synthesize(w_, noise_mode="const")  # noqa: E731
-    out = {}
-    for link in (l for l in links if l.attributes):
-        total: dict[str, dict[str, list[int]]] = {}
-        for i in range(0, len(seeds), batch_size):
-            chunk = seeds[i:i + batch_size]
-            w = G.map(G.z_from_seeds(chunk, device=device), psi=psi)
-            w_new = G.map(G.z_from_seeds([s + 10**9 for s in chunk], device=device), psi=psi)
-            for kind, per in control_counts(synth, w, w_new, link, oracle).items():
+    links = [l for l in links if l.attributes]
+    total: dict[str, dict[str, dict[str, list[int]]]] = {l.name: {} for l in links}
+    for i in range(0, len(seeds), batch_size):
+        chunk = seeds[i:i + batch_size]
+        w = G.map(G.z_from_seeds(chunk, device=device), psi=psi)
+        w_new = G.map(G.z_from_seeds([s + 10**9 for s in chunk], device=device), psi=psi)
+        before = _read(oracle, synth(w)) if links else None          # the same faces for every link
+        for link in links:
+            for kind, per in control_counts(synth, w, w_new, link, oracle, before=before).items():
                 for k, (c, n) in per.items():
-                    acc = total.setdefault(kind, {}).setdefault(k, [0, 0])
+                    acc = total[link.name].setdefault(kind, {}).setdefault(k, [0, 0])
                     acc[0] += c
                     acc[1] += n
-        out[link.name] = summarize({kind: {k: tuple(v) for k, v in per.items()} for kind, per in total.items()}, link)
+    out = {l.name: summarize({kind: {k: tuple(v) for k, v in per.items()} for kind, per in total[l.name].items()}, l)
+           for l in links}
     return out
