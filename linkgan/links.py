@@ -8,7 +8,7 @@ mask is the union of the part in the original and in the perturbed image, so a p
 grown longer, an eye closing) is judged where it is in either image (a project choice; the paper's semantic
 mask is the original image's, which punishes every change of shape as a change outside). Links are disjoint
 in axes and regions. A link may name its region attributes (what the attribute oracle reads there), which the
-region-control metric (`linkgan.linkage`) uses.
+region-control metric (`linkgan.control`) uses.
 """
 from __future__ import annotations
 
@@ -195,10 +195,10 @@ def needs_labels(links: Sequence[Link]) -> bool:
     return any(l.semantic for l in links)
 
 
-def pair_masks(link: Link, m_x: torch.Tensor, m_y: torch.Tensor) -> torch.Tensor:
-    """The region of a link for an (original, changed) image pair, (B, H, W): the original's mask, or for a
-    link that follows its part the union of both."""
-    return torch.maximum(m_x, m_y) if link.follow else m_x
+def pair_masks(link: Link, m_x: torch.Tensor, mask_y: Callable[[], torch.Tensor]) -> torch.Tensor:
+    """The region of a link for an (original, changed) image pair, (B, H, W): the original's mask m_x, or for a
+    link that follows its part the union with the changed image's, mask_y() (computed only then)."""
+    return torch.maximum(m_x, mask_y()) if link.follow else m_x
 
 
 def perturb(w: torch.Tensor, axis_mask: torch.Tensor, alpha: float | torch.Tensor) -> torch.Tensor:
@@ -221,8 +221,8 @@ def link_regularizer(synthesize: Callable[[torch.Tensor], torch.Tensor], w: torc
     as means over the masked pixels (a project choice: keeps lambdas comparable across region sizes).
     Axes move by alpha * N(0, I) (the paper), or, given w_swap (B, w_dim) (other faces' mapped w), take w_swap's
     values: the test-time resample itself, whose codes stay in W's own distribution (a project choice).
-    G(w) and every link's two perturbed batches are rendered in one call of `synthesize` on (1 + 2L) * B codes
-    (one large batch costs far less per image than 2L + 1 small ones on a CPU); `synthesize` must treat each
+    G(w) and every link's two perturbed batches are rendered by one call of `synthesize` on (1 + 2L) * B codes
+    (which may render them at once, as pays on a GPU, or in blocks, as pays on a CPU); `synthesize` must treat each
     row alike (e.g. the same noise for row r of every block). Returns (loss, stats, perturbed images (L, 2, B,
     3, H, W): per link, linked then unlinked axes moved), the perturbed images are also shown to D as fakes."""
     b, n = w.shape[0], len(links)
@@ -250,8 +250,8 @@ def link_regularizer(synthesize: Callable[[torch.Tensor], torch.Tensor], w: torc
         def mask(k: int) -> torch.Tensor:      # k: 0 = G(w), 1 + 2i = linked moved, 2 + 2i = unlinked moved
             return region_masks([l], x, labels=labels.get(k))[:, 0]
         m0 = mask(0)
-        m_in = pair_masks(l, m0, mask(2 + 2 * i)) if l.follow else m0
-        m_out = pair_masks(l, m0, mask(1 + 2 * i)) if l.follow else m0
+        m_in = pair_masks(l, m0, lambda: mask(2 + 2 * i))
+        m_out = pair_masks(l, m0, lambda: mask(1 + 2 * i))
         l_in = masked_mse((pert[i, 1] - x).square(), m_in).mean()
         l_out = masked_mse((pert[i, 0] - x).square(), 1 - m_out).mean()
         loss = loss + lambda_in * l_in + lambda_out * l_out
@@ -301,10 +301,11 @@ def resample_strip(G, links: Sequence[Link], *, seed: int, new_seed: int, ts: Se
     return G.synthesize(ws, noise_mode=noise_mode)
 
 
-def _masks(link: Link, x: torch.Tensor, y: torch.Tensor, segmenter: Segmenter | None) -> torch.Tensor:
-    """The link's region for the pair (x, y) of images (B, H, W): see `pair_masks`."""
-    m_x = region_masks([link], x, segmenter)[:, 0]
-    return pair_masks(link, m_x, region_masks([link], y, segmenter)[:, 0]) if link.follow else m_x
+def _masks(link: Link, x: torch.Tensor, y: torch.Tensor, segmenter: Segmenter | None, *,
+           m_x: torch.Tensor | None = None) -> torch.Tensor:
+    """The link's region for the pair (x, y) of images (B, H, W), given x's mask m_x if known: see `pair_masks`."""
+    m_x = region_masks([link], x, segmenter)[:, 0] if m_x is None else m_x
+    return pair_masks(link, m_x, lambda: region_masks([link], y, segmenter)[:, 0])
 
 
 @torch.no_grad()
@@ -331,7 +332,8 @@ def leakage(synthesize: Callable[[torch.Tensor], torch.Tensor], w: torch.Tensor,
     target = _rowwise(w, w_new)
     y_unlinked = synthesize(torch.where(axes, w, target))
     y_linked = synthesize(torch.where(axes, target, w))
-    m_in, m_out = _masks(link, x, y_unlinked, segmenter), _masks(link, x, y_linked, segmenter)
+    m_x = region_masks([link], x, segmenter)[:, 0]                     # segmented once for both terms
+    m_in, m_out = _masks(link, x, y_unlinked, segmenter, m_x=m_x), _masks(link, x, y_linked, segmenter, m_x=m_x)
     return {"leak_in": 1e3 * float(masked_mse((y_unlinked - x).square(), m_in).mean()),
             "leak_out": 1e3 * float(masked_mse((y_linked - x).square(), 1 - m_out).mean())}
 
