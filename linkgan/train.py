@@ -301,7 +301,7 @@ class Trainer:
         noise = [torch.randn(b, 1, s, s, device=self.device) for s in G.synthesis.noise_sizes]
 
         def synthesize(w_: torch.Tensor) -> torch.Tensor:     # (k B, w_dim): row r of every block gets noise r
-            if self.device.type == "cpu":     # a CPU runs blocks of B faster than one large batch (docs/training.md)
+            if self.device.type == "cpu":     # a CPU runs blocks of B faster than one large batch (docs/linking.md)
                 return torch.cat([G.synthesize(block, noise=noise) for block in w_.split(b)])
             k = w_.shape[0] // b
             return G.synthesize(w_, noise=[n.repeat(k, 1, 1, 1) for n in noise])
