@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Sampler
 
-from .data import HELDOUT_SEEDS, TRAIN_SEEDS, ToyFacesDataset
+from .data import TRAIN_SEEDS, VALIDATION_SEEDS, ToyFacesDataset
 from .hub import config_to_dict
 from .control import region_control
 from .links import Link, Segmenter, link_metrics, link_regularizer, links_from_specs, validate_links
@@ -51,7 +51,7 @@ class RunConfig:
     ckpt_every: int = 250         # steps between (atomic) checkpoints
     sample_every: int = 1000      # steps between sample sheets
     eval_every: int = 500         # steps between link metrics (editing precision, leakage) in log.jsonl
-    eval_seeds: int = 64          # faces those metrics average over (held-out seeds; G_ema, const noise)
+    eval_seeds: int = 64          # faces those metrics average over (VALIDATION_SEEDS: held out, never benchmarked)
     workers: int = 1              # DataLoader workers (per process)
     data: str = "toyfaces"        # "toyfaces" (procedural) or a folder of images (any sizes; resized, cropped)
     init: str = ""                # fine-tune from: a weight set (registry name, folder, Hub id) or a checkpoint.pt
@@ -73,6 +73,8 @@ class LinkConfig:
     lambda_out: float = 100.0     # weight of L_out (outside vs linked axes), mean over outside pixels
                                   #   (both measured on toy faces 64 px, docs/training.md, "How the default generators
                                   #   were trained": 10/100 gave the lowest ratios; lambda_in 30 collapsed)
+    relative: bool = False        # each term as the wrong axes' share of the change (linkgan.links.link_regularizer):
+                                  #   a generator cannot meet it by letting its regions stop varying
     every: int = 8                # lazy interval (the paper: every 8 G steps); the loss is scaled by it
     ramp_kimg: float = 0.0        # the regularizer's weight grows linearly from 0 over this many thousand images of
                                   #   the run (0 = full weight at once). Fine-tuning a converged G at full weight
@@ -309,7 +311,8 @@ class Trainer:
         w_swap = G.map(torch.randn(b, G.config.z_dim, device=self.device)) if lc.perturb == "resample" else None
         reg, link_stats, perturbed = link_regularizer(
             synthesize, w, self.links, alpha=lc.alpha * w.detach().std(0, keepdim=True), lambda_in=lc.lambda_in,
-            lambda_out=lc.lambda_out, segmenter=self.segmenter, w_swap=w_swap)
+            lambda_out=lc.lambda_out, segmenter=self.segmenter, w_swap=w_swap,
+            relative=lc.relative)
         stats.update(link_stats)
         ramp = min(1.0, self.step * self.cfg.optim.batch_size / (lc.ramp_kimg * 1000)) if lc.ramp_kimg > 0 else 1.0
         loss = lc.every * ramp * reg
@@ -354,7 +357,7 @@ class Trainer:
                     logf.write(json.dumps({"step": self.step, "stopped": True}) + "\n")
                     return
                 stats = self.train_step(batch["image"].to(self.device))
-                link_stats.update({k: v for k, v in stats.items() if ".L_" in k})   # lazy: keep the last ones
+                link_stats.update({k: v for k, v in stats.items() if "." in k})   # lazy link stats: keep the last
                 stats.update(link_stats)
                 self.step += 1
                 self.wall_s = wall0 + time.time() - t0
@@ -398,7 +401,7 @@ class Trainer:
     def evaluate(self) -> dict[str, dict]:
         """Link metrics of G_ema (x1e-3): mse_in / mse_out / leak_in / leak_out / ratio per link, and for links that
         declare region attributes their region control (linkgan.control) under "control"."""
-        seeds = range(HELDOUT_SEEDS.start, HELDOUT_SEEDS.start + self.cfg.run.eval_seeds)
+        seeds = VALIDATION_SEEDS[:self.cfg.run.eval_seeds]
         out: dict[str, dict] = link_metrics(self.G_ema, self.links, seeds=seeds, segmenter=self.segmenter)
         if any(l.attributes for l in self.links) and self.cfg.run.oracle:
             if self._oracle is None:

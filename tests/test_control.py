@@ -153,3 +153,31 @@ def test_the_regularizer_can_move_axes_by_resampling():
     assert torch.equal(pert[0, 0], painter(0, 5)(torch.cat([w_swap[:, :4], w[:, 4:]], 1)))
     loss, _, _ = link_regularizer(painter(5, 0), w, [LINK], alpha=1.0, lambda_in=1.0, lambda_out=1.0, w_swap=w_swap)
     assert loss > 0.1
+
+
+def test_the_relative_regularizer_is_not_met_by_a_link_that_does_nothing():
+    """A dead link (its axes draw nothing, the other axes draw the region) meets the paper's outside term exactly and
+    its inside term shrinks with how much the region varies; the relative terms charge it fully at any scale, and
+    a perfect link nothing."""
+    torch.manual_seed(0)
+    w, w_swap = torch.randn(32, 8), torch.randn(32, 8)
+    kw = dict(alpha=1.0, lambda_in=1.0, lambda_out=1.0, w_swap=w_swap)
+
+    def dead(scale):      # the region drawn by axis 5 at this scale, the outside by axis 6; axes 0-3 unused
+        return lambda w_: scale * painter(5, 6)(w_)
+
+    for scale in (1.0, 0.03):
+        absolute, s_abs, _ = link_regularizer(dead(scale), w, [LINK], **kw)
+        relative, s_rel, _ = link_regularizer(dead(scale), w, [LINK], relative=True, **kw)
+        assert s_abs["eyes.L_out"] == 0 and s_rel["eyes.edit_in"] == 0
+        assert relative > 0.9                                   # all of the region's change comes from the wrong axes
+    assert absolute < 5e-3                                      # the paper's terms: met by a region that barely varies
+    perfect, _, _ = link_regularizer(painter(0, 5), w, [LINK], relative=True, **kw)
+    assert perfect == 0
+    # the terms are shares: a link half right is charged in between, and the gradient reaches the generator
+    scale = torch.tensor(1.0, requires_grad=True)
+    half = lambda w_: painter(0, 5)(w_) + scale * painter(6, 7)(w_)   # noqa: E731  (region drawn by both)
+    loss, _, _ = link_regularizer(half, w, [LINK], relative=True, **kw)
+    assert 0.2 < loss < 1.2
+    loss.backward()
+    assert scale.grad > 0

@@ -16,13 +16,16 @@ from .render import EYES_BOX, MOUTH_BOX, PART_LABELS, SIZES, reduce_labels, rend
 
 __all__ = [
     "ATTRIBUTES", "ATTRIBUTE_PROBS", "EYES_BOX", "HELDOUT_SEEDS", "MOUTH_BOX", "PART_LABELS", "SIZES",
-    "TRAIN_SEEDS", "FaceAttributes", "ToyFace", "make_caption", "reduce_labels", "render",
+    "TRAIN_SEEDS", "VALIDATION_SEEDS", "FaceAttributes", "ToyFace", "make_caption", "reduce_labels", "render",
     "sample_attributes", "toy_face",
 ]
 
 # Disjoint seed ranges, so that no model is ever evaluated on a face it was trained on.
 TRAIN_SEEDS = range(0, 10_000_000)
 HELDOUT_SEEDS = range(1_000_000_000, 1_010_000_000)
+# Held-out faces that training's periodic evaluation reads (to choose among runs and steps) and no benchmark does,
+# so that a model is never chosen on the faces it is then measured on.
+VALIDATION_SEEDS = HELDOUT_SEEDS[5_000_000:]
 
 
 @dataclass
