@@ -27,8 +27,9 @@ from typing import NamedTuple
 import torch
 
 from linkgan.oracle import edit_score, oracle_confidence
-from linkgan.styleclip import (REGION_OPTIMIZE, ZOO_PROMPTS, edit_neutral_text, global_edit, load_global_settings,
-                               neutral_choices)
+from linkgan.styleclip import (TEXT_EDIT_DEFAULTS, ZOO_PROMPTS, edit_global, edit_mapper, edit_optimize,
+                               neutral_choices, optimize_settings, tuned_presets)
+from linkgan.styles import render_with_offset
 
 from . import _weights
 from ._timing import median_ms
@@ -38,8 +39,8 @@ PAPER = {"optimize.latency_ms": 98_000.0, "mapper.latency_ms": 75.0, "global.lat
 SEED0 = 7_000_000          # benchmark faces: G's seeds SEED0 + i (mappers train on torch.randn draws of seed 0)
 NEUTRAL = "a face"         # the generic neutral text (a tuned prompt may use alternatives instead: its "neutral")
 
-MAPPER_STRENGTH = 0.1       # the training strength
-OPT = REGION_OPTIMIZE       # what the app runs when the edit is kept inside the prompt's region
+MAPPER_STRENGTH = TEXT_EDIT_DEFAULTS.mapper_strength    # the training strength
+OPT = optimize_settings("hair")     # what the app runs when the edit is kept inside a region (the same for every one)
 # Table 2: (link, global-direction target, mapper aimed at the same part or None)
 # The eyes: eye colour, the zoo's eye edit (the toy CLIP reads eye state near chance). No mapper for the mouth: the
 # CLIP reads mouths near chance too, and a mapper trained for "a smiling face" (1000 steps, all groups) reached
@@ -77,9 +78,9 @@ class TunedPrompt(NamedTuple):
     channels: int | None    # min_channels: the tuned number of channels (None: beta alone)
 
     @property
-    def global_args(self) -> tuple:
-        """(target, alpha, beta, min_channels) of linkgan.styleclip.global_edit (neutral: keyword)."""
-        return self.target, self.alpha, self.beta, self.channels
+    def settings(self) -> dict:
+        """The keywords of linkgan.styleclip.edit_global."""
+        return {"neutral": self.neutral, "alpha": self.alpha, "beta": self.beta, "min_channels": self.channels or 0}
 
 
 @functools.lru_cache(maxsize=2)
@@ -92,15 +93,12 @@ def load_judges(generator: str):
 
     clip = CLIPAdapter.load("toyfaces-clip", device="cpu")
     oracle = _weights.oracle()
-    settings = load_global_settings(generator)
-    tuned = settings["prompts"]
+    tuned = tuned_presets(generator)
     missing = [z.name for z in ZOO_PROMPTS if z.name not in tuned]
     if missing:
         raise ValueError(f"no tuned global-direction settings for {missing} of {generator}: run "
                          f"python training/tune_directions.py --generator {generator}")
-    prompts = [TunedPrompt(z.name, z.target, z.attribute, z.value, float(t["alpha"]), float(t["beta"]),
-                           str(t.get("neutral") or settings.get("neutral") or NEUTRAL),
-                           int(t["channels"]) if t.get("channels") else None)
+    prompts = [TunedPrompt(z.name, z.target, z.attribute, z.value, t.alpha, t.beta, t.neutral, t.min_channels or None)
                for z in ZOO_PROMPTS for t in [tuned[z.name]]]
     return clip, oracle, load_directions(generator), prompts
 
@@ -118,14 +116,20 @@ def global_success(G, generator: str, ws: torch.Tensor, prompt: int = 0) -> dict
     p = prompts[prompt]
     with torch.no_grad():
         before = G.synthesize(ws, noise_mode="const")
-    after = global_edit(G, dirs, clip, ws, *p.global_args, neutral=p.neutral)
+    after = global_images(G, dirs, clip, ws, p.target, **p.settings)
     return {"method": "global", "target": p.target, "neutral": p.neutral, "alpha": p.alpha, "beta": p.beta,
             "channels": p.channels, **edit_score(oracle, before, after, p.attribute, p.value)}
 
 
 @torch.no_grad()
+def global_images(G, dirs, clip, ws: torch.Tensor, target: str, **settings) -> torch.Tensor:
+    """Images of ws after linkgan.styleclip.edit_global towards target (settings: its keywords)."""
+    return render_with_offset(G, ws, edit_global(G, clip, dirs, ws, target, **settings).offset)
+
+
+@torch.no_grad()
 def mapper_edit(G, mapper, ws: torch.Tensor, strength: float = MAPPER_STRENGTH):
-    return G.synthesize(mapper.edit(ws, strength), noise_mode="const")
+    return G.synthesize(edit_mapper(mapper, ws, strength), noise_mode="const")
 
 
 @functools.lru_cache(maxsize=1)
@@ -134,8 +138,9 @@ def _segmenter():
 
 
 def optimize_edit(G, clip, ws: torch.Tensor, target: str, steps: int, region: str):
-    from linkgan.styleclip import optimize_latent, region_optimize_args
-    return optimize_latent(G, clip, ws, target, steps=steps, **region_optimize_args(region, _segmenter())).images
+    """Every step is run: a batch would stop early on its mean loss, not face by face as in the app."""
+    return edit_optimize(G, clip, ws, target, region=region, segmenter=_segmenter(), steps=steps,
+                         patience=None).images
 
 
 def pixel_exact(images: torch.Tensor, attribute: str, value: str, region: str) -> torch.Tensor:
@@ -190,14 +195,12 @@ def _table2_params(target: str, prompts: list[TunedPrompt]) -> dict:
     """The global edit of a Table 2 target: the zoo's tuned one, or TABLE2_GLOBAL from "a face"."""
     p = next((p for p in prompts if p.target == target), None)
     if p is not None:
-        return {"neutral": p.neutral, "alpha": p.alpha, "beta": p.beta, "min_channels": p.channels}
+        return p.settings
     return {"neutral": NEUTRAL, **dict(zip(("alpha", "beta", "min_channels"), TABLE2_GLOBAL))}
 
 
 def _table2_global(G, dirs, clip, ws, target: str, prompts: list[TunedPrompt]) -> torch.Tensor:
-    params = _table2_params(target, prompts)
-    return global_edit(G, dirs, clip, ws, target, params["alpha"], params["beta"], params["min_channels"],
-                       neutral=params["neutral"])
+    return global_images(G, dirs, clip, ws, target, **_table2_params(target, prompts))
 
 
 def run(*, quick: bool = False) -> dict:
@@ -213,17 +216,15 @@ def run(*, quick: bool = False) -> dict:
     methods = {"global": {"prompts": {}}, "mapper": {"prompts": {}, "strength": MAPPER_STRENGTH},
                "optimize": {"prompts": {}, **OPT, "steps": steps, "kept_inside": "the prompt's region"}}
     region = {z.name: z.region for z in ZOO_PROMPTS}
-    render = functools.partial(G.synthesize_styles, noise_mode="const")
     pixel = {}
     for p in prompts:
         name, target, attr, value = p.name, p.target, p.attribute, p.value
         pixel[name] = {"target": target, **edit_score(oracle, before, pixel_exact(before, attr, value, region[name]),
                                                       attr, value)}
-        edited, _, picked = edit_neutral_text(dirs, clip, G.ws_to_styles(ws), p.neutral, *p.global_args,
-                                              render=render)
+        edit = edit_global(G, clip, dirs, ws, target, **p.settings)
         with torch.no_grad():
-            after = render(edited)
-        read = _neutrals_read(picked, p.neutral)
+            after = render_with_offset(G, ws, edit.offset)
+        read = _neutrals_read(edit.neutrals, p.neutral)
         methods["global"]["prompts"][name] = {"target": target, "neutral": p.neutral, "alpha": p.alpha,
                                               "beta": p.beta, "channels": p.channels,
                                               **({"neutrals_read": read} if read else {}),
@@ -240,11 +241,12 @@ def run(*, quick: bool = False) -> dict:
         for text in [p.target, *neutral_choices(p.neutral)]:
             clip.text_embedding(text)
     methods["global"]["latency_ms"] = round(median_ms(
-        lambda: global_edit(G, dirs, clip, w1, *prompts[0].global_args, neutral=NEUTRAL), runs=n_time), 2)
+        lambda: global_images(G, dirs, clip, w1, prompts[0].target, **{**prompts[0].settings, "neutral": NEUTRAL}),
+        runs=n_time), 2)
     picking = next((p for p in prompts if len(neutral_choices(p.neutral)) > 1), None)
     if picking is not None:           # + CLIP reading the face to pick its neutral text
         methods["global"]["latency_ms_picked_neutral"] = round(median_ms(
-            lambda: global_edit(G, dirs, clip, w1, *picking.global_args, neutral=picking.neutral), runs=n_time), 2)
+            lambda: global_images(G, dirs, clip, w1, picking.target, **picking.settings), runs=n_time), 2)
     methods["mapper"]["latency_ms"] = round(median_ms(lambda: mapper_edit(G, mappers[name], w1), runs=n_time), 2)
     t0 = time.perf_counter()
     optimize_edit(G, clip, w1, target, steps, region[name])

@@ -26,6 +26,8 @@ _EXPORTS = {
     "CLIPAdapter": "clip", "GlobalDirections": "styleclip", "LatentMapper": "styleclip",
     "global_edit": "styleclip", "edit_neutral_text": "styleclip", "optimize_latent": "styleclip",
     "train_mapper": "styleclip", "load_mapper": "styleclip", "load_directions": "styleclip",
+    "edit_global": "styleclip", "edit_mapper": "styleclip", "edit_optimize": "styleclip",
+    "TEXT_EDIT_DEFAULTS": "styleclip", "tuned_presets": "styleclip",
     # latent directions (GANSpace, SeFa, InterFaceGAN, StyleSpace, ReSeFa)
     "Directions": "directions", "compute_directions": "directions", "load_zoo_directions": "directions",
     "name_directions": "directions",

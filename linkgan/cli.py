@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from functools import partial
 from pathlib import Path
 from typing import Sequence
 
@@ -233,6 +232,7 @@ def _run_invert(args) -> int:
 # --- edit (StyleCLIP) -------------------------------------------------------------------------------
 def _add_edit(sub) -> None:
     from .hub import DEFAULT_GENERATOR
+    from .styleclip import EDIT_REGIONS, TEXT_EDIT_DEFAULTS as D
 
     p = sub.add_parser("edit", help="text-driven edit of a seed's face (StyleCLIP): writes original | edited")
     p.add_argument("--seed", type=int, default=0, help="seed of the face to edit (default 0)")
@@ -240,35 +240,42 @@ def _add_edit(sub) -> None:
     p.add_argument("--method", choices=("global", "mapper", "optimize") + DIRECTION_METHODS, default="global",
                    help="global directions in S (instant), a trained latent mapper, or latent optimisation in W+; "
                         "or one direction of GANSpace, SeFa, InterFaceGAN, StyleSpace or ReSeFa (see `directions`)")
-    p.add_argument("--target", help="text of the edit, e.g. 'a face with blond hair' (global, optimize)")
-    p.add_argument("--neutral", default="a face",
-                   help="global: the face as it is (default 'a face'); alternatives separated by '|' let CLIP pick "
-                        "the one it reads in the face")
+    p.add_argument("--target", help="text of the edit, e.g. 'a face with blond hair' (global, optimize); global: "
+                                    "a target the generator's zoo has tuned takes its tuned settings for those not given")
+    p.add_argument("--neutral", default=None,
+                   help=f"global: the face as it is (default {D.neutral!r}, or the tuned one); alternatives separated "
+                        f"by '|' let CLIP pick the one it reads in the face")
     p.add_argument("--preset", default=None,
                    help="global: a tuned prompt of the generator's zoo (its name, e.g. blond_hair, or its text): "
-                        "target, neutral, alpha, beta and channels from global_prompts.json; --alpha / --beta / "
-                        "--min-channels override")
+                        "target, neutral, alpha, beta and channels from global_prompts.json; --neutral / --alpha / "
+                        "--beta / --min-channels override")
     p.add_argument("--alpha", type=float, default=None,
-                   help="global: edit strength (default 4.1, or the preset's; paper range -10..10)")
+                   help=f"global: edit strength (default {D.alpha:g}, or the tuned one; paper range -10..10)")
     p.add_argument("--beta", type=float, default=None,
-                   help="global: disentanglement threshold (default 0.15, or the preset's)")
-    p.add_argument("--min-channels", type=int, default=None, help="global: lower beta to touch at least this many channels")
+                   help=f"global: disentanglement threshold (default {D.beta:g}, or the tuned one)")
+    p.add_argument("--min-channels", type=int, default=None,
+                   help=f"global: lower beta to touch at least this many channels (default {D.min_channels}, or the "
+                        f"tuned number; 0: beta alone)")
     p.add_argument("--directions", default=None,
                    help="global: statistics file (default: the generator's styleclip folder); direction methods: a "
                         "file of `directions` (default: the generator's zoo file for --method)")
     p.add_argument("--direction", type=int, default=0, help="direction methods: index of the direction (default 0)")
     p.add_argument("--mapper", help="mapper: a name (the generator's styleclip/mappers/NAME) or a folder")
     p.add_argument("--strength", type=float, default=None,
-                   help="mapper: ws + strength * M(ws) (default 0.1); direction methods: steps of one standard "
-                        "deviation along the direction (default 2)")
-    p.add_argument("--steps", type=_positive_int, default=100, help="optimize: Adam steps (default 100; paper 300)")
+                   help=f"mapper: ws + strength * M(ws) (default {D.mapper_strength:g}); direction methods: steps of "
+                        f"one standard deviation along the direction (default linkgan.directions.EDIT_STRENGTH, 2)")
+    p.add_argument("--steps", type=_positive_int, default=None,
+                   help=f"optimize: Adam steps, stopping early once the loss stops improving (default "
+                        f"{D.optimize_steps}; {D.region_steps} with --region; paper 300)")
     p.add_argument("--l2", type=float, default=None,
-                   help="optimize: weight of ||ws - ws_src||^2 (default 0.008; 0 with --region)")
+                   help=f"optimize: weight of ||ws - ws_src||^2 (default {D.optimize_l2:g}; {D.region_l2:g} with "
+                        f"--region)")
     p.add_argument("--id", type=float, default=None,
-                   help="optimize: weight of the identity term (default 0; 50 for the region term of --region)")
-    p.add_argument("--region", choices=("hair", "background", "skin", "eyes", "mouth"), default=None,
-                   help="optimize: keep the edit inside this part of the face (the identity term becomes the pixel "
-                        "change outside it, read by the toyfaces64-segmenter; lr 0.2)")
+                   help=f"optimize: weight of the identity term (default {D.optimize_id:g}; {D.region_weight:g} for "
+                        f"the region term of --region)")
+    p.add_argument("--region", choices=tuple(EDIT_REGIONS), default=None,
+                   help=f"optimize: keep the edit inside this part of the face (the identity term becomes the pixel "
+                        f"change outside it, read by the toyfaces64-segmenter; lr {D.region_lr:g})")
     p.add_argument("--model", default=DEFAULT_GENERATOR, help="generator: name, folder or Hub repo id")
     p.add_argument("--latent", type=Path, default=None,
                    help="edit an inverted photo: a code .npz from `invert` (replaces --seed)")
@@ -278,82 +285,67 @@ def _add_edit(sub) -> None:
     p.set_defaults(func=_run_edit)
 
 
-def _apply_preset(args) -> None:
-    """Fills target, neutral, alpha, beta and min_channels (those not given) from the generator's tuned settings."""
-    from .styleclip import load_global_settings
+def _presets(args) -> dict:
+    """The generator's tuned global presets when the edit needs them (a --preset, or settings not given); {}."""
+    from .styleclip import tuned_presets
 
+    given = (args.neutral, args.alpha, args.beta, args.min_channels)
+    if args.preset is None and None not in given:
+        return {}
     try:
-        settings = load_global_settings(args.model)
-    except (FileNotFoundError, ValueError) as e:
+        return tuned_presets(args.model)
+    except FileNotFoundError as e:
+        if args.preset is not None:
+            raise CLIError(str(e)) from None
+        return {}
+    except ValueError as e:
         raise CLIError(str(e)) from None
-    prompts = settings["prompts"]
-    p = prompts.get(args.preset) or next((q for q in prompts.values() if q["target"] == args.preset), None)
-    if p is None:
-        raise CLIError(f"no tuned preset {args.preset!r} for {args.model}; the tuned ones: {', '.join(prompts)}")
-    args.target, args.neutral = p["target"], p.get("neutral") or settings.get("neutral") or args.neutral
-    args.alpha = float(p["alpha"]) if args.alpha is None else args.alpha
-    args.beta = float(p["beta"]) if args.beta is None else args.beta
-    if args.min_channels is None and p.get("channels"):
-        args.min_channels = int(p["channels"])
-
-
-def _optimize_loss(args) -> dict:
-    """optimize_latent's loss settings: the paper's (l2 0.008, no identity term), or with --region the region-content
-    term of linkgan.styleclip.REGION_OPTIMIZE (flags given win)."""
-    from .styleclip import region_optimize_args
-
-    if args.region is None:
-        return {"l2": 0.008 if args.l2 is None else args.l2, "id_weight": args.id or 0.0}
-    given = {"l2": args.l2, "id_weight": args.id}
-    return {**region_optimize_args(args.region), **{k: v for k, v in given.items() if v is not None}}
 
 
 def _run_edit(args) -> int:
-    import torch
-
     if args.method in DIRECTION_METHODS:
         return _run_direction_edit(args)
-    args.strength = 0.1 if args.strength is None else args.strength
+    import torch
 
     from .clip import CLIPAdapter
     from .hub import WeightsFormatError, WeightsNotFoundError
     from .networks import Generator
-    from .styleclip import edit_neutral_text, load_directions, load_mapper, optimize_latent, seed_ws
-    from .utils import make_grid
+    from .styleclip import (edit_global, edit_mapper, edit_optimize, find_preset, global_settings, load_directions,
+                            load_mapper)
+    from .styles import render_with_offset
 
-    if args.preset is not None:
-        if args.method != "global" or args.target:
-            raise CLIError("--preset goes with --method global and replaces --target")
-        _apply_preset(args)
-    args.alpha = 4.1 if args.alpha is None else args.alpha
-    args.beta = 0.15 if args.beta is None else args.beta
-    if args.method in ("global", "optimize") and not (args.target or "").strip():
-        raise CLIError(f"--method {args.method} needs --target, e.g. --target 'a face with blond hair'")
+    if args.preset is not None and (args.method != "global" or args.target):
+        raise CLIError("--preset goes with --method global and replaces --target")
     if args.method == "mapper" and not args.mapper:
         raise CLIError("--method mapper needs --mapper NAME_OR_FOLDER")
+    presets = _presets(args) if args.method == "global" else {}
+    if args.preset is not None:
+        preset = find_preset(presets, args.preset)
+        if preset is None:
+            raise CLIError(f"no tuned preset {args.preset!r} for {args.model}; the tuned ones: {', '.join(presets)}")
+        args.target = preset.target
+    if args.method in ("global", "optimize") and not (args.target or "").strip():
+        raise CLIError(f"--method {args.method} needs --target, e.g. --target 'a face with blond hair'")
     try:
         G = Generator.from_pretrained(args.model)
-        ws = _latent_ws(args.latent, G) if args.latent is not None else seed_ws(G, args.seed, args.psi)
+        ws = _edit_source(args, G)
         note = ""
         if args.method == "mapper":
             with torch.no_grad():
-                edited = G.synthesize(load_mapper(args.mapper, args.model).edit(ws, args.strength), noise_mode="const")
+                edited = G.synthesize(edit_mapper(load_mapper(args.mapper, args.model), ws, args.strength),
+                                      noise_mode="const")
         else:
             clip = CLIPAdapter.load(args.clip, device="cpu")
             if args.method == "global":
-                dirs = load_directions(args.model, args.directions)
-                render = partial(G.synthesize_styles, noise_mode="const")
-                edited_styles, edits, neutral = edit_neutral_text(dirs, clip, G.ws_to_styles(ws), args.neutral,
-                                                                  args.target, args.alpha, args.beta,
-                                                                  args.min_channels, render=render)
+                settings = global_settings(args.target, presets, neutral=args.neutral, alpha=args.alpha,
+                                           beta=args.beta, min_channels=args.min_channels)
+                res = edit_global(G, clip, load_directions(args.model, args.directions), ws, **settings)
                 with torch.no_grad():
-                    edited = render(edited_styles)
-                e = edits.get(neutral[0])
-                read = f", neutral read: {neutral[0]!r}" if neutral[0] != args.neutral.strip() else ""
-                note = (f", {e.num_channels} channels (beta {e.beta:.3f}){read}" if e is not None else
-                        f": unchanged, CLIP already reads the face as {neutral[0]!r}")
+                    edited = render_with_offset(G, ws, res.offset)
+                note = _global_note(res, settings["neutral"])
             else:
-                res = optimize_latent(G, clip, ws, args.target, steps=args.steps, **_optimize_loss(args))
+                res = edit_optimize(G, clip, ws, args.target, region=args.region, steps=args.steps, l2=args.l2,
+                                    id_weight=args.id)
                 edited = res.images
                 note = f", CLIP loss {res.history[0]['clip']:.3f} -> {res.history[-1]['clip']:.3f}"
     except (WeightsNotFoundError, FileNotFoundError) as e:
@@ -361,12 +353,38 @@ def _run_edit(args) -> int:
                        and "not computed yet" not in str(e) else str(e)) from None
     except (WeightsFormatError, ValueError, RuntimeError) as e:
         raise CLIError(str(e).splitlines()[0]) from None
+    _write_pair(G, ws, edited, args, f"{args.method} edit", note)
+    return 0
+
+
+def _global_note(res, neutral: str) -> str:
+    """What the printed line adds for a global edit: the channels moved, and the neutral text CLIP read."""
+    read = res.neutrals[0]
+    e = res.edit_of(0)
+    if e is None:
+        return f": unchanged, CLIP already reads the face as {read!r}"
+    return f", {e.num_channels} channels (beta {e.beta:.3f})" + (f", neutral read: {read!r}" if read != neutral.strip()
+                                                                 else "")
+
+
+def _edit_source(args, G):
+    """The W+ code (1, num_ws, w_dim) an edit starts from: --latent's, else --seed's at --psi."""
+    from .styleclip import seed_ws
+
+    return _latent_ws(args.latent, G) if args.latent is not None else seed_ws(G, args.seed, args.psi)
+
+
+def _write_pair(G, ws, edited, args, what: str, note: str = "") -> None:
+    """Writes original | edited to --out and says so."""
+    import torch
+
+    from .utils import make_grid
+
     with torch.no_grad():
         original = G.synthesize(ws, noise_mode="const")
     _save_image(make_grid(torch.cat([original, edited.detach()]), cols=2), args.out)
     source = f"code {args.latent}" if args.latent is not None else f"seed {args.seed}"
-    print(f"wrote original | {args.method} edit of {source} to {args.out}{note}")
-    return 0
+    print(f"wrote original | {what} of {source} to {args.out}{note}")
 
 
 # --- directions (GANSpace, SeFa, InterFaceGAN, StyleSpace, ReSeFa) -----------------------------------------
@@ -444,28 +462,27 @@ def _run_directions(args) -> int:
 def _run_direction_edit(args) -> int:
     import torch
 
-    from .directions import Directions, load_zoo_directions
+    from .directions import EDIT_STRENGTH, Directions, load_zoo_directions
     from .hub import WeightsFormatError, WeightsNotFoundError
     from .networks import Generator
-    from .styleclip import seed_ws
-    from .utils import make_grid
+    from .styles import render_with_offset
 
-    strength = 2.0 if args.strength is None else args.strength
+    strength = EDIT_STRENGTH if args.strength is None else args.strength
     try:
         G = Generator.from_pretrained(args.model)
         dirs = (Directions.load(args.directions) if args.directions
                 else load_zoo_directions(args.model, args.method))
         if dirs.method != args.method:
             raise CLIError(f"{args.directions} holds {dirs.method} directions, not {args.method}")
-        ws = _latent_ws(args.latent, G) if args.latent is not None else seed_ws(G, args.seed, args.psi)
-        edited = dirs.render(G, ws, args.direction, strength)
+        if not dirs.fits(G):
+            raise CLIError(f"{args.directions or args.method} directions were computed for another generator than "
+                           f"{args.model}")
+        ws = _edit_source(args, G)
+        with torch.no_grad():
+            edited = render_with_offset(G, *dirs.move(G, ws, {args.direction: strength}))
     except (WeightsNotFoundError, WeightsFormatError, FileNotFoundError, ValueError) as e:
         raise CLIError(str(e).splitlines()[0]) from None
-    with torch.no_grad():
-        original = G.synthesize(ws, noise_mode="const")
-    _save_image(make_grid(torch.cat([original, edited]), cols=2), args.out)
-    source = f"code {args.latent}" if args.latent is not None else f"seed {args.seed}"
-    print(f"wrote original | {args.method} {dirs.label(args.direction)} x {strength:g} of {source} to {args.out}")
+    _write_pair(G, ws, edited, args, f"{args.method} {dirs.label(args.direction)} x {strength:g}")
     return 0
 
 

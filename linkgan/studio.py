@@ -28,16 +28,12 @@ from .hub import DEFAULT_GENERATOR
 from .latentfile import LATENT_FORMAT, LatentFileError, read_latent, write_latent  # noqa: F401 (LATENT_FORMAT: API)
 from .links import RESAMPLE_PSI, Link, generator_links, region_masks, resample
 from .networks import Generator
+from .styleclip.edits import MAX_ALPHA, TEXT_EDIT_DEFAULTS
+from .styles import edit_channels, offset_size, render_with_offset
 
 MAX_SEED = 2**31 - 1
-MAX_ALPHA = 20.0               # StyleCLIP global directions: the paper's GUI has -10..10; the toy zoo's tuned edits
-                               # use up to 20 (blue eyes, 3 channels; global_prompts.json), and
-                               # training/tune_directions.py keeps its grid inside this range
 MAX_MAPPER_STRENGTH = 0.3      # mappers train at 0.1; 3x that is already far outside what they learned
 DISPLAY_SIZE = 256
-# Latent optimisation of text edits: lr 0.1 as the paper, latent L2 weight 0.002 (the paper's 0.008 barely moved
-# toy faces in 30-60 steps: oracle success 0.14-0.28 vs 0.86; docs/text-editing.md).
-TEXT_OPTIMIZE = {"steps": 60, "lr": 0.1, "l2": 0.002}
 PHOTO_METHODS = ("encoder", "optimize", "hybrid")
 PHOTO_STEPS = {"optimize": 200, "hybrid": 50}  # the app's default steps: hybrid a quarter of optimize (benchmarked)
 MAX_INVERSION_STEPS = 1000     # the StyleGAN2 projector's full run
@@ -196,11 +192,8 @@ class Studio:
     def _synthesize(self, ws: np.ndarray, s_offset: np.ndarray | None = None) -> torch.Tensor:
         """(1, 3, H, W) in [-1, 1] of one code, with the generator's constant noise; s_offset: added to its styles."""
         ws = torch.from_numpy(np.asarray(ws, np.float32))[None].to(self.device)
-        if s_offset is None:
-            return self.G.synthesize(ws, noise_mode="const")
-        from .styleclip import add_style_offset
-        offset = torch.from_numpy(np.asarray(s_offset, np.float32))
-        return self.G.synthesize_styles(add_style_offset(self.G, self.G.ws_to_styles(ws), offset), noise_mode="const")
+        offset = None if s_offset is None else torch.from_numpy(np.asarray(s_offset, np.float32))
+        return render_with_offset(self.G, ws, offset)
 
     def render(self, ws: np.ndarray, s_offset: np.ndarray | None = None) -> Image.Image:
         from .utils import to_uint8
@@ -297,9 +290,9 @@ class Studio:
         """StyleCLIP latent optimisation (W+; StyleCLIP Sec. 4, docs/methods.md) of the current code towards
         `target`, early-stopping when the loss stops improving; progress(step, steps, losses) after every step.
         region: keep the edit inside one of linkgan.styleclip.EDIT_REGIONS (its region-content term replaces the
-        latent L2: REGION_OPTIMIZE);
-        None or "anywhere": the paper's loss (TEXT_OPTIMIZE). steps: None for the setting's own."""
-        from .styleclip import EDIT_REGIONS, REGION_OPTIMIZE, optimize_latent, region_optimize_args
+        latent L2); None or "anywhere": the paper's loss. Settings not given: linkgan.styleclip.TEXT_EDIT_DEFAULTS
+        (steps None: the setting's own)."""
+        from .styleclip import EDIT_REGIONS, edit_optimize, optimize_settings
 
         target = _check_text("target text", target, TYPE_TARGET)
         if region is not None and not isinstance(region, str):
@@ -309,18 +302,17 @@ class Studio:
         if region is not None and region not in EDIT_REGIONS:
             raise StudioError(f"unknown region {str(region)[:40]!r}: choose anywhere or one of "
                               f"{', '.join(EDIT_REGIONS)}")
-        setting = TEXT_OPTIMIZE if region is None else REGION_OPTIMIZE
-        steps = _check_number("steps", setting["steps"] if steps is None else steps, 1, 300, integer=True)
+        steps = optimize_settings(region)["steps"] if steps is None else steps
+        steps = _check_number("steps", steps, 1, 300, integer=True)
         try:
             emb = self.clip.text_embedding(target)
         except ValueError as e:                       # empty after tokenising, or longer than the context
             raise StudioError(str(e)) from None
         key = ["optimize", target]
         ws_src = torch.from_numpy(self._start_state(session, "text", key)[0])[None].to(self.device)
-        loss = ({"lr": setting["lr"], "l2": setting["l2"]} if region is None
-                else region_optimize_args(region, self._part_segmenter()))
-        res = optimize_latent(self.G, self.clip, ws_src, emb, steps=steps, patience=max(10, steps // 4),
-                              progress=progress, should_stop=should_stop, **loss)
+        res = edit_optimize(self.G, self.clip, ws_src, emb, region=region, steps=steps, progress=progress,
+                            segmenter=self._part_segmenter() if region is not None else None,
+                            should_stop=should_stop)
         params = {"method": "optimize", "target": target, **({"region": region} if region else {}),
                   "steps": res.steps, "stopped": res.stopped or "end",
                   "clip_loss": round(res.history[-1]["clip"], 4) if res.history else None}
@@ -365,8 +357,9 @@ class Studio:
         """{mapper name: the text it was trained for} of the shipped mappers."""
         return {n: self._mapper(n).config.prompt or n for n in self.mapper_names()}
 
-    def text_mapper(self, session: dict, prompt: str, strength=0.1) -> dict:
+    def text_mapper(self, session: dict, prompt: str, strength=TEXT_EDIT_DEFAULTS.mapper_strength) -> dict:
         """StyleCLIP latent mapper: ws + strength * M(ws) with the shipped mapper of `prompt` (its text or name)."""
+        from .styleclip import edit_mapper
         prompts = self.mapper_prompts()
         if not prompts:
             raise StudioError(f"no latent mappers are shipped for {self.name}: train one with python "
@@ -381,9 +374,23 @@ class Studio:
         key = ["mapper", name]
         ws = torch.from_numpy(self._start_state(session, "text", key)[0])[None].to(self.device)
         with torch.no_grad():
-            edited = self._mapper(name).edit(ws, strength)[0].cpu().numpy()
+            edited = edit_mapper(self._mapper(name), ws, strength)[0].cpu().numpy()
         params = {"method": "mapper", "mapper": name, "prompt": prompts[name], "strength": strength}
         return self._push(session, "text", key, params, edited)
+
+    def _tuned_presets(self) -> dict:
+        """{name: linkgan.styleclip.GlobalPreset} of this generator's zoo, exactly as tuned; {} when none are shipped."""
+        from .styleclip import PROMPTS_FILE, tuned_presets
+        path = self.styleclip_dir / PROMPTS_FILE
+        if not path.is_file():
+            return {}
+        try:
+            presets = tuned_presets(self.name, path)
+            for p in presets.values():
+                _check_number("a tuned alpha", p.alpha, -MAX_ALPHA, MAX_ALPHA)
+        except (ValueError, TypeError) as e:          # StudioError is a ValueError
+            raise StudioError(f"{path}: {e}" if str(path) not in str(e) else str(e)) from None
+        return presets
 
     def global_presets(self) -> dict[str, dict]:
         """The tuned global-direction edits of this generator's zoo (global_prompts.json, written by
@@ -391,26 +398,13 @@ class Studio:
         "min_channels"}}; a neutral may list alternatives (CLIP picks the one it reads in the face). beta is rounded up
         to 0.01 (the app's slider step) and min_channels is the tuned number of channels, so the automatic beta moves
         exactly the tuned channels. {} when none are shipped."""
-        from .styleclip import PROMPTS_FILE, load_global_settings
-        path = self.styleclip_dir / PROMPTS_FILE
-        if not path.is_file():
-            return {}
-        presets = {}
-        try:
-            settings = load_global_settings(self.name, path)
-            for p in settings["prompts"].values():
-                neutral = str(p.get("neutral") or settings.get("neutral") or "a face")
-                k, alpha, beta = int(p.get("channels") or 0), float(p["alpha"]), float(p["beta"])
-                _check_number("a tuned alpha", alpha, -MAX_ALPHA, MAX_ALPHA)
-                presets[str(p["target"])] = {"neutral": neutral, "alpha": alpha, "min_channels": k,
-                                             "beta": min(1.0, math.ceil(beta * 100) / 100) if k else round(beta, 2)}
-        except (ValueError, TypeError) as e:          # StudioError is a ValueError
-            raise StudioError(f"{path}: {e}" if str(path) not in str(e) else str(e)) from None
-        return presets
+        return {p.target: {"neutral": p.neutral, "alpha": p.alpha, "min_channels": p.min_channels,
+                           "beta": min(1.0, math.ceil(p.beta * 100) / 100) if p.min_channels else round(p.beta, 2)}
+                for p in self._tuned_presets().values()}
 
     def _directions(self):
         if self._styleclip["directions"] is None:
-            from .styleclip import DIRECTIONS_FILE, GlobalDirections, edit_channels
+            from .styleclip import DIRECTIONS_FILE, GlobalDirections
             path = self.styleclip_dir / DIRECTIONS_FILE
             if not path.is_file():
                 raise StudioError(f"no global directions are shipped for {self.name}: compute them with python "
@@ -424,46 +418,49 @@ class Studio:
             self._styleclip["directions"] = dirs
         return self._styleclip["directions"]
 
-    def text_global(self, session: dict, target: str, neutral: str = "a face", alpha=4.0, beta=0.15,
-                    min_channels=0) -> dict:
+    def text_global(self, session: dict, target: str, neutral: str | None = None, alpha=None, beta=None,
+                    min_channels=None) -> dict:
         """StyleCLIP global direction: s' = s + alpha * delta_s for the channels whose relevance to
         (target - neutral) is at least beta; a neutral "a | b | c" lists alternatives, and the one CLIP reads in the
         face as it is before this edit is used (reported as "neutral_read"). min_channels > 0: the automatic beta,
-        lowered until at least that many channels move. Kept as a style offset that later edits carry along."""
-        texts = {"target": _check_text("target text", target, f"the target text is empty: {TYPE_TARGET}"),
-                 "neutral": _check_text("neutral text", neutral, "the neutral text is empty: describe the face as it "
-                                                                 "is, e.g. 'a face'")}
-        alpha = _check_number("alpha", alpha, -MAX_ALPHA, MAX_ALPHA)
-        beta = _check_number("beta", beta, 0.0, 1.0)
-        from .styleclip import flatten_styles
-        dirs = self._directions()
-        min_channels = _check_number("min_channels", min_channels, 0, dirs.fs3.shape[0], integer=True)
-        key = ["global", texts["target"], texts["neutral"]]
-        ws, start = self._start_state(session, "text", key)
-        from .styleclip import neutral_choices, pick_neutrals
-        try:
-            choices = neutral_choices(texts["neutral"])
-            neutral = choices[0]
-            if len(choices) > 1:        # alternatives: the one CLIP reads in the face as it is before this edit
-                neutral = pick_neutrals(self.clip, self._synthesize(ws, start), texts["neutral"])[0]
-                if neutral == texts["target"]:
-                    raise StudioError(f"CLIP already reads this face as {neutral!r}: nothing to move towards. To push "
-                                      f"further, use a neutral text that does not describe the target, e.g. 'a face'")
-            delta_t = self.clip.text_direction(neutral, texts["target"])
+        lowered until at least that many channels move. Settings not given: the tuned preset of `target` when the zoo
+        has one, else linkgan.styleclip.TEXT_EDIT_DEFAULTS. Kept as a style offset that later edits carry along."""
+        from .styleclip import edit_global, global_settings
+
+        target = _check_text("target text", target, f"the target text is empty: {TYPE_TARGET}")
+        given = {"neutral": neutral, "alpha": alpha, "beta": beta, "min_channels": min_channels}
+        try:                          # a broken presets file leaves the table's defaults (global_presets says why)
+            presets = self._tuned_presets() if None in given.values() else {}
         except StudioError:
-            raise
+            presets = {}
+        settings = global_settings(target, presets, **given)
+        neutral = _check_text("neutral text", settings["neutral"], "the neutral text is empty: describe the face as "
+                                                                   "it is, e.g. 'a face'")
+        alpha = _check_number("alpha", settings["alpha"], -MAX_ALPHA, MAX_ALPHA)
+        beta = _check_number("beta", settings["beta"], 0.0, 1.0)
+        dirs = self._directions()
+        min_channels = _check_number("min_channels", settings["min_channels"], 0, dirs.fs3.shape[0], integer=True)
+        key = ["global", target, neutral]
+        ws, start = self._start_state(session, "text", key)
+        start_t = None if start is None else torch.from_numpy(np.asarray(start, np.float32)).to(self.device)
+        try:
+            res = edit_global(self.G, self.clip, dirs, torch.from_numpy(ws)[None].to(self.device), target,
+                              neutral=neutral, alpha=alpha, beta=beta, min_channels=min_channels, s_offset=start_t)
         except ValueError as e:       # an empty alternative, empty after tokenising, too long, or target == neutral
             raise StudioError(str(e)) from None
-        zeros = {name: torch.zeros(1, c) for name, c in dirs.channels}
-        e = dirs.edit(zeros, delta_t, alpha, beta, min_channels=min_channels or None)
+        read = res.neutrals[0]
+        e = res.edit_of(0)
+        if e is None:                 # alternatives, and CLIP reads the face as the target already
+            raise StudioError(f"CLIP already reads this face as {read!r}: nothing to move towards. To push "
+                              f"further, use a neutral text that does not describe the target, e.g. 'a face'")
         if e.num_channels == 0:
-            top = float(dirs.relevance(delta_t).abs().max())
+            top = float(dirs.relevance(self.clip.text_direction(read, target)).abs().max())
             raise StudioError(f"beta {beta:g} is above the relevance of every channel (largest {top:.3f}): "
                               f"lower beta, or set a minimum number of channels (automatic beta)")
-        delta = flatten_styles(self.G, e.styles)[0].numpy()
+        delta = res.offset[0].cpu().numpy()
         s_offset = delta if start is None else np.asarray(start, np.float32) + delta
-        params = {"method": "global", "target": texts["target"], "neutral": texts["neutral"],
-                  **({"neutral_read": neutral} if neutral != texts["neutral"] else {}), "alpha": alpha,
+        params = {"method": "global", "target": target, "neutral": neutral,
+                  **({"neutral_read": read} if read != neutral else {}), "alpha": alpha,
                   "beta": round(e.beta, 4), "channels": e.num_channels,
                   **({"min_channels": min_channels} if min_channels else {})}
         return self._push(session, "text", key, params, ws, s_offset=s_offset)
@@ -484,16 +481,9 @@ class Studio:
             dirs = compute_directions(method, self.G)         # unnamed: sliders read "comp 3"
         except ValueError as e:
             raise StudioError(f"{EXPLORE_METHODS[method]}: the shipped file cannot be read ({e})") from None
-        sizes = dict(self._edit_channels())
-        fits = (all(n in sizes and c < sizes[n] for n, c in dirs.channels) if dirs.space == "s" else
-                dirs.vectors.shape[1] == self.G.config.w_dim and max(max(r) for r in dirs.rows) < self.G.num_ws)
-        if not fits or len(dirs) == 0:
+        if not dirs.fits(self.G):
             raise StudioError(f"{EXPLORE_METHODS[method]}: the shipped directions were computed for another generator")
         return dirs
-
-    def _edit_channels(self) -> list[tuple[str, int]]:
-        from .styleclip import edit_channels
-        return edit_channels(self.G)
 
     def _explore_dirs(self, method):
         """Loaded (or computed) once per method; later calls, from any user, reuse them read-only."""
@@ -558,19 +548,9 @@ class Studio:
             if session["edits"] and session["edits"][-1]["key"] == key:
                 session["edits"].pop()
             return session
-        with torch.no_grad():
-            if dirs.space == "s":
-                styles = {name: torch.zeros(1, c) for name, c in self._edit_channels()}
-                for i, a in strengths.items():
-                    styles = dirs.apply(styles, i, a)
-                from .styleclip import flatten_styles
-                delta = flatten_styles(self.G, styles)[0].numpy()
-                offset = delta if offset is None else np.asarray(offset, np.float32) + delta
-            else:
-                code = torch.from_numpy(ws)[None]
-                for i, a in strengths.items():
-                    code = dirs.apply(code, i, a)
-                ws = code[0].numpy()
+        start = None if offset is None else torch.from_numpy(np.asarray(offset, np.float32))
+        code, moved = dirs.move(self.G, torch.from_numpy(ws)[None], strengths, start)
+        ws, offset = code[0].numpy(), None if moved is None else moved.numpy()
         params = {"method": method, "strengths": {str(i): a for i, a in strengths.items()}}
         return self._push(session, "explore", key, params, ws, s_offset=offset if dirs.space == "s" else None)
 
@@ -697,10 +677,9 @@ class Studio:
     def load_latent(self, data: bytes) -> dict:
         """A session from save_latent's bytes (the image is reproduced exactly); a file that is damaged, hostile or
         saved for another generator raises StudioError before anything large is unpacked."""
-        from .styleclip import edit_channels
         try:
             f = read_latent(data, ws_shape=(self.G.num_ws, self.G.config.w_dim), generator=self.name,
-                            offset_size=sum(c for _, c in edit_channels(self.G)))
+                            offset_size=offset_size(self.G))
         except LatentFileError as e:
             raise StudioError(f"not a latent file saved by LinkGAN Studio for this generator: {e}") from None
         meta = f["meta"]

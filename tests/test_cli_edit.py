@@ -216,3 +216,37 @@ def test_tune_directions_check_scores_the_saved_settings_on_the_faces_asked_for(
     expected = score(123)
     assert report["prompts"]["blond_hair"] == expected != score(7)     # these faces, these settings
     assert report["passing"].startswith(f"{int(passes(expected))}/2")
+
+
+def test_the_command_line_and_the_app_make_the_same_edit(zoo, tmp_path, capsys):
+    """One edit path: a command-line edit and the app's (Studio) with the same settings give the same image, the
+    defaults and a tuned preset's settings included."""
+    from linkgan.studio import Studio
+
+    studio = Studio(Generator.from_pretrained(zoo / "gen"), name=str(zoo / "gen"), clip=str(zoo / "clip"))
+    s = studio.generate(3, 0.7)
+    cases = [(["--target", "a face with red hair"], lambda: studio.text_global(s, "a face with red hair")),
+             (["--preset", "blond_hair"], lambda: studio.text_global(s, "a face with blond hair")),
+             (["--method", "mapper", "--mapper", "blond_hair", "--strength", "0.2"],
+              lambda: studio.text_mapper(s, "blond_hair", 0.2)),
+             (["--method", "optimize", "--target", "a face with red hair", "--steps", "3"],
+              lambda: studio.text_optimize(s, "a face with red hair", 3))]
+    for args, app_edit in cases:
+        out = tmp_path / "cli.png"
+        code, _, err = run(["edit", "--seed", "3", "--model", str(zoo / "gen"), "--clip", str(zoo / "clip"),
+                            "--out", str(out), *args], capsys)
+        assert code == 0, err
+        edited = app_edit()
+        assert not np.array_equal(np.asarray(studio.image(edited)), np.asarray(studio.image(s)))
+        assert np.array_equal(read(out)[:, 16:], np.asarray(studio.image(edited))), args
+
+
+def test_unset_global_settings_come_from_the_tuned_preset_then_the_table():
+    from linkgan.styleclip import TEXT_EDIT_DEFAULTS as D, GlobalPreset, global_settings
+
+    presets = {"blond_hair": GlobalPreset("a face with blond hair", "a face | a man", 6.0, 0.3, 5)}
+    tuned = global_settings("a face with blond hair", presets, alpha=2.0)
+    assert tuned == {"target": "a face with blond hair", "neutral": "a face | a man", "alpha": 2.0, "beta": 0.3,
+                     "min_channels": 5}
+    assert global_settings("a face with red hair", presets, min_channels=0) == {
+        "target": "a face with red hair", "neutral": D.neutral, "alpha": D.alpha, "beta": D.beta, "min_channels": 0}

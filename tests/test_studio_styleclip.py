@@ -104,7 +104,7 @@ def test_global_offset_is_carried_by_later_edits_and_saved(studio):
     (lambda st, s: st.text_global(s, "purple " * 200, "a face", 4, 0.1), "reads at most .* shorten it"),
     (lambda st, s: st.text_global(s, "a face", "a face", 4, 0.1), "give the same text embedding"),
     (lambda st, s: st.text_global(s, "a face with blond hair", "a face", 40, 0.1), "alpha must be between -20 and 20"),
-    (lambda st, s: st.text_global(s, "a face with blond hair", "a face", 4, 1.0), "above the relevance of every.*minimum number of channels"),
+    (lambda st, s: st.text_global(s, "a face with blond hair", "a face", 4, 1.0, 0), "above the relevance of every.*minimum number of channels"),
     (lambda st, s: st.text_mapper(st.new_session(), MAPPER_PROMPT, 0.1), "no image yet"),
 ])
 def test_user_mistakes_get_clear_errors(studio, call, msg):

@@ -22,8 +22,7 @@ from tqdm import tqdm
 
 from training.script_args import add_model_args, command_line, load_models, parser
 from linkgan.oracle import AttributeOracle, edit_score
-from linkgan.studio import MAX_ALPHA
-from linkgan.styleclip import (PROMPTS_FILE, ZOO_PROMPTS, described_neutral, global_edit,
+from linkgan.styleclip import (MAX_ALPHA, PROMPTS_FILE, ZOO_PROMPTS, described_neutral, global_edit,
                                load_directions, load_global_settings, passes, seed_ws, styleclip_folder, tune_global)
 
 SEED0 = 8_000_000          # tuning faces: the benchmark's are 7_000_000.. (benchmarks/styleclip.py)
@@ -102,7 +101,7 @@ def main(argv=None) -> int:
     if unknown or not names or not alphas or not channels or a.seeds < 1:
         p.error(f"need zoo prompts ({', '.join(known)}; unknown: {unknown}), alphas, channels and --seeds >= 1")
     if max(abs(v) for v in alphas) > MAX_ALPHA:
-        p.error(f"--alphas must lie within +-{MAX_ALPHA:g}, the app's alpha slider (linkgan.studio.MAX_ALPHA)")
+        p.error(f"--alphas must lie within +-{MAX_ALPHA:g}, the app's alpha slider (linkgan.styleclip.MAX_ALPHA)")
     G, clip = load_models(a)
     device = next(G.parameters()).device
     dirs = load_directions(a.generator, a.directions)

@@ -13,8 +13,12 @@ from typing import Callable, Sequence
 
 import torch
 
+from ..styles import edit_channels, flatten_styles
+
 FORMAT_VERSION = 1
 METHODS = ("ganspace", "sefa", "interfacegan", "stylespace", "resefa")
+EDIT_STRENGTH = 2.0     # an edit's strength when none is given, in standard deviations: a clear change on every method
+                        # (directions are named by what changes at 3; the app's W sliders reach 5)
 
 
 @dataclass
@@ -90,6 +94,32 @@ class Directions:
             if self.space == "s":
                 return G.synthesize_styles(self.apply(G.ws_to_styles(ws), index, strength), noise_mode=noise_mode)
             return G.synthesize(self.apply(ws, index, strength), noise_mode=noise_mode)
+
+    def move(self, G, ws: torch.Tensor, strengths: dict[int, float],
+             s_offset: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """ws (B, num_ws, w_dim) moved strengths[k] units along each direction k at once (the app's Explore sliders,
+        the command line's edit). Space "w": (the moved ws, s_offset); space "s": (ws, s_offset plus the moved
+        channels as a flat style offset (N,), linkgan.styles), which renders with linkgan.styles.render_with_offset."""
+        with torch.no_grad():
+            if self.space == "s":
+                styles = {name: torch.zeros(1, c) for name, c in edit_channels(G)}
+                for k, strength in strengths.items():
+                    styles = self.apply(styles, k, strength)
+                delta = flatten_styles(G, styles)[0]                                  # (N,)
+                return ws, delta if s_offset is None else s_offset + delta.to(s_offset)
+            for k, strength in strengths.items():
+                ws = self.apply(ws, k, strength)
+            return ws, s_offset
+
+    def fits(self, G) -> bool:
+        """Whether there are directions and they were made for a generator of G's shape (its W width and rows, its
+        style channels)."""
+        if len(self) == 0:
+            return False
+        if self.space == "s":
+            sizes = dict(edit_channels(G))
+            return all(n in sizes and c < sizes[n] for n, c in self.channels)
+        return self.vectors.shape[1] == G.config.w_dim and max(max(r) for r in self.rows) < G.num_ws
 
     def _check_index(self, index: int) -> None:
         if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < len(self):

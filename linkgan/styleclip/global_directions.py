@@ -23,11 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from ..clip import CLIPAdapter
-
-
-def edit_channels(G) -> list[tuple[str, int]]:
-    """(layer name, channels) of every style an edit may touch: all modulated convs except ToRGB, synthesis order."""
-    return [(name, conv.in_ch) for name, conv, _ in G.synthesis.style_layers() if not name.endswith("torgb")]
+from ..styles import edit_channels, flatten_styles
 
 
 @dataclass
@@ -62,20 +58,6 @@ def compute_style_stats(G, n: int = 100_000, psi: float = 0.7, batch: int = 1000
     mean = {k: (s1[k] / n).float() for k in s1}
     std = {k: (s2[k] / n - (s1[k] / n).square()).clamp_min(0).sqrt().float() for k in s1}
     return StyleStats(mean=mean, std=std, n=n, psi=psi)
-
-
-def flatten_styles(G, per_layer: dict[str, torch.Tensor]) -> torch.Tensor:
-    """Per-layer styles ((C,) or (B, C)) of the edit channels -> one flat tensor ((N,) or (B, N)), synthesis order."""
-    return torch.cat([per_layer[name] for name, _ in edit_channels(G)], dim=-1)
-
-
-def add_style_offset(G, styles: dict[str, torch.Tensor], flat: torch.Tensor) -> dict[str, torch.Tensor]:
-    """styles (per layer (B, C)) + a flat offset (N,) over the edit channels (the layout of flatten_styles)."""
-    out, off = dict(styles), 0
-    for name, c in edit_channels(G):
-        out[name] = styles[name] + flat[off:off + c].to(styles[name])
-        off += c
-    return out
 
 
 def channel_relevance(G, clip: CLIPAdapter, stats: StyleStats, n_images: int = 100, *, psi: float = 0.7,
@@ -240,9 +222,10 @@ class GlobalDirections:
                              f"got {tuple(delta_t.shape)}")
         return self.fs3 @ delta_t.float().cpu()
 
-    def edit(self, styles: dict[str, torch.Tensor], delta_t: torch.Tensor, alpha: float = 4.1, beta: float = 0.15,
+    def edit(self, styles: dict[str, torch.Tensor], delta_t: torch.Tensor, alpha: float, beta: float,
              min_channels: int | None = None) -> GlobalEdit:
-        """s' = s + alpha * delta_s with delta_s = (R masked by |R| >= beta) / max|R| * std. min_channels: lower beta
+        """s' = s + alpha * delta_s with delta_s = (R masked by |R| >= beta) / max|R| * std (the project's defaults of
+        alpha, beta and min_channels: linkgan.styleclip.edits.TEXT_EDIT_DEFAULTS). min_channels: lower beta
         to the min_channels-th largest |R| when fewer channels pass (their GUI keeps > 20). A beta above every |R|
         (and no min_channels) changes nothing."""
         r = self.relevance(delta_t)

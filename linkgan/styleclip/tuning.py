@@ -4,12 +4,13 @@ judge of the edited images, the best cell kept. Used by training/tune_directions
 """
 from __future__ import annotations
 
-from functools import partial
 from typing import Callable, Sequence
 
 import torch
 
-from .global_directions import GlobalDirections, edit_from_neutrals, edit_neutral_text, neutral_choices, pick_neutrals
+from ..styles import render_with_offset
+from .edits import edit_global
+from .global_directions import GlobalDirections, edit_from_neutrals, neutral_choices, pick_neutrals
 
 Judge = Callable[[torch.Tensor, torch.Tensor], dict]   # (before, after) images -> {"success", "preservation", ...}
 BARS = {"success": 0.8, "preservation": 0.9}           # what counts as a good edit (the text-editing issue's bars)
@@ -19,11 +20,10 @@ BARS = {"success": 0.8, "preservation": 0.9}           # what counts as a good e
 def global_edit(G, dirs: GlobalDirections, clip, ws: torch.Tensor, target: str, alpha: float, beta: float,
                 min_channels: int | None = None, *, neutral: str = "a face") -> torch.Tensor:
     """Images (B, 3, H, W) of the W+ codes ws (B, num_ws, w_dim) after the global-direction edit neutral -> target
-    (neutral may list alternatives separated by '|': each face is edited from the one CLIP reads in it)."""
-    render = partial(G.synthesize_styles, noise_mode="const")
-    edited = edit_neutral_text(dirs, clip, G.ws_to_styles(ws), neutral, target, alpha, beta, min_channels,
-                               render=render)[0]
-    return render(edited)
+    (linkgan.styleclip.edits.edit_global, positional for the tuning grid's cells)."""
+    edit = edit_global(G, clip, dirs, ws, target, neutral=neutral, alpha=alpha, beta=beta,
+                       min_channels=min_channels or 0)
+    return render_with_offset(G, ws, edit.offset)
 
 
 def cell_value(cell: dict) -> float:

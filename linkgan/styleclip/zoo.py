@@ -57,10 +57,6 @@ ZOO_PROMPTS = (
     ZooPrompt("green_eyes", "a face with green eyes", "eye_color", "green", "eyes", 0.0, 20.0),
 )
 ZOO_MAPPER_GROUPS = ("fine",)
-# Latent optimisation kept inside a region (the benchmark's for the zoo's prompts, the app's when a region is chosen):
-# the region-content term in place of the latent L2, which held many faces at their colour (purple hair on 40
-# tuning faces 8,000,000..: success 0.31 with L2 0.002, 1.0 without; preservation 0.94 with the region term at 50).
-REGION_OPTIMIZE = {"steps": 100, "lr": 0.2, "l2": 0.0, "region_weight": 50.0}
 
 
 def described_neutral(attribute: str) -> str:
@@ -89,13 +85,6 @@ def region_content(region: str, segmenter=None, *, device=None) -> RegionContent
         segmenter = Segmenter.from_pretrained(DEFAULT_SEGMENTER, device=device).eval().requires_grad_(False)
     parts = EDIT_REGIONS.get(region) or [p for p in str(region).split(",") if p]
     return RegionContent(segmenter, parts)
-
-
-def region_optimize_args(region: str, segmenter=None, *, device=None) -> dict:
-    """optimize_latent's loss settings (lr, l2, id_weight, identity) for an edit kept inside `region`:
-    REGION_OPTIMIZE with region_content(region, segmenter) as the identity term."""
-    return {"lr": REGION_OPTIMIZE["lr"], "l2": REGION_OPTIMIZE["l2"], "id_weight": REGION_OPTIMIZE["region_weight"],
-            "identity": region_content(region, segmenter, device=device)}
 
 
 def styleclip_folder(generator: str | os.PathLike, *, checkpoints_dir: Path | None = None) -> Path:
