@@ -241,20 +241,9 @@ class ModelHubMixin:
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | os.PathLike, *, device: str | torch.device | None = None,
-                        checkpoints_dir: Path | None = None, revision: str | None = None,
-                        filename: str | None = None, **convert_options):
-        """`filename`: a rosinality/stylegan2-pytorch `.pt` file in Hub repo `name_or_path`, converted on the fly
-        and cached (`linkgan.convert.from_rosinality_hub`; `convert_options`: size, style_dim, n_mlp, ...)."""
-        if filename is not None:
-            from .convert import from_rosinality_hub
-            converted = from_rosinality_hub(str(name_or_path), filename, revision=revision, **convert_options)
-            sub = {"Generator": converted, "Discriminator": converted / "discriminator"}.get(cls.__name__)
-            if sub is None:
-                raise WeightsFormatError(f"a converted StyleGAN2 file holds a Generator and a Discriminator, "
-                                         f"not a {cls.__name__}")
-            return cls.from_pretrained(sub, device=device)
-        if convert_options:
-            raise TypeError(f"unexpected options {sorted(convert_options)} (they go with filename=...)")
+                        checkpoints_dir: Path | None = None, revision: str | None = None):
+        """A registered name, a local folder or a Hub repo id (`resolve`). Weights in another project's format are
+        converted to such a folder first (linkgan.convert, e.g. `from_rosinality_hub`)."""
         folder = resolve(name_or_path, checkpoints_dir=checkpoints_dir, revision=revision)
         meta = read_config(folder)
         if meta["model_type"] != cls.__name__:

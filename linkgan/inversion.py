@@ -13,8 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .runlog import Plateau
-from .styleclip.optimize import styleclip_lr
+from .runlog import Plateau, ramped_lr
 
 DEFAULT_STEPS = 1000         # StyleGAN2 projector
 HYBRID_FRACTION = 0.25       # hybrid: this fraction of DEFAULT_STEPS, starting from the encoder's code
@@ -135,7 +134,7 @@ def project(G, target: torch.Tensor, *, space: str = "w", steps: int = DEFAULT_S
             stopped = "cancelled"
             break
         t = step / steps
-        cur_lr = styleclip_lr(t, lr, rampdown=rampdown, rampup=rampup)
+        cur_lr = ramped_lr(t, lr, rampdown=rampdown, rampup=rampup)
         for group in opt.param_groups:
             group["lr"] = cur_lr
         scale = std * noise_factor * max(0.0, 1.0 - t / noise_ramp) ** 2
@@ -242,7 +241,7 @@ def load_code(path: str | os.PathLike, G) -> dict:
     """Read a latent file (linkgan.latentfile; also the older `invert` layout) for generator G: {"ws": tensor
     (1, num_ws, w_dim), "s_offset": (n,) tensor or None, "meta": dict}. Raises ValueError with a clear message."""
     from .latentfile import MAX_FILE_BYTES, LatentFileError, read_latent
-    from .styleclip.global_directions import edit_channels
+    from .styles import offset_size
 
     try:
         size = os.path.getsize(path)
@@ -255,7 +254,7 @@ def load_code(path: str | os.PathLike, G) -> dict:
     except OSError as e:
         raise ValueError(f"cannot read {os.fspath(path)}: {e.strerror or e}") from None
     try:
-        f = read_latent(data, ws_shape=(G.num_ws, G.config.w_dim), offset_size=sum(c for _, c in edit_channels(G)))
+        f = read_latent(data, ws_shape=(G.num_ws, G.config.w_dim), offset_size=offset_size(G))
     except LatentFileError as e:
         raise ValueError(f"{os.fspath(path)} is not a latent file for this generator: {e}") from None
     offset = None if f["s_offset"] is None else torch.from_numpy(f["s_offset"])

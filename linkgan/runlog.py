@@ -1,5 +1,6 @@
-"""Small pieces shared by the package's training loops (toy CLIP, attribute oracle): a run log that prints and
-appends to a file, the per-interval progress line, an atomic torch checkpoint, and the fp16 weight check."""
+"""Small pieces shared by the package's training and optimisation loops (toy CLIP, attribute oracle, the projector,
+StyleCLIP's optimisation): a run log that prints and appends to a file, the per-interval progress line, an atomic
+torch checkpoint, the fp16 weight check, early stopping and learning-rate schedules."""
 from __future__ import annotations
 
 import copy
@@ -82,3 +83,11 @@ def cosine_schedule(step: int, total: int, warmup: int, floor: float = 0.0) -> f
         return (step + 1) / warmup
     t = min(1.0, (step - warmup) / max(1, total - warmup))
     return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t))
+
+
+def ramped_lr(t: float, lr: float, *, rampdown: float = 0.25, rampup: float = 0.05) -> float:
+    """Learning rate at progress t in [0, 1]: linear warm-up over `rampup`, cosine ramp-down over the last `rampdown`
+    (the StyleGAN2 projector's schedule, Karras et al. 2020, Sec. 5; StyleCLIP's optimisation uses it too)."""
+    ramp = min(1.0, (1.0 - t) / rampdown) if rampdown > 0 else 1.0
+    ramp = 0.5 - 0.5 * math.cos(ramp * math.pi)
+    return lr * ramp * (min(1.0, t / rampup) if rampup > 0 else 1.0)

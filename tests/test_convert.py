@@ -350,10 +350,9 @@ def test_hub_file_is_converted_once_and_cached(state, hermetic, tmp_path, monkey
     stamp = (folder / "model.safetensors").stat().st_mtime_ns
     assert from_rosinality_hub("someowner/tiny-stylegan2", "tiny.pt", **OPTIONS) == folder       # cached
     assert (folder / "model.safetensors").stat().st_mtime_ns == stamp
-    # the same through from_pretrained: a repo id plus the file's name and the conversion options
-    G2 = Generator.from_pretrained("someowner/tiny-stylegan2", filename="tiny.pt", **OPTIONS)
-    assert all(torch.equal(a, b) for a, b in zip(G2.state_dict().values(), G.state_dict().values()))
-    assert Discriminator.from_pretrained("someowner/tiny-stylegan2", filename="tiny.pt", **OPTIONS).config.resolution == SIZE
+    # the generic loader knows no foreign format: conversion is linkgan.convert's, which hub.py does not import
+    with pytest.raises(TypeError):
+        Generator.from_pretrained("someowner/tiny-stylegan2", filename="tiny.pt", **OPTIONS)
     assert not [p for p in folder.parent.iterdir() if p.name.startswith(".converting")]
     with pytest.raises(WeightsNotFoundError, match="no 'tiny-missing.pt' in Hugging Face Hub repo "
                                                    "'someowner/tiny-stylegan2': LocalEntryNotFoundError"):

@@ -11,11 +11,11 @@ import torch
 
 from linkgan.clip import CLIPAdapter, clip_loss
 from linkgan.networks import Generator
+from linkgan.runlog import ramped_lr
 from linkgan.data import PART_LABELS
 from linkgan.styleclip import (PROMPTS_FILE, GlobalDirections, LatentMapper, MapperConfig, RegionContent,
                                channel_relevance, clip_identity, compute_style_stats, edit_channels, global_edit,
-                               load_global_settings, mapper_groups, optimize_latent, styleclip_lr, train_mapper,
-                               tune_global)
+                               load_global_settings, mapper_groups, optimize_latent, train_mapper, tune_global)
 from linkgan.styleclip.tuning import cell_value
 from test_clip import tiny_clip_model
 
@@ -40,11 +40,11 @@ def sample_ws(G, n=2, seed=0):
 # --- latent optimization --------------------------------------------------------------------------------
 
 def test_lr_schedule_matches_the_official_shape():
-    assert styleclip_lr(0.0, 0.1) == 0.0
-    assert abs(styleclip_lr(0.025, 0.1) - 0.05) < 1e-9             # half-way through the 5 % warm-up
-    assert styleclip_lr(0.5, 0.1) == pytest.approx(0.1)
-    assert styleclip_lr(0.875, 0.1) == pytest.approx(0.05)          # half-way down the last 25 %
-    assert styleclip_lr(1.0, 0.1) == pytest.approx(0.0)
+    assert ramped_lr(0.0, 0.1) == 0.0
+    assert abs(ramped_lr(0.025, 0.1) - 0.05) < 1e-9             # half-way through the 5 % warm-up
+    assert ramped_lr(0.5, 0.1) == pytest.approx(0.1)
+    assert ramped_lr(0.875, 0.1) == pytest.approx(0.05)          # half-way down the last 25 %
+    assert ramped_lr(1.0, 0.1) == pytest.approx(0.0)
 
 
 def test_optimization_reduces_the_clip_loss(G, clip):

@@ -15,7 +15,7 @@ from .global_directions import (GlobalDirections, GlobalEdit, StyleStats, channe
                                 edit_from_neutrals, edit_neutral_text, neutral_choices, pick_neutrals)
 from .identity import FeatureIdentity, RegionContent, clip_identity
 from .mapper import GROUPS, LatentMapper, MapperConfig, mapper_groups, train_mapper
-from .optimize import OptimizeResult, optimize_latent, styleclip_lr
+from .optimize import OptimizeResult, optimize_latent
 from .tuning import BARS, best_cell, global_edit, passes, tune_global
 from .zoo import (DIRECTIONS_FILE, EDIT_REGIONS, PROMPTS_FILE, ZOO_MAPPER_GROUPS, ZOO_PROMPTS, ZooPrompt,
                   described_neutral, load_directions, load_global_settings, load_mapper, region_content, region_mask,
@@ -32,5 +32,5 @@ __all__ = [
     "edit_mapper", "edit_neutral_text", "edit_optimize", "find_preset", "flatten_styles", "global_edit",
     "global_settings", "load_directions", "load_global_settings", "load_mapper", "load_styleclip_mapper",
     "mapper_groups", "neutral_choices", "optimize_latent", "optimize_settings", "passes", "pick_neutrals",
-    "region_content", "region_mask", "seed_ws", "styleclip_folder", "styleclip_lr", "train_mapper", "tune_global", "tuned_presets",
+    "region_content", "region_mask", "seed_ws", "styleclip_folder", "train_mapper", "tune_global", "tuned_presets",
 ]

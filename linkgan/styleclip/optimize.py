@@ -3,25 +3,19 @@ codes by gradient descent on
 
     D_CLIP(G(ws), t) + l2 * ||ws - ws_src||^2 + id * L_ID(G(ws), G(ws_src))
 
-with Adam, lr 0.1, a 5 % warm-up and a cosine ramp-down over the last 25 % (the official `get_lr`).
+with Adam, lr 0.1, a 5 % warm-up and a cosine ramp-down over the last 25 % (the official `get_lr`, the
+StyleGAN2 projector's schedule: linkgan.runlog.ramped_lr).
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Callable
 
 import torch
 
 from ..clip import CLIPAdapter, clip_loss
+from ..runlog import Plateau, ramped_lr
 from .identity import resolve_identity
-
-
-def styleclip_lr(t: float, lr: float, *, rampdown: float = 0.25, rampup: float = 0.05) -> float:
-    """Learning rate at progress t in [0, 1]: linear warm-up over `rampup`, cosine ramp-down over the last `rampdown`."""
-    ramp = min(1.0, (1.0 - t) / rampdown) if rampdown > 0 else 1.0
-    ramp = 0.5 - 0.5 * math.cos(ramp * math.pi)
-    return lr * ramp * (min(1.0, t / rampup) if rampup > 0 else 1.0)
 
 
 @dataclass
@@ -57,12 +51,12 @@ def optimize_latent(G, clip: CLIPAdapter, ws_src: torch.Tensor, text: str | torc
     ws = ws_src.clone().requires_grad_(True)
     opt = torch.optim.Adam([ws], lr=lr)
     history: list[dict] = []
-    best, since_best, stopped = math.inf, 0, ""
+    plateau, stopped = Plateau(patience, min_delta), ""
     for step in range(steps):
         if should_stop is not None and should_stop():
             stopped = "cancelled"
             break
-        cur_lr = styleclip_lr(step / steps, lr, rampdown=rampdown, rampup=rampup)
+        cur_lr = ramped_lr(step / steps, lr, rampdown=rampdown, rampup=rampup)
         for group in opt.param_groups:
             group["lr"] = cur_lr
         img = G.synthesize(ws, noise_mode=noise_mode)                        # (B, 3, H, W)
@@ -78,13 +72,9 @@ def optimize_latent(G, clip: CLIPAdapter, ws_src: torch.Tensor, text: str | torc
         history.append(rec)
         if progress is not None:
             progress(step + 1, steps, rec)
-        if rec["loss"] < best - min_delta:
-            best, since_best = rec["loss"], 0
-        else:
-            since_best += 1
-            if patience is not None and since_best >= patience:
-                stopped = "early"
-                break
+        if plateau.update(rec["loss"]):
+            stopped = "early"
+            break
     with torch.no_grad():
         ws_out = ws.detach()
         img = G.synthesize(ws_out, noise_mode=noise_mode)
