@@ -32,7 +32,7 @@ _EXPORTS = {
     "Directions": "directions", "compute_directions": "directions", "load_zoo_directions": "directions",
     "name_directions": "directions",
     # inversion
-    "project": "inversion", "invert": "inversion", "Encoder": "encoder", "load_photo": "photos",
+    "project": "inversion", "invert": "inversion", "ProjectConfig": "inversion", "MapperTrainConfig": "styleclip", "Encoder": "encoder", "load_photo": "photos",
     # models that read images
     "Segmenter": "segmenter", "AttributeOracle": "oracle", "edit_score": "oracle",
     # the toy-faces domain

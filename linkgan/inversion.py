@@ -13,21 +13,54 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .config import replace_settings
 from .runlog import Plateau, ramped_lr
 
 DEFAULT_STEPS = 1000         # StyleGAN2 projector
-HYBRID_FRACTION = 0.25       # hybrid: this fraction of DEFAULT_STEPS, starting from the encoder's code
-# Hybrid's own projector settings (project choice; the paper runs the projector from w_avg only). The encoder's
-# code is W+ and already close, so hybrid refines it in W+ (averaging it to W throws that away), without the
-# latent noise (there to escape w_avg's basin); a spread penalty keeps the rows near their mean, where the links
-# hold. 50 steps on held-out faces: space and noise chosen on seeds 10^9 + 0..9 (W, the projector's settings:
-# 19.3 dB on 0..24; W+: 22.9; W+ without noise: 23.2); the spread weight on seeds 10^9 + 50000..50024 (lD).
-# The lr, re-chosen for toyfaces64-linked (lL), whose links are tighter on sampled codes (ratio 0.060): on seeds
-# 10^9 + 0..19, PSNR / LinkGAN mse_out / mse_in of the hybrid's codes (optimize in W, 200 steps: 20.62 / 0.159;
-# the encoder alone: 18.64 / 0.114): lr 0.2: 21.57 / 0.148; 0.1: 20.49 / 0.110 with spread 0.3; 0.05: 21.24 /
-# 0.121; 0.03: 20.96 / 0.113; 0.02: 20.71 / 0.112 (spread 0.1). A small lr stays near the encoder's code, which is
-# as local as the links allow, and still gains 2.3 dB over it.
-HYBRID_DEFAULTS = {"space": "w+", "lr": 0.03, "noise_factor": 0.0, "spread_weight": 0.1}
+
+
+@dataclass(frozen=True)
+class ProjectOptim:
+    """How the projector searches (StyleGAN2 projector's settings unless said otherwise)."""
+    space: str = "w"              # "w": one w per image, broadcast (edits best; links live in W); "w+": one per layer
+    steps: int = DEFAULT_STEPS    # Adam steps
+    lr: float = 0.1               # peak learning rate
+    rampup: float = 0.05          # linear warm-up over this share of the steps ...
+    rampdown: float = 0.25        # ... and a cosine ramp-down over the last share (linkgan.runlog.ramped_lr)
+    noise_factor: float = 0.05    # latent noise of noise_factor * W's spread at the start (0: none), fading out
+    noise_ramp: float = 0.75      # (quadratically) by this share of the steps: it helps escape w_avg's basin
+    optimize_noise: bool = True   # fit the noise maps too; False keeps G's constant ones (the code alone is the image)
+    patience: int | None = None   # stop once the loss has not improved by min_delta for this many steps (None: never)
+    min_delta: float = 1e-4
+    seed: int = 0                 # of the starting noise maps and of the latent noise
+
+
+@dataclass(frozen=True)
+class ProjectLoss:
+    """loss = lpips_weight * LPIPS + mse_weight * MSE + noise_reg_weight * noise_regularizer + spread_weight * spread."""
+    lpips_weight: float = 1.0     # the perceptual term (when an LPIPS is given)
+    mse_weight: float = 1.0
+    noise_reg_weight: float = 1e5   # StyleGAN2 Sec. 5: keeps the fitted noise maps noise-like
+    spread_weight: float = 0.0    # W+ only: the rows' mean squared distance from their mean row, in units of W's
+                                  # variance (e4e's idea of keeping W+ codes near W, where links and edits were trained)
+
+
+@dataclass(frozen=True)
+class ProjectConfig:
+    optim: ProjectOptim = field(default_factory=ProjectOptim)
+    loss: ProjectLoss = field(default_factory=ProjectLoss)
+
+    def replace(self, **settings) -> "ProjectConfig":
+        """A copy with settings changed by name, e.g. replace(steps=200, spread_weight=0.1)."""
+        return replace_settings(self, **settings)
+
+
+# Hybrid's own settings (project choices; the paper runs the projector from w_avg only): a quarter of the steps,
+# starting from the encoder's code, which is W+ and already close, so it is refined in W+ (averaging it to W throws
+# that away), without the latent noise (there to escape w_avg's basin), with a spread penalty that keeps the rows
+# near their mean, where the links hold, and a small lr that stays near the encoder's code. The measurements behind
+# each choice: docs/inversion.md.
+HYBRID = ProjectConfig().replace(steps=DEFAULT_STEPS // 4, space="w+", lr=0.03, noise_factor=0.0, spread_weight=0.1)
 
 
 @dataclass
@@ -76,28 +109,23 @@ def _resolve_lpips(lpips, device):
     return lpips
 
 
-def project(G, target: torch.Tensor, *, space: str = "w", steps: int = DEFAULT_STEPS, lr: float = 0.1,
-            lpips=None, lpips_weight: float = 1.0, mse_weight: float = 1.0, noise_reg_weight: float = 1e5,
-            noise_factor: float = 0.05, noise_ramp: float = 0.75, rampup: float = 0.05, rampdown: float = 0.25,
-            optimize_noise: bool = True, init_ws: torch.Tensor | None = None, w_std_value: float | None = None,
-            spread_weight: float = 0.0,
-            patience: int | None = None, min_delta: float = 1e-4,
+def project(G, target: torch.Tensor, config: ProjectConfig | None = None, *, lpips=None,
+            init_ws: torch.Tensor | None = None, w_std_value: float | None = None,
             callback: Callable[[int, float, torch.Tensor | None], None] | None = None, image_every: int = 0,
-            should_stop: Callable[[], bool] | None = None, seed: int = 0) -> InversionResult:
-    """Fit codes to target images (B, 3, R, R) in [-1, 1] by Adam (StyleGAN2 projector recipe).
+            should_stop: Callable[[], bool] | None = None, **settings) -> InversionResult:
+    """Fit codes to target images (B, 3, R, R) in [-1, 1] by Adam (StyleGAN2 projector recipe), with `config`
+    (default ProjectConfig()) and any of its settings changed by name in `settings` (steps=..., space=...).
 
-    space: "w" (one w per image, broadcast: best for edits; links live in W) or "w+" (one w per layer).
     lpips: an LPIPS-like module (x, y) -> (B,), "vgg"/"alex" (loaded with linkgan.perceptual.load_lpips), or None
-    (no perceptual term). loss = lpips_weight * LPIPS + mse_weight * MSE + noise_reg_weight * noise_regularizer
-    + spread_weight * spread, where spread (W+ only) is the rows' mean squared distance from their mean row in units
-    of W's variance (e4e's idea of keeping W+ codes near W, where links and edits were trained).
-    Starts at init_ws (B, num_ws | -, w_dim; its mean row for "w") or G.w_avg; latent noise of noise_factor * w-std
-    fades out (quadratically) by noise_ramp of the steps; lr warms up over `rampup` and ramps down (cosine) over the
-    last `rampdown`. Noise maps start random, are optimised and renormalised after every step.
-    patience: stop when the loss has not improved by min_delta for that many steps (None: never).
+    (no perceptual term). Starts at init_ws (B, num_ws | -, w_dim; its mean row for "w") or G.w_avg; w_std_value:
+    W's spread if known (else measured when the latent noise or the spread penalty needs it). Noise maps start
+    random, are optimised and renormalised after every step.
     callback(step, loss, image): after every step; image is G's current output every `image_every` steps and at
     the last step (else None). should_stop(): polled before every step; True ends the run with the codes so far.
     """
+    cfg = (config or ProjectConfig()).replace(**settings)
+    o, w = cfg.optim, cfg.loss
+    space, steps = o.space, o.steps
     if space not in ("w", "w+"):
         raise ValueError(f"space must be 'w' or 'w+', got {space!r}")
     if steps < 0:
@@ -109,8 +137,8 @@ def project(G, target: torch.Tensor, *, space: str = "w", steps: int = DEFAULT_S
     target = target.detach().to(device, torch.float32)
     b, num_ws = target.shape[0], G.num_ws
     lpips = _resolve_lpips(lpips, device)
-    gen = torch.Generator(device="cpu").manual_seed(seed)
-    need_std = noise_factor > 0 or (spread_weight > 0 and space == "w+")
+    gen = torch.Generator(device="cpu").manual_seed(o.seed)
+    need_std = o.noise_factor > 0 or (w.spread_weight > 0 and space == "w+")
     std = w_std(G) if w_std_value is None and need_std else (w_std_value or 0.0)
 
     if init_ws is None:
@@ -120,34 +148,34 @@ def project(G, target: torch.Tensor, *, space: str = "w", steps: int = DEFAULT_S
         start = start.unsqueeze(1).expand(-1, num_ws, -1) if start.ndim == 2 else start
     start = start.mean(dim=1, keepdim=True) if space == "w" else start
     latent = start.clone().requires_grad_(True)                     # (B, 1 | num_ws, w_dim)
-    use_noise = bool(G.config.noise) and optimize_noise
+    use_noise = bool(G.config.noise) and o.optimize_noise
     noise = [torch.randn(b, 1, s, s, generator=gen).to(device).requires_grad_(use_noise)
              for s in G.synthesis.noise_sizes]
     if not use_noise:
         noise = [n.expand(b, -1, -1, -1) for n in G.synthesis.noises("const", b)]
-    opt = torch.optim.Adam([latent] + (noise if use_noise else []), lr=lr, betas=(0.9, 0.999))
+    opt = torch.optim.Adam([latent] + (noise if use_noise else []), lr=o.lr, betas=(0.9, 0.999))
 
     losses: list[dict] = []
-    plateau, stopped = Plateau(patience, min_delta), ""
+    plateau, stopped = Plateau(o.patience, o.min_delta), ""
     for step in range(steps):
         if should_stop is not None and should_stop():
             stopped = "cancelled"
             break
         t = step / steps
-        cur_lr = ramped_lr(t, lr, rampdown=rampdown, rampup=rampup)
+        cur_lr = ramped_lr(t, o.lr, rampdown=o.rampdown, rampup=o.rampup)
         for group in opt.param_groups:
             group["lr"] = cur_lr
-        scale = std * noise_factor * max(0.0, 1.0 - t / noise_ramp) ** 2
+        scale = std * o.noise_factor * max(0.0, 1.0 - t / o.noise_ramp) ** 2
         w_noise = torch.randn(latent.shape, generator=gen).to(device) * scale
         ws = (latent + w_noise).expand(-1, num_ws, -1)
         img = G.synthesize(ws, noise=noise)                          # (B, 3, R, R)
         l_mse = (img - target).square().mean(dim=(1, 2, 3))          # (B,)
-        l_lpips = lpips(img, target) if lpips is not None and lpips_weight else torch.zeros_like(l_mse)
+        l_lpips = lpips(img, target) if lpips is not None and w.lpips_weight else torch.zeros_like(l_mse)
         l_reg = noise_regularizer(noise) if use_noise else torch.zeros_like(l_mse)
-        loss = lpips_weight * l_lpips + mse_weight * l_mse + noise_reg_weight * l_reg   # (B,)
-        if spread_weight > 0 and space == "w+":
+        loss = w.lpips_weight * l_lpips + w.mse_weight * l_mse + w.noise_reg_weight * l_reg   # (B,)
+        if w.spread_weight > 0 and space == "w+":
             spread = (latent - latent.mean(1, keepdim=True)).square().sum(2).mean(1) / std ** 2
-            loss = loss + spread_weight * spread
+            loss = loss + w.spread_weight * spread
         opt.zero_grad(set_to_none=True)
         loss.sum().backward()                                        # per-image gradients stay independent
         opt.step()
@@ -186,15 +214,13 @@ def _fit_size(G, image: torch.Tensor) -> torch.Tensor:
 
 
 def invert(G, image: torch.Tensor, *, method: str = "hybrid", encoder=None, steps: int | None = None,
-           space: str | None = None, lpips="vgg", hybrid_fraction: float = HYBRID_FRACTION,
-           **project_kw) -> InversionResult:
+           space: str | None = None, lpips="vgg", config: ProjectConfig | None = None, **project_kw) -> InversionResult:
     """Invert images (B, 3, H, W) in [-1, 1] (resized to G's resolution) into G's latent space.
 
-    method: "encoder" (one forward pass of `encoder`; its W+ code, near W), "optimize" (`project` from w_avg,
-    `steps` default 1000), "hybrid" (`project` from the encoder's code; steps default hybrid_fraction * 1000).
-    space, lpips and project_kw go to `project`; space None is "w" for optimize (codes that edit best) and
-    HYBRID_DEFAULTS (W+ with a spread penalty, no latent noise, lr 0.03) for hybrid, each overridable. For "encoder", noise maps are G's
-    constant ones.
+    method: "encoder" (one forward pass of `encoder`; its W+ code, near W), "optimize" (`project` from w_avg with
+    `config`, default ProjectConfig(): the projector in W) or "hybrid" (`project` from the encoder's code with
+    `config`, default HYBRID). steps / space None keep the config's. lpips and project_kw (settings by name, callback,
+    should_stop, ...) go to `project`. For "encoder", noise maps are G's constant ones.
     """
     if method not in ("encoder", "optimize", "hybrid"):
         raise ValueError(f"method must be 'encoder', 'optimize' or 'hybrid', got {method!r}")
@@ -210,12 +236,9 @@ def invert(G, image: torch.Tensor, *, method: str = "hybrid", encoder=None, step
             noise = [n.expand(x.shape[0], -1, -1, -1).clone() for n in G.synthesis.noises("const", x.shape[0])]
             images = G.synthesize(init, noise=noise)
         return InversionResult(ws=init, noise=noise, images=images, method="encoder", space="w+")
-    if steps is None:
-        steps = DEFAULT_STEPS if method == "optimize" else max(1, round(hybrid_fraction * DEFAULT_STEPS))
-    kw = {**HYBRID_DEFAULTS, **project_kw} if method == "hybrid" else dict(project_kw, space="w")
-    if space is not None:
-        kw["space"] = space
-    res = project(G, x, steps=steps, lpips=lpips, init_ws=init, **kw)
+    config = config or (HYBRID if method == "hybrid" else ProjectConfig())
+    given = {k: v for k, v in (("steps", steps), ("space", space)) if v is not None}
+    res = project(G, x, config, lpips=lpips, init_ws=init, **given, **project_kw)
     res.method = method
     return res
 

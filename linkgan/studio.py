@@ -628,7 +628,7 @@ class Studio:
                      should_stop=None) -> dict:
         """A new session starting from the inversion of a photo: "encoder" (one pass), "optimize" (`steps` of the
         StyleGAN2 projector in W from w_avg) or "hybrid" (the encoder's W+ code, then `steps` of optimisation in
-        W+: linkgan.inversion.HYBRID_DEFAULTS).
+        W+: linkgan.inversion.HYBRID).
         Noise maps stay the generator's constant ones, so the code alone reproduces the image (and latent files
         and edits stay exact). progress(step, steps, loss) after every step; should_stop() ends it early."""
         from .inversion import invert

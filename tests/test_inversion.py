@@ -86,6 +86,18 @@ def test_cancellation_and_early_stop(G):
         project(G, x[:, :, :8], steps=1)
 
 
+def test_projector_settings_are_grouped_and_changed_by_name(G):
+    from linkgan.inversion import HYBRID, ProjectConfig
+
+    cfg = ProjectConfig().replace(steps=7, spread_weight=0.5)
+    assert (cfg.optim.steps, cfg.loss.spread_weight) == (7, 0.5) and ProjectConfig().optim.steps == 1000
+    assert (HYBRID.optim.space, HYBRID.optim.steps, HYBRID.optim.noise_factor) == ("w+", 250, 0.0)
+    with pytest.raises(TypeError, match="ProjectConfig has no setting 'step'; its settings: .*lpips_weight"):
+        ProjectConfig().replace(step=3)
+    with pytest.raises(TypeError, match="no setting 'nosie_factor'"):
+        project(G, _target(G)[0], steps=1, nosie_factor=0.0)              # a misspelt setting is not ignored
+
+
 def test_noise_regularizer_penalises_structure():
     g = torch.Generator().manual_seed(0)
     white = [torch.randn(2, 1, 16, 16, generator=g)]

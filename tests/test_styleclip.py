@@ -152,6 +152,17 @@ def test_train_mapper_runs_saves_and_can_be_stopped(G, clip, tmp_path):
     assert stopped == [1, 2]
 
 
+def test_mapper_training_settings_are_grouped_and_saved_with_the_weights(G, clip, tmp_path):
+    from linkgan.styleclip import MapperTrainConfig
+
+    cfg = MapperTrainConfig().replace(steps=2, batch_size=2, id_weight=0.0, out=tmp_path / "m")
+    assert (cfg.optim.steps, cfg.loss.l2_weight, cfg.run.out) == (2, 0.8, tmp_path / "m")
+    train_mapper(G, clip, "a face", cfg, fp16=True)                    # a setting by name on top of the config
+    saved = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert saved["train"]["steps"] == 2 and saved["train"]["id_weight"] == 0.0
+    assert LatentMapper.from_pretrained(tmp_path / "m").metadata["weights_dtype"] == "float16"
+
+
 # --- global directions ----------------------------------------------------------------------------------
 
 @pytest.fixture

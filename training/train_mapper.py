@@ -14,15 +14,14 @@ import sys
 import time
 from pathlib import Path
 
-
-import torch
-
 from training.script_args import add_loop_args, add_model_args, load_models, parser
 from linkgan.hub import DEFAULT_SEGMENTER
-from linkgan.styleclip import (EDIT_REGIONS, GROUPS, ZOO_MAPPER_GROUPS, ZOO_PROMPTS, styleclip_folder,
+from linkgan.styleclip import (EDIT_REGIONS, ZOO_MAPPER_GROUPS, ZOO_PROMPTS, MapperTrainConfig, styleclip_folder,
                                train_mapper)
 
-DEFAULTS = {"l2": 0.8, "id": 0.1, "groups": ",".join(GROUPS), "region": ""}   # the paper's; --zoo NAME: the zoo's
+PAPER = MapperTrainConfig()      # the paper's loss weights and groups; --zoo NAME: the zoo's
+DEFAULTS = {"l2": PAPER.loss.l2_weight, "id": PAPER.loss.id_weight, "groups": ",".join(PAPER.optim.groups),
+            "region": ""}
 
 
 def main(argv=None) -> int:
@@ -33,14 +32,16 @@ def main(argv=None) -> int:
     what.add_argument("--zoo", choices=[z.name for z in ZOO_PROMPTS],
                       help="a default-zoo prompt: its text, L2 / id weights and groups (linkgan.styleclip.ZOO_PROMPTS)")
     add_loop_args(p, out="output folder (default with --zoo: <generator's styleclip folder>/mappers/NAME)",
-                  steps=2000, steps_help="optimiser steps (paper: 50k at batch 2)", batch_size=4,
-                  batch_help="latents per step", lr=0.5,
+                  steps=PAPER.optim.steps, steps_help="optimiser steps (paper: 50k at batch 2)",
+                  batch_size=PAPER.optim.batch_size, batch_help="latents per step", lr=PAPER.optim.lr,
                   lr_help="Adam lr (layers have lr multiplier 0.01; paper 0.5)", seed_help="torch seed of the latents",
                   out_required=False)
-    p.add_argument("--psi", type=float, default=0.7, help="truncation of the sampled training latents")
-    p.add_argument("--strength", type=float, default=0.1, help="ws + strength * M(ws) during training")
-    p.add_argument("--l2", type=float, default=None, help="weight of the latent L2 term (default: paper 0.8)")
-    p.add_argument("--id", type=float, default=None, help="weight of the identity term (default: paper 0.1)")
+    p.add_argument("--psi", type=float, default=PAPER.optim.psi, help="truncation of the sampled training latents")
+    p.add_argument("--strength", type=float, default=PAPER.optim.strength, help="ws + strength * M(ws) during training")
+    p.add_argument("--l2", type=float, default=None,
+                   help=f"weight of the latent L2 term (default: paper {PAPER.loss.l2_weight:g})")
+    p.add_argument("--id", type=float, default=None,
+                   help=f"weight of the identity term (default: paper {PAPER.loss.id_weight:g})")
     p.add_argument("--region", default=None,
                    help=f"keep the edit inside a region: one of {', '.join(EDIT_REGIONS)} or comma-separated parts "
                         f"(linkgan.data.PART_LABELS); the identity term becomes the pixel change outside it "
@@ -48,7 +49,7 @@ def main(argv=None) -> int:
     p.add_argument("--segmenter", default=DEFAULT_SEGMENTER, help="part segmenter of --region: name or folder")
     p.add_argument("--groups", default=None, help=f"groups that are on, e.g. coarse,medium (default: "
                                                   f"{DEFAULTS['groups']})")
-    p.add_argument("--save-every", type=int, default=500, help="steps between (atomic) saves")
+    p.add_argument("--save-every", type=int, default=PAPER.run.save_every, help="steps between (atomic) saves")
     p.add_argument("--fp16", action="store_true", help="save the weights as float16 (half the file size)")
     a = p.parse_args(argv)
     settings = DEFAULTS
@@ -75,8 +76,14 @@ def main(argv=None) -> int:
             p.error(str(e))
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
+    cfg = PAPER.replace(steps=a.steps, batch_size=a.batch_size, lr=a.lr, psi=a.psi, strength=a.strength,
+                        groups=tuple(g for g in a.groups.split(",") if g), seed=a.seed, l2_weight=a.l2, id_weight=a.id,
+                        out=out, save_every=a.save_every, fp16=a.fp16)
     log = open(out / "train_log.txt", "a")
     log.write(json.dumps({"argv": sys.argv[1:] if argv is None else argv}) + "\n")
+    resolved = json.dumps({"prompt": a.prompt, "region": a.region or None, **cfg.to_dict()}, default=str)
+    print(resolved)
+    log.write(resolved + "\n")
     t0 = time.perf_counter()
 
     def progress(step, steps, rec):
@@ -87,10 +94,7 @@ def main(argv=None) -> int:
             log.write(line + "\n")
             log.flush()
 
-    train_mapper(G, clip, a.prompt, steps=a.steps, batch_size=a.batch_size, lr=a.lr, psi=a.psi, strength=a.strength,
-                 l2_weight=a.l2, id_weight=a.id, identity=identity, groups=tuple(g for g in a.groups.split(",") if g),
-                 seed=a.seed, out=out, save_every=a.save_every, save_dtype=torch.float16 if a.fp16 else None,
-                 progress=progress)
+    train_mapper(G, clip, a.prompt, cfg, identity=identity, progress=progress)
     print(f"saved {out} after {time.perf_counter() - t0:.0f} s")
     return 0
 

@@ -14,7 +14,8 @@ from .edits import (MAX_ALPHA, TEXT_EDIT_DEFAULTS, GlobalPreset, GlobalTextEdit,
 from .global_directions import (GlobalDirections, GlobalEdit, StyleStats, channel_relevance, compute_style_stats,
                                 edit_from_neutrals, edit_neutral_text, neutral_choices, pick_neutrals)
 from .identity import FeatureIdentity, RegionContent, clip_identity
-from .mapper import GROUPS, LatentMapper, MapperConfig, mapper_groups, train_mapper
+from .mapper import (GROUPS, LatentMapper, MapperConfig, MapperLossConfig, MapperOptimConfig, MapperRunConfig,
+                     MapperTrainConfig, mapper_groups, train_mapper)
 from .optimize import OptimizeResult, optimize_latent
 from .tuning import BARS, best_cell, global_edit, passes, tune_global
 from .zoo import (DIRECTIONS_FILE, EDIT_REGIONS, PROMPTS_FILE, ZOO_MAPPER_GROUPS, ZOO_PROMPTS, ZooPrompt,
@@ -25,7 +26,8 @@ __all__ = [
     "BARS", "DIRECTIONS_FILE", "EDIT_REGIONS", "GROUPS", "MAX_ALPHA", "PROMPTS_FILE", "TEXT_EDIT_DEFAULTS",
     "ZOO_MAPPER_GROUPS", "ZOO_PROMPTS",
     "FeatureIdentity", "GlobalDirections", "GlobalEdit", "GlobalPreset", "GlobalTextEdit", "LatentMapper",
-    "MapperConfig", "OptimizeResult", "RegionContent", "StyleCLIPMapperError", "StyleStats",
+    "MapperConfig", "MapperLossConfig", "MapperOptimConfig", "MapperRunConfig", "MapperTrainConfig",
+    "OptimizeResult", "RegionContent", "StyleCLIPMapperError", "StyleStats",
     "TextEditDefaults", "ZooPrompt",
     "add_style_offset", "best_cell", "channel_relevance", "clip_identity", "compute_style_stats",
     "convert_styleclip_state", "described_neutral", "edit_channels", "edit_from_neutrals", "edit_global",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -16,7 +16,8 @@ import torch
 from torch import nn
 
 from ..clip import CLIPAdapter, clip_loss
-from ..hub import ModelHubMixin
+from ..config import replace_settings
+from ..hub import ModelHubMixin, config_to_dict
 from ..layers import EqualLinear
 from .identity import resolve_identity
 
@@ -106,54 +107,94 @@ class LatentMapper(nn.Module, ModelHubMixin):
         return ws + strength * self(ws)
 
 
-def train_mapper(G, clip: CLIPAdapter, prompt: str, *, steps: int = 2000, batch_size: int = 4, lr: float = 0.5,
-                 psi: float = 0.7, strength: float = 0.1, clip_weight: float = 1.0, l2_weight: float = 0.8,
-                 id_weight: float = 0.1, identity="clip", groups: tuple[str, ...] = GROUPS, seed: int = 0,
-                 noise_mode: str = "const", out: str | Path | None = None, save_every: int = 500,
-                 save_dtype: torch.dtype | None = None, progress: Callable[[int, int, dict], None] | None = None,
-                 should_stop: Callable[[], bool] | None = None) -> LatentMapper:
-    """Train a LatentMapper for `prompt` on sampled latents (w = G.map(z, psi) broadcast to W+; the paper uses
-    inverted photos). Loss per batch: clip_weight * D_CLIP(G(ws'), t) + l2_weight * mean((ws' - ws)^2)
-    + id_weight * L_ID, with ws' = ws + strength * M(ws) (official: Adam lr 0.5 on lr_mul 0.01 layers, strength 0.1,
-    50k steps at batch 2). `out`: save_pretrained there every `save_every` steps and at the end (atomic), with the
-    weights cast to `save_dtype` (e.g. torch.float16 halves the file; None keeps float32).
-    progress(step, steps, losses) after each step; should_stop() ends training early (the mapper so far is kept)."""
+@dataclass
+class MapperOptimConfig:
+    steps: int = 2000                     # optimiser steps (paper: 50k at batch 2)
+    batch_size: int = 4                   # sampled latents per step
+    lr: float = 0.5                       # Adam lr on the lr-multiplier-0.01 layers (paper: 0.5)
+    psi: float = 0.7                      # truncation of the sampled latents (the paper trains on inverted photos)
+    strength: float = 0.1                 # ws' = ws + strength * M(ws) while training (paper: 0.1)
+    groups: tuple[str, ...] = GROUPS      # the groups that are on (MapperConfig.groups)
+    seed: int = 0                         # torch seed of the initial weights and of the sampled latents
+    noise_mode: str = "const"             # the generator's noise while training
+
+
+@dataclass
+class MapperLossConfig:
+    """loss = clip_weight * D_CLIP(G(ws'), t) + l2_weight * mean((ws' - ws)^2) + id_weight * L_ID (paper: 1, 0.8, 0.1)."""
+    clip_weight: float = 1.0
+    l2_weight: float = 0.8
+    id_weight: float = 0.1                # the identity term is train_mapper's `identity` (0: none)
+
+
+@dataclass
+class MapperRunConfig:
+    out: str | Path | None = None         # save_pretrained here every save_every steps and at the end (atomic)
+    save_every: int = 500
+    fp16: bool = False                    # save the weights as float16 (half the file; training stays float32)
+
+
+@dataclass
+class MapperTrainConfig:
+    optim: MapperOptimConfig = field(default_factory=MapperOptimConfig)
+    loss: MapperLossConfig = field(default_factory=MapperLossConfig)
+    run: MapperRunConfig = field(default_factory=MapperRunConfig)
+
+    def to_dict(self) -> dict:
+        return {k: config_to_dict(getattr(self, k)) for k in ("optim", "loss", "run")}
+
+    def replace(self, **settings) -> "MapperTrainConfig":
+        """A copy with settings changed by name, e.g. replace(steps=500, id_weight=0)."""
+        return replace_settings(self, **settings)
+
+
+def train_mapper(G, clip: CLIPAdapter, prompt: str, config: MapperTrainConfig | None = None, *, identity="clip",
+                 progress: Callable[[int, int, dict], None] | None = None,
+                 should_stop: Callable[[], bool] | None = None, **settings) -> LatentMapper:
+    """Train a LatentMapper for `prompt` on sampled latents (w = G.map(z, psi) broadcast to W+), with `config`
+    (default MapperTrainConfig(): the paper's settings but for the number of steps) and any of its settings changed
+    by name in `settings` (steps=..., id_weight=..., out=...). identity: the identity term, "clip" (CLIP-image
+    distance), a FeatureIdentity or RegionContent. progress(step, steps, losses) after each step; should_stop() ends
+    training early (the mapper so far is kept and saved)."""
+    cfg = (config or MapperTrainConfig()).replace(**settings)
+    o, w, run = cfg.optim, cfg.loss, cfg.run
     device = G.w_avg.device
     target = clip.text_embedding(prompt)
-    ident = resolve_identity(identity, clip) if id_weight > 0 else None
-    torch.manual_seed(seed)
-    mapper = LatentMapper(MapperConfig(num_ws=G.num_ws, w_dim=G.config.w_dim, groups=tuple(groups),
+    ident = resolve_identity(identity, clip) if w.id_weight > 0 else None
+    torch.manual_seed(o.seed)
+    mapper = LatentMapper(MapperConfig(num_ws=G.num_ws, w_dim=G.config.w_dim, groups=tuple(o.groups),
                                        prompt=prompt)).to(device).train()
-    opt = torch.optim.Adam(mapper.parameters(), lr=lr)
-    g = torch.Generator(device="cpu").manual_seed(seed)
+    opt = torch.optim.Adam(mapper.parameters(), lr=o.lr)
+    g = torch.Generator(device="cpu").manual_seed(o.seed)
     t0, step = time.perf_counter(), 0
-    meta = {"train": dict(steps=steps, batch_size=batch_size, lr=lr, psi=psi, strength=strength, clip=clip.name,
-                          clip_weight=clip_weight, l2_weight=l2_weight, id_weight=id_weight, seed=seed,
-                          identity=getattr(ident, "name", None))}
-    for step in range(1, steps + 1):
+    meta = {"train": dict(steps=o.steps, batch_size=o.batch_size, lr=o.lr, psi=o.psi, strength=o.strength,
+                          clip=clip.name, clip_weight=w.clip_weight, l2_weight=w.l2_weight, id_weight=w.id_weight,
+                          seed=o.seed, identity=getattr(ident, "name", None))}
+    save_dtype = torch.float16 if run.fp16 else None
+    for step in range(1, o.steps + 1):
         if should_stop is not None and should_stop():
             step -= 1
             break
         with torch.no_grad():
-            z = torch.randn(batch_size, G.config.z_dim, generator=g).to(device)
-            ws = G.broadcast(G.map(z, psi=psi))
-            ref = ident.reference(G.synthesize(ws, noise_mode=noise_mode)) if ident is not None else None
-        ws_edit = ws + strength * mapper(ws)
-        img = G.synthesize(ws_edit, noise_mode=noise_mode)
+            z = torch.randn(o.batch_size, G.config.z_dim, generator=g).to(device)
+            ws = G.broadcast(G.map(z, psi=o.psi))
+            ref = ident.reference(G.synthesize(ws, noise_mode=o.noise_mode)) if ident is not None else None
+        ws_edit = ws + o.strength * mapper(ws)
+        img = G.synthesize(ws_edit, noise_mode=o.noise_mode)
         l_clip = clip_loss(clip, img, target).mean()
         l_l2 = (ws_edit - ws).square().mean()
         l_id = ident(img, ref).mean() if ident is not None else torch.zeros(())
-        loss = clip_weight * l_clip + l2_weight * l_l2 + id_weight * l_id
+        loss = w.clip_weight * l_clip + w.l2_weight * l_l2 + w.id_weight * l_id
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         if progress is not None:
-            progress(step, steps, {"clip": l_clip.item(), "l2": l_l2.item(), "id": l_id.item(), "loss": loss.item()})
-        if out is not None and (step % save_every == 0):
-            _save(mapper, out, meta, step, time.perf_counter() - t0, save_dtype)
+            progress(step, o.steps, {"clip": l_clip.item(), "l2": l_l2.item(), "id": l_id.item(), "loss": loss.item()})
+        if run.out is not None and (step % run.save_every == 0):
+            _save(mapper, run.out, meta, step, time.perf_counter() - t0, save_dtype)
     mapper.eval()
-    if out is not None:
-        _save(mapper, out, meta, step, time.perf_counter() - t0, save_dtype)
+    if run.out is not None:
+        _save(mapper, run.out, meta, step, time.perf_counter() - t0, save_dtype)
     return mapper
 
 
