@@ -1,4 +1,5 @@
-"""Command-line face of LinkGAN Studio: `python -m linkgan SUBCOMMAND ...`.
+"""Command-line face of LinkGAN Studio: `linkgan SUBCOMMAND ...` (the installed console script) or
+`python -m linkgan SUBCOMMAND ...`.
 
 Argument parsing and error reporting only; every subcommand calls a library function
 (see linkgan/utils.py). Add a subcommand with `_add_<name>(subparsers)` and register it in `_build_parser`.
@@ -494,8 +495,9 @@ class _Parser(argparse.ArgumentParser):
         raise CLIError(f"{self.prog}: {message}")
 
 
-def _build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m linkgan", description="LinkGAN Studio command line.")
+def _build_parser(prog: str = "linkgan") -> argparse.ArgumentParser:
+    """prog: how the command was invoked, for usage lines and errors."""
+    parser = _Parser(prog=prog, description="LinkGAN Studio command line.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
     _add_sample(sub)
@@ -507,9 +509,10 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the exit code (0 ok, 2 user error)."""
-    parser = _build_parser()
+def main(argv: Sequence[str] | None = None, *, prog: str = "linkgan") -> int:
+    """Run the CLI; returns the exit code (0 ok, 2 user error). prog: the name usage lines give the command (the
+    console script's; linkgan/__main__.py passes "python -m linkgan")."""
+    parser = _build_parser(prog)
     try:
         args = parser.parse_args(argv)
         return args.func(args)

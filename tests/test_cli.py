@@ -177,3 +177,14 @@ def test_resample_rejects_unknown_link_and_bad_t(tmp_path, capsys):
     assert main(["resample", "--model", str(folder), "--link", "eyes", "--new-seed", "1", "--t", "2",
                  "--out", str(tmp_path / "x.png")]) == 2
     assert "[0, 1]" in capsys.readouterr().err
+
+
+def test_usage_names_the_command_as_it_was_invoked():
+    import shutil
+    import subprocess
+    import sys
+
+    script = shutil.which("linkgan") or str(Path(sys.executable).parent / "linkgan")
+    for cmd, prog in (([sys.executable, "-m", "linkgan"], "python -m linkgan"), ([script], "linkgan")):
+        out = subprocess.run([*cmd, "edit", "--help"], capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0 and out.stdout.startswith(f"usage: {prog} edit "), out.stdout[:80]
