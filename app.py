@@ -18,6 +18,7 @@ import time
 import traceback
 from collections import OrderedDict
 from pathlib import Path
+from types import SimpleNamespace
 
 EXAMPLE_SEEDS = [3, 11, 26, 42, 57, 71, 88, 105]
 # Images are sent at the generator's resolution and enlarged by the browser, pixel for pixel rather than blurred
@@ -371,212 +372,278 @@ def _photo_input(**kw):
     return image
 
 
-def build_app(studio):
-    """The Blocks for a loaded Studio."""
+class _Page:
+    """What every tab wires to: the Studio, the handlers, the user's session (gr.State) and the components an edit
+    updates: the current image and history at the left, and the before/after slider below the tabs."""
+
+    def __init__(self, studio, handlers: dict, session, current, history, compare):
+        self.studio, self.h, self.session = studio, handlers, session
+        self.current, self.history, self.compare = current, history, compare
+        self.shown = [current, history, session]          # what every edit handler returns
+
+    def edit(self, listener, fn, inputs, api_name=False, outputs=None, compare_api=False):
+        """An event whose handler returns a new session (`shown`); once it succeeds, the browser fills the
+        before/after slider with a second, cheap call (the images are files already written)."""
+        event = listener(fn, inputs, outputs or self.shown, api_name=api_name)
+        event.success(self.h["compare"], [self.session], self.compare, api_name=compare_api, show_progress="hidden",
+                      concurrency_limit=None)
+        return event
+
+
+def _refresh(fn, inputs, outputs) -> dict:
+    """The arguments of an event that redraws a view after something else changed (`.success(**...)`,
+    `.select(**...)`): no API of its own, no spinner."""
+    return dict(fn=fn, inputs=inputs, outputs=outputs, api_name=False, show_progress="hidden", concurrency_limit=None)
+
+
+def _current_panel():
+    """The left column: the current image, undo / reset, the history, downloads and loading a latent file."""
     import gradio as gr
 
-    from linkgan.studio import EXPLORE_METHODS, MAX_ALPHA, MAX_EXPLORE_STRENGTH, MAX_SEED, PHOTO_STEPS
+    current = gr.Image(label="Current image", type="pil", format="png", interactive=False, height=280,
+                       elem_id="current")
+    with gr.Row():
+        undo_btn = gr.Button("Undo", size="sm", elem_id="undo")
+        reset_btn = gr.Button("Reset", size="sm", elem_id="reset")
+    history = gr.Textbox(label="History", lines=4, interactive=False, elem_id="history")
+    with gr.Accordion("Download / load", open=False):
+        save_btn = gr.Button("Prepare downloads", size="sm", elem_id="prepare")
+        png_file = gr.File(label="PNG", interactive=False, elem_id="png-file")
+        latent_file = gr.File(label="Latent + parameters (.npz)", interactive=False, elem_id="npz-file")
+        latent_in = gr.File(label="Load a latent file", file_types=[".npz"], elem_id="latent-in")
+    return SimpleNamespace(current=current, history=history, undo_btn=undo_btn, reset_btn=reset_btn,
+                           save_btn=save_btn, png_file=png_file, latent_file=latent_file, latent_in=latent_in)
+
+
+def _wire_current_panel(page: _Page, panel, refreshes: list[dict]) -> None:
+    """Undo, reset, downloads and loading a file; refreshes: what follows a changed current image made from any tab
+    (the Explore sliders)."""
+    h = page.h
+    for event in (page.edit(panel.undo_btn.click, h["undo"], [page.session], "undo"),
+                  page.edit(panel.reset_btn.click, h["reset"], [page.session], "reset"),
+                  page.edit(panel.latent_in.upload, h["load_latent"], [panel.latent_in, page.session], "load_latent")):
+        for refresh in refreshes:
+            event.success(**refresh)
+    panel.save_btn.click(h["download"], [page.session], [panel.png_file, panel.latent_file], api_name="download")
+
+
+def _generate_tab(page: _Page) -> None:
+    """1 · Generate: a seed and a truncation, or one of the example faces."""
+    import gradio as gr
+
+    from linkgan.studio import MAX_SEED
+
+    studio, h = page.studio, page.h
+    with gr.Tab("1 · Generate", id="generate"):
+        gr.Markdown("Pick a seed (each seed is one face) and a truncation: lower psi gives more typical faces.")
+        with gr.Row():
+            seed = gr.Number(label="Seed", value=3, precision=0, minimum=0, maximum=MAX_SEED, elem_id="seed")
+            rand_btn = gr.Button("Random seed", elem_id="random-seed")
+        psi = gr.Slider(0.0, 1.0, value=0.7, step=0.05, label="Truncation psi", elem_id="psi")
+        gen_btn = gr.Button("Generate", variant="primary", elem_id="generate-btn")
+        gallery = gr.Gallery(value=[(studio.display(studio.render(studio.map_seed(s, 0.7)), 128), f"seed {s}")
+                                    for s in EXAMPLE_SEEDS],
+                             label="Examples (click one to start from it)", columns=8, height=180,
+                             allow_preview=False, elem_id="examples")
+    page.edit(gen_btn.click, h["generate"], [seed, psi, page.session], "generate", compare_api="compare")
+    rand_btn.click(h["random_seed"], None, seed, api_name="random_seed")
+    page.edit(gallery.select, h["pick_example"], [psi, page.session], outputs=[seed, *page.shown])
+
+
+def _region_tab(page: _Page) -> None:
+    """2 · Region edit: resample the ticked regions towards another seed's face."""
+    import gradio as gr
+
+    from linkgan.studio import MAX_SEED
+
+    links, h = page.studio.link_names(), page.h
+    with gr.Tab("2 · Region edit", id="region"):
+        gr.Markdown("Choose regions, a face to borrow them from (new seed) and how far to go (t). Only the chosen "
+                    "regions change. Moving t tweaks the same edit.")
+        regions = gr.CheckboxGroup(links, value=links[:1], label="Regions", elem_id="regions")
+        preview = gr.Image(label="Where the chosen regions are", type="pil", format="png", interactive=False,
+                           height=200, elem_id="region-view")
+        with gr.Row():
+            new_seed = gr.Number(label="New seed", value=7, precision=0, minimum=0, maximum=MAX_SEED,
+                                 elem_id="new-seed")
+            rand_btn = gr.Button("Random", elem_id="random-new-seed")
+        t = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="t (0 = unchanged, 1 = new seed's)", elem_id="t")
+        region_btn = gr.Button("Resample regions", variant="primary", elem_id="region-btn")
+    regions.change(h["show_regions"], [regions, page.session], preview, api_name="show_regions")
+    rand_btn.click(h["random_seed"], None, new_seed, api_name=False)
+    page.edit(region_btn.click, h["region"], [regions, new_seed, t, page.session], "region")
+    page.edit(t.release, h["region"], [regions, new_seed, t, page.session])
+
+
+def _text_tab(page: _Page, presets: dict) -> None:
+    """3 · Text edit: StyleCLIP's three methods (latent optimisation, a mapper, global directions), one shown at a
+    time."""
+    import gradio as gr
+
+    from linkgan.studio import MAX_ALPHA
     from linkgan.styleclip import EDIT_REGIONS
 
+    studio, h, session = page.studio, page.h, page.session
+    with gr.Tab("3 · Text edit", id="text"):
+        gr.Markdown("Describe the face you want (CLIP: the toy CLIP by default, which knows colours and hair styles "
+                    "best). StyleCLIP's three methods: **optimize** moves the latent towards the text (seconds; Stop "
+                    "discards the running edit), **mapper** applies a network trained for one prompt (instant), "
+                    "**global** moves the style channels relevant to target minus neutral text by alpha (instant; "
+                    "higher beta touches fewer channels).")
+        method = gr.Radio(list(TEXT_METHODS), value="optimize", label="Method", elem_id="text-method")
+        with gr.Column(visible=True) as opt_box:
+            target = gr.Textbox(label="Target text", value="a face with purple hair", elem_id="target")
+            opt_steps = gr.Slider(5, 200, value=60, step=5, label="Steps", elem_id="opt-steps")
+            opt_region = gr.Dropdown(["anywhere", *EDIT_REGIONS], value="anywhere", label="Keep the edit inside",
+                                     info="a part of the face: the change elsewhere is penalised (read by the part "
+                                          "segmenter) instead of the distance in W+", elem_id="opt-region")
+            with gr.Row():
+                text_btn = gr.Button("Edit by text", variant="primary", elem_id="text-btn")
+                stop_btn = gr.Button("Stop", elem_id="stop-btn")
+        mapper_prompts = list(studio.mapper_prompts().values())
+        with gr.Column(visible=False) as mapper_box:
+            mapper_prompt = gr.Dropdown(mapper_prompts, value=(mapper_prompts or [None])[0],
+                                        label="Mapper (one per shipped prompt)",
+                                        allow_custom_value=True,      # the Studio explains
+                                        info=None if mapper_prompts else "none shipped for this generator",
+                                        elem_id="mapper-prompt")
+            strength = gr.Slider(0.0, 0.3, value=0.1, step=0.01, label="Strength (trained at 0.1)",
+                                 elem_id="mapper-strength")
+            mapper_btn = gr.Button("Apply mapper", variant="primary", elem_id="mapper-btn")
+        g0 = {"target": "a face with purple hair", "neutral": "a face", **GLOBAL_DEFAULTS}
+        if presets:                 # start on the first tuned prompt
+            g0 = {"target": next(iter(presets)), **next(iter(presets.values()))}
+        with gr.Column(visible=False) as global_box:
+            preset = gr.Dropdown(list(presets), value=g0["target"] if presets else None,
+                                 label="Tuned settings (fill the controls below and apply them)",
+                                 visible=bool(presets), elem_id="global-preset")
+            global_target = gr.Textbox(label="Target text", value=g0["target"], elem_id="global-target")
+            neutral = gr.Textbox(label="Neutral text", value=g0["neutral"], elem_id="global-neutral",
+                                 info="the face as it is; alternatives separated by | (CLIP uses the one it reads in "
+                                      "the face, shown in the history)")
+            alpha = gr.Slider(-MAX_ALPHA, MAX_ALPHA, value=g0["alpha"], step=0.5, label="alpha (strength)",
+                              elem_id="alpha")
+            beta = gr.Slider(0.0, 1.0, value=g0["beta"], step=0.01,
+                             label="beta (relevance threshold: higher touches fewer channels)", elem_id="beta")
+            min_channels = gr.Slider(0, max([100, *(p["min_channels"] for p in presets.values())]),
+                                     value=g0["min_channels"], step=1,
+                                     label="Automatic beta: at least this many channels (0 = off)",
+                                     elem_id="min-channels")
+            global_btn = gr.Button("Apply global direction", variant="primary", elem_id="global-btn")
+    text_event = page.edit(text_btn.click, h["text_optimize"], [target, opt_steps, opt_region, session],
+                           "text_optimize")
+    stop_btn.click(None, None, None, cancels=[text_event], api_name=False)
+    method.change(h["text_method"], method, [opt_box, mapper_box, global_box], api_name=False)
+    page.edit(mapper_btn.click, h["text_mapper"], [mapper_prompt, strength, session], "text_mapper")
+    page.edit(strength.release, h["text_mapper"], [mapper_prompt, strength, session])
+    global_in = [global_target, neutral, alpha, beta, min_channels, session]
+    page.edit(preset.input, h["global_preset"], [preset, session], outputs=[*global_in[:-1], *page.shown])
+    page.edit(global_btn.click, h["text_global"], global_in, "text_global")
+    for slider in (alpha, beta, min_channels):
+        page.edit(slider.release, h["text_global"], global_in)
+
+
+def _photo_tab(page: _Page) -> None:
+    """4 · Photo: invert an uploaded photo (encoder, optimisation or both); it becomes the current image."""
+    import gradio as gr
+
+    from linkgan.studio import PHOTO_STEPS
+
+    h, session = page.h, page.session
+    no_encoder = page.studio.encoder_problem()
+    with gr.Tab("4 · Photo", id="photo"):
+        gr.Markdown("Start from a photo: it is cropped to a square and inverted into the generator's latent space, "
+                    "then it is the current image for the edit tabs. **encoder** is one pass (instant, rough), "
+                    "**optimize** fits the code by LPIPS + MSE (seconds), **hybrid** refines the encoder's code per "
+                    "layer (better than optimize in a quarter of the steps)."
+                    + (f"\n\n*{no_encoder}*" if no_encoder else ""))
+        photo = _photo_input(label="Photo", sources=["upload", "webcam"], type="filepath", format="png", height=220,
+                             elem_id="photo")
+        method = gr.Radio(["encoder", "optimize", "hybrid"], value="optimize" if no_encoder else "hybrid",
+                          label="Method", elem_id="photo-method")
+        steps = gr.Slider(10, 1000, value=PHOTO_STEPS["optimize" if no_encoder else "hybrid"], step=10,
+                          label="Optimisation steps", elem_id="photo-steps")
+        with gr.Row():
+            invert_btn = gr.Button("Invert", variant="primary", elem_id="photo-btn")
+            stop_btn = gr.Button("Stop", elem_id="photo-stop")
+    # not `page.edit`: the "before" of an inverted photo is the photo itself, not the starting image
+    event = invert_btn.click(h["invert_photo"], [photo, method, steps, session], page.shown, api_name="invert_photo")
+    event.success(h["photo_compare"], [photo, session], page.compare, api_name="photo_compare",
+                  show_progress="hidden", concurrency_limit=None)
+    stop_btn.click(None, None, None, cancels=[event], api_name=False)
+    method.change(h["photo_method"], method, steps, api_name=False)
+
+
+def _explore_tab(page: _Page) -> dict:
+    """5 · Explore: a method's latent directions (GANSpace, SeFa, InterFaceGAN, StyleSpace) as named sliders.
+    Returns the refresh of the sliders, for edits made from the panel at the left."""
+    import gradio as gr
+
+    from linkgan.studio import EXPLORE_METHODS, MAX_EXPLORE_STRENGTH
+
+    studio, h, session = page.studio, page.h, page.session
+    with gr.Tab("5 · Explore", id="explore") as tab:
+        offered = studio.explore_methods()         # method -> None, or why it is left out
+        missing = [why for why in offered.values() if why]
+        usable = [m for m, why in offered.items() if why is None]
+        gr.Markdown("Move the current image along the generator's own latent directions, found without any text: "
+                    "**GANSpace** (principal components of W), **SeFa** (from the weights), **InterFaceGAN** (one "
+                    "boundary per attribute value), **StyleSpace** (one style channel of one part). Each slider is a "
+                    "direction, named by what the attribute oracle sees it change; strengths are in standard "
+                    "deviations. Applied on release; the sliders of one method make one edit."
+                    + "".join(f"\n\n*{why}*" for why in missing))
+        method = gr.Radio([(EXPLORE_METHODS[m], m) for m in usable], value=usable[0] if usable else None,
+                          label="Method", elem_id="explore-method")
+        names = explore_names(studio, usable[0]) if usable else []
+        top = MAX_EXPLORE_STRENGTH[usable[0]] if usable else 5.0
+        sliders = [gr.Slider(-top, top, value=0.0, step=0.25, label=names[i] if i < len(names) else "",
+                             visible=i < len(names), elem_id=f"explore-{i}") for i in range(EXPLORE_SLIDERS)]
+        with gr.Accordion("Any direction, by number", open=False):
+            with gr.Row():
+                direction = gr.Number(label="Direction", value=0, precision=0, minimum=0, elem_id="explore-direction")
+                strength = gr.Number(label="Strength", value=2.0, elem_id="explore-strength")
+            apply_btn = gr.Button("Apply", elem_id="explore-btn")
+            directions = gr.JSON(label="Directions of this method", visible=False)
+    method.change(h["explore_method"], [method, session], sliders, api_name=False)
+    method.change(h["explore_directions"], method, directions, api_name="explore_directions")
+    for i, slider in enumerate(sliders):
+        page.edit(slider.release, h["explore_slider"](i), [method, slider, session])
+    page.edit(apply_btn.click, h["explore"], [method, direction, strength, session], "explore")
+    # the sliders show the current image's Explore edit: refreshed when the tab opens (edits made elsewhere) and
+    # after undo, reset and loading a latent file, which can be done from any tab
+    refresh = _refresh(h["explore_refresh"], [method, session], sliders)
+    tab.select(**refresh)
+    return refresh
+
+
+def build_app(studio):
+    """The Blocks for a loaded Studio: the panel of the current image at the left, one tab per way to change it, and
+    the before/after slider below the tabs."""
+    import gradio as gr
+
     presets = global_presets(studio)
-    h = _handlers(studio, presets)
-    links = studio.link_names()
+    handlers = _handlers(studio, presets)
     # Gradio's cache (uploads, and the files OutputFiles writes there) is swept every 10 minutes of what is older than
     # an hour; Gradio deletes the rest when the server stops
     with gr.Blocks(title="LinkGAN Studio", delete_cache=(600, 3600)) as demo:
         session = gr.State(studio.new_session())            # per user: nothing is shared between users
         gr.Markdown(INTRO)
+        # made before the tabs that fill it, placed below them
+        compare = gr.ImageSlider(label="Before / after (drag)", type="pil", format="png", height=280,
+                                 interactive=False, elem_id="compare", render=False)
         with gr.Row():
             with gr.Column(scale=1, min_width=300):
-                current = gr.Image(label="Current image", type="pil", format="png", interactive=False,
-                                   height=280, elem_id="current")
-                with gr.Row():
-                    undo_btn = gr.Button("Undo", size="sm", elem_id="undo")
-                    reset_btn = gr.Button("Reset", size="sm", elem_id="reset")
-                history = gr.Textbox(label="History", lines=4, interactive=False, elem_id="history")
-                with gr.Accordion("Download / load", open=False):
-                    save_btn = gr.Button("Prepare downloads", size="sm", elem_id="prepare")
-                    png_file = gr.File(label="PNG", interactive=False, elem_id="png-file")
-                    latent_file = gr.File(label="Latent + parameters (.npz)", interactive=False, elem_id="npz-file")
-                    latent_in = gr.File(label="Load a latent file", file_types=[".npz"], elem_id="latent-in")
+                panel = _current_panel()
+            page = _Page(studio, handlers, session, panel.current, panel.history, compare)
             with gr.Column(scale=2):
                 with gr.Tabs():
-                    with gr.Tab("1 · Generate", id="generate"):
-                        gr.Markdown("Pick a seed (each seed is one face) and a truncation: lower psi gives "
-                                    "more typical faces.")
-                        with gr.Row():
-                            seed = gr.Number(label="Seed", value=3, precision=0, minimum=0, maximum=MAX_SEED,
-                                             elem_id="seed")
-                            rand_btn = gr.Button("Random seed", elem_id="random-seed")
-                        psi = gr.Slider(0.0, 1.0, value=0.7, step=0.05, label="Truncation psi", elem_id="psi")
-                        gen_btn = gr.Button("Generate", variant="primary", elem_id="generate-btn")
-                        gallery = gr.Gallery(value=[(studio.display(studio.render(studio.map_seed(s, 0.7)), 128),
-                                                     f"seed {s}") for s in EXAMPLE_SEEDS],
-                                             label="Examples (click one to start from it)", columns=8,
-                                             height=180, allow_preview=False, elem_id="examples")
-                    with gr.Tab("2 · Region edit", id="region"):
-                        gr.Markdown("Choose regions, a face to borrow them from (new seed) and how far to go "
-                                    "(t). Only the chosen regions change. Moving t tweaks the same edit.")
-                        regions = gr.CheckboxGroup(links, value=links[:1], label="Regions", elem_id="regions")
-                        region_view = gr.Image(label="Where the chosen regions are", type="pil", format="png",
-                                               interactive=False, height=200, elem_id="region-view")
-                        with gr.Row():
-                            new_seed = gr.Number(label="New seed", value=7, precision=0, minimum=0,
-                                                 maximum=MAX_SEED, elem_id="new-seed")
-                            rand2_btn = gr.Button("Random", elem_id="random-new-seed")
-                        t = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="t (0 = unchanged, 1 = new seed's)",
-                                      elem_id="t")
-                        region_btn = gr.Button("Resample regions", variant="primary", elem_id="region-btn")
-                    with gr.Tab("3 · Text edit", id="text"):
-                        gr.Markdown("Describe the face you want (CLIP: the toy CLIP by default, which knows "
-                                    "colours and hair styles best). StyleCLIP's three methods: **optimize** "
-                                    "moves the latent towards the text (seconds; Stop discards the running "
-                                    "edit), **mapper** applies a network trained for one prompt (instant), "
-                                    "**global** moves the style channels relevant to target minus neutral text "
-                                    "by alpha (instant; higher beta touches fewer channels).")
-                        text_method = gr.Radio(list(TEXT_METHODS), value="optimize", label="Method",
-                                               elem_id="text-method")
-                        with gr.Column(visible=True) as opt_box:
-                            target = gr.Textbox(label="Target text", value="a face with purple hair",
-                                                elem_id="target")
-                            opt_steps = gr.Slider(5, 200, value=60, step=5, label="Steps", elem_id="opt-steps")
-                            opt_region = gr.Dropdown(["anywhere", *EDIT_REGIONS], value="anywhere",
-                                                     label="Keep the edit inside",
-                                                     info="a part of the face: the change elsewhere is penalised "
-                                                          "(read by the part segmenter) instead of the distance in W+",
-                                                     elem_id="opt-region")
-                            with gr.Row():
-                                text_btn = gr.Button("Edit by text", variant="primary", elem_id="text-btn")
-                                stop_btn = gr.Button("Stop", elem_id="stop-btn")
-                        mapper_prompts = list(studio.mapper_prompts().values())
-                        with gr.Column(visible=False) as mapper_box:
-                            mapper_prompt = gr.Dropdown(mapper_prompts, value=(mapper_prompts or [None])[0],
-                                                        label="Mapper (one per shipped prompt)",
-                                                        allow_custom_value=True,      # the Studio explains
-                                                        info=None if mapper_prompts else "none shipped for this "
-                                                        "generator", elem_id="mapper-prompt")
-                            strength = gr.Slider(0.0, 0.3, value=0.1, step=0.01, label="Strength (trained at 0.1)",
-                                                 elem_id="mapper-strength")
-                            mapper_btn = gr.Button("Apply mapper", variant="primary", elem_id="mapper-btn")
-                        g0 = {"target": "a face with purple hair", "neutral": "a face", **GLOBAL_DEFAULTS}
-                        if presets:                 # start on the first tuned prompt
-                            g0 = {"target": next(iter(presets)), **next(iter(presets.values()))}
-                        with gr.Column(visible=False) as global_box:
-                            preset = gr.Dropdown(list(presets), value=g0["target"] if presets else None,
-                                                 label="Tuned settings (fill the controls below and apply them)",
-                                                 visible=bool(presets), elem_id="global-preset")
-                            global_target = gr.Textbox(label="Target text", value=g0["target"],
-                                                       elem_id="global-target")
-                            neutral = gr.Textbox(label="Neutral text", value=g0["neutral"], elem_id="global-neutral",
-                                                 info="the face as it is; alternatives separated by | (CLIP uses "
-                                                      "the one it reads in the face, shown in the history)")
-                            alpha = gr.Slider(-MAX_ALPHA, MAX_ALPHA, value=g0["alpha"], step=0.5,
-                                              label="alpha (strength)", elem_id="alpha")
-                            beta = gr.Slider(0.0, 1.0, value=g0["beta"], step=0.01,
-                                             label="beta (relevance threshold: higher touches fewer channels)",
-                                             elem_id="beta")
-                            min_channels = gr.Slider(0, max([100, *(p["min_channels"] for p in presets.values())]),
-                                                     value=g0["min_channels"], step=1,
-                                                     label="Automatic beta: at least this many channels (0 = off)",
-                                                     elem_id="min-channels")
-                            global_btn = gr.Button("Apply global direction", variant="primary", elem_id="global-btn")
-                    with gr.Tab("4 · Photo", id="photo"):
-                        no_encoder = studio.encoder_problem()
-                        gr.Markdown("Start from a photo: it is cropped to a square and inverted into the "
-                                    "generator's latent space, then it is the current image for the edit tabs. "
-                                    "**encoder** is one pass (instant, rough), **optimize** fits the code by "
-                                    "LPIPS + MSE (seconds), **hybrid** refines the encoder's code per layer "
-                                    "(better than optimize in a quarter of the steps)."
-                                    + (f"\n\n*{no_encoder}*" if no_encoder else ""))
-                        photo = _photo_input(label="Photo", sources=["upload", "webcam"], type="filepath",
-                                             format="png", height=220, elem_id="photo")
-                        photo_method = gr.Radio(["encoder", "optimize", "hybrid"],
-                                                value="optimize" if no_encoder else "hybrid",
-                                                label="Method", elem_id="photo-method")
-                        photo_steps = gr.Slider(10, 1000, value=PHOTO_STEPS["optimize" if no_encoder else "hybrid"],
-                                                step=10, label="Optimisation steps", elem_id="photo-steps")
-                        with gr.Row():
-                            photo_btn = gr.Button("Invert", variant="primary", elem_id="photo-btn")
-                            photo_stop = gr.Button("Stop", elem_id="photo-stop")
-                    with gr.Tab("5 · Explore", id="explore") as explore_tab:
-                        offered = studio.explore_methods()         # method -> None, or why it is left out
-                        missing = [why for why in offered.values() if why]
-                        usable = [m for m, why in offered.items() if why is None]
-                        gr.Markdown("Move the current image along the generator's own latent directions, found "
-                                    "without any text: **GANSpace** (principal components of W), **SeFa** (from the "
-                                    "weights), **InterFaceGAN** (one boundary per attribute value), **StyleSpace** "
-                                    "(one style channel of one part). Each slider is a direction, named by what "
-                                    "the attribute oracle sees it change; strengths are in standard deviations. "
-                                    "Applied on release; the sliders of one method make one edit."
-                                    + "".join(f"\n\n*{why}*" for why in missing))
-                        explore_method = gr.Radio([(EXPLORE_METHODS[m], m) for m in usable],
-                                                  value=usable[0] if usable else None, label="Method",
-                                                  elem_id="explore-method")
-                        names = explore_names(studio, usable[0]) if usable else []
-                        top = MAX_EXPLORE_STRENGTH[usable[0]] if usable else 5.0
-                        explore_sliders = [gr.Slider(-top, top, value=0.0, step=0.25,
-                                                     label=names[i] if i < len(names) else "",
-                                                     visible=i < len(names), elem_id=f"explore-{i}")
-                                           for i in range(EXPLORE_SLIDERS)]
-                        with gr.Accordion("Any direction, by number", open=False):
-                            with gr.Row():
-                                explore_direction = gr.Number(label="Direction", value=0, precision=0, minimum=0,
-                                                              elem_id="explore-direction")
-                                explore_strength = gr.Number(label="Strength", value=2.0, elem_id="explore-strength")
-                            explore_btn = gr.Button("Apply", elem_id="explore-btn")
-                            explore_list = gr.JSON(label="Directions of this method", visible=False)
-                compare = gr.ImageSlider(label="Before / after (drag)", type="pil", format="png", height=280,
-                                         interactive=False, elem_id="compare")
-
-        shown = [current, history, session]
-
-        def edit(listener, fn, inputs, api_name=False, outputs=shown, compare_api=False):
-            """An event whose handler returns a new session (`shown`); once it succeeds, the browser fills the
-            before/after slider with a second, cheap call (the images are files already written)."""
-            event = listener(fn, inputs, outputs, api_name=api_name)
-            event.success(h["compare"], [session], compare, api_name=compare_api, show_progress="hidden",
-                          concurrency_limit=None)
-            return event
-
-        edit(gen_btn.click, h["generate"], [seed, psi, session], "generate", compare_api="compare")
-        rand_btn.click(h["random_seed"], None, seed, api_name="random_seed")
-        rand2_btn.click(h["random_seed"], None, new_seed, api_name=False)
-        edit(gallery.select, h["pick_example"], [psi, session], outputs=[seed, *shown])
-        edit(region_btn.click, h["region"], [regions, new_seed, t, session], "region")
-        edit(t.release, h["region"], [regions, new_seed, t, session])
-        regions.change(h["show_regions"], [regions, session], region_view, api_name="show_regions")
-        text_event = edit(text_btn.click, h["text_optimize"], [target, opt_steps, opt_region, session],
-                          "text_optimize")
-        stop_btn.click(None, None, None, cancels=[text_event], api_name=False)
-        text_method.change(h["text_method"], text_method, [opt_box, mapper_box, global_box], api_name=False)
-        edit(mapper_btn.click, h["text_mapper"], [mapper_prompt, strength, session], "text_mapper")
-        edit(strength.release, h["text_mapper"], [mapper_prompt, strength, session])
-        global_in = [global_target, neutral, alpha, beta, min_channels, session]
-        edit(preset.input, h["global_preset"], [preset, session], outputs=[*global_in[:-1], *shown])
-        edit(global_btn.click, h["text_global"], global_in, "text_global")
-        for slider in (alpha, beta, min_channels):
-            edit(slider.release, h["text_global"], global_in)
-        explore_method.change(h["explore_method"], [explore_method, session], explore_sliders, api_name=False)
-        explore_method.change(h["explore_directions"], explore_method, explore_list, api_name="explore_directions")
-        for i, slider in enumerate(explore_sliders):
-            edit(slider.release, h["explore_slider"](i), [explore_method, slider, session])
-        edit(explore_btn.click, h["explore"], [explore_method, explore_direction, explore_strength, session],
-             "explore")
-        # the sliders show the current image's Explore edit: refreshed when the tab opens (edits made elsewhere) and
-        # after undo, reset and loading a latent file, which can be done from any tab
-        show_strengths = dict(fn=h["explore_refresh"], inputs=[explore_method, session], outputs=explore_sliders,
-                              api_name=False, show_progress="hidden", concurrency_limit=None)
-        explore_tab.select(**show_strengths)
-        edit(undo_btn.click, h["undo"], [session], "undo").success(**show_strengths)
-        edit(reset_btn.click, h["reset"], [session], "reset").success(**show_strengths)
-        save_btn.click(h["download"], [session], [png_file, latent_file], api_name="download")
-        edit(latent_in.upload, h["load_latent"], [latent_in, session], "load_latent").success(**show_strengths)
-        photo_event = photo_btn.click(h["invert_photo"], [photo, photo_method, photo_steps, session], shown,
-                                      api_name="invert_photo")
-        photo_event.success(h["photo_compare"], [photo, session], compare, api_name="photo_compare",
-                            show_progress="hidden", concurrency_limit=None)
-        photo_stop.click(None, None, None, cancels=[photo_event], api_name=False)
-        photo_method.change(h["photo_method"], photo_method, photo_steps, api_name=False)
+                    _generate_tab(page)
+                    _region_tab(page)
+                    _text_tab(page, presets)
+                    _photo_tab(page)
+                    explore_refresh = _explore_tab(page)
+                compare.render()
+        _wire_current_panel(page, panel, [explore_refresh])
     _values_as_sent(demo)
     return demo
 
