@@ -21,9 +21,14 @@ from pathlib import Path
 from types import SimpleNamespace
 
 EXAMPLE_SEEDS = [3, 11, 26, 42, 57, 71, 88, 105]
-# Images are sent at the generator's resolution and enlarged by the browser, pixel for pixel rather than blurred
-CSS = """#current img, #region-view img { width: 100%; height: 100%; object-fit: contain; image-rendering: pixelated; }
-#compare img { object-fit: contain; image-rendering: pixelated; }"""
+# Images are sent at the generator's resolution (a 64 px face is a 6 KB PNG) and the browser enlarges them, pixel
+# for pixel rather than blurred, each fitted whole into its frame (the slider's pair too: Gradio caps its images
+# at 500 px in a shorter frame, which showed a magnified part). Every component showing the generator's pixels
+# carries PIXELS; !important because Gradio's rules for its own frames are more specific.
+PIXELS = "pixels"
+CSS = """.pixels img { image-rendering: pixelated !important; object-fit: contain !important; }
+#current img, #region-view img { width: 100%; height: 100%; }
+#compare img { height: 100%; max-height: 100% !important; }"""
 TEXT_METHODS = ("optimize", "mapper", "global")
 EXPLORE_SLIDERS = 12           # the Explore tab's sliders: a method's best directions (the rest by number)
 # the toy CLIP's relevances reach about 0.6 (docs/text-editing.md), hence a beta well below the paper's
@@ -183,7 +188,10 @@ def _handlers(studio, presets: dict, files: OutputFiles | None = None):
 
     @guard
     def show_regions(regions, session):
-        """The current image with the chosen regions highlighted."""
+        """The current image with the chosen regions highlighted; nothing (the preview cleared) while there is no
+        image yet or no region is ticked: the preview follows every tick and every new image without messages."""
+        if not regions or not (isinstance(session, dict) and session.get("base") is not None):
+            return None
         return shown(studio.region_overlay(session, regions))
 
     @guard
@@ -401,7 +409,7 @@ def _current_panel():
     import gradio as gr
 
     current = gr.Image(label="Current image", type="pil", format="png", interactive=False, height=280,
-                       elem_id="current")
+                       elem_id="current", elem_classes=PIXELS)
     with gr.Row():
         undo_btn = gr.Button("Undo", size="sm", elem_id="undo")
         reset_btn = gr.Button("Reset", size="sm", elem_id="reset")
@@ -417,7 +425,7 @@ def _current_panel():
 
 def _wire_current_panel(page: _Page, panel, refreshes: list[dict]) -> None:
     """Undo, reset, downloads and loading a file; refreshes: what follows a changed current image made from any tab
-    (the Explore sliders)."""
+    (the Explore sliders, the region preview)."""
     h = page.h
     for event in (page.edit(panel.undo_btn.click, h["undo"], [page.session], "undo"),
                   page.edit(panel.reset_btn.click, h["reset"], [page.session], "reset"),
@@ -441,38 +449,44 @@ def _generate_tab(page: _Page) -> None:
             rand_btn = gr.Button("Random seed", elem_id="random-seed")
         psi = gr.Slider(0.0, 1.0, value=0.7, step=0.05, label="Truncation psi", elem_id="psi")
         gen_btn = gr.Button("Generate", variant="primary", elem_id="generate-btn")
-        gallery = gr.Gallery(value=[(studio.display(studio.render(studio.map_seed(s, 0.7)), 128), f"seed {s}")
-                                    for s in EXAMPLE_SEEDS],
-                             label="Examples (click one to start from it)", columns=8, height=180,
-                             allow_preview=False, elem_id="examples")
+        gallery = gr.Gallery(value=[(studio.render(studio.map_seed(s, 0.7)), f"seed {s}") for s in EXAMPLE_SEEDS],
+                             format="png", label="Examples (click one to start from it)", columns=8, height=180,
+                             object_fit="contain", allow_preview=False, elem_id="examples", elem_classes=PIXELS)
     page.edit(gen_btn.click, h["generate"], [seed, psi, page.session], "generate", compare_api="compare")
     rand_btn.click(h["random_seed"], None, seed, api_name="random_seed")
     page.edit(gallery.select, h["pick_example"], [psi, page.session], outputs=[seed, *page.shown])
 
 
-def _region_tab(page: _Page) -> None:
-    """2 · Region edit: resample the ticked regions towards another seed's face."""
+def _region_tab(page: _Page) -> dict:
+    """2 · Region edit: resample the ticked regions towards another seed's face. Returns the refresh of the region
+    preview, for edits made from the panel at the left."""
     import gradio as gr
 
     from linkgan.studio import MAX_SEED
 
     links, h = page.studio.link_names(), page.h
-    with gr.Tab("2 · Region edit", id="region"):
+    with gr.Tab("2 · Region edit", id="region") as tab:
         gr.Markdown("Choose regions, a face to borrow them from (new seed) and how far to go (t). Only the chosen "
                     "regions change. Moving t tweaks the same edit.")
         regions = gr.CheckboxGroup(links, value=links[:1], label="Regions", elem_id="regions")
         preview = gr.Image(label="Where the chosen regions are", type="pil", format="png", interactive=False,
-                           height=200, elem_id="region-view")
+                           height=200, elem_id="region-view", elem_classes=PIXELS)
         with gr.Row():
             new_seed = gr.Number(label="New seed", value=7, precision=0, minimum=0, maximum=MAX_SEED,
                                  elem_id="new-seed")
             rand_btn = gr.Button("Random", elem_id="random-new-seed")
         t = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="t (0 = unchanged, 1 = new seed's)", elem_id="t")
         region_btn = gr.Button("Resample regions", variant="primary", elem_id="region-btn")
-    regions.change(h["show_regions"], [regions, page.session], preview, api_name="show_regions")
+    # the preview is of the current image: drawn when the tab opens (the image may have changed on another tab),
+    # on every tick and after every change of the image made here
+    refresh = _refresh(h["show_regions"], [regions, page.session], preview)
+    regions.change(h["show_regions"], [regions, page.session], preview, api_name="show_regions",
+                   show_progress="hidden")
+    tab.select(**refresh)
     rand_btn.click(h["random_seed"], None, new_seed, api_name=False)
-    page.edit(region_btn.click, h["region"], [regions, new_seed, t, page.session], "region")
-    page.edit(t.release, h["region"], [regions, new_seed, t, page.session])
+    page.edit(region_btn.click, h["region"], [regions, new_seed, t, page.session], "region").success(**refresh)
+    page.edit(t.release, h["region"], [regions, new_seed, t, page.session]).success(**refresh)
+    return refresh
 
 
 def _text_tab(page: _Page, presets: dict) -> None:
@@ -630,7 +644,7 @@ def build_app(studio):
         gr.Markdown(INTRO)
         # made before the tabs that fill it, placed below them
         compare = gr.ImageSlider(label="Before / after (drag)", type="pil", format="png", height=280,
-                                 interactive=False, elem_id="compare", render=False)
+                                 interactive=False, elem_id="compare", elem_classes=PIXELS, render=False)
         with gr.Row():
             with gr.Column(scale=1, min_width=300):
                 panel = _current_panel()
@@ -638,12 +652,12 @@ def build_app(studio):
             with gr.Column(scale=2):
                 with gr.Tabs():
                     _generate_tab(page)
-                    _region_tab(page)
+                    region_refresh = _region_tab(page)
                     _text_tab(page, presets)
                     _photo_tab(page)
                     explore_refresh = _explore_tab(page)
                 compare.render()
-        _wire_current_panel(page, panel, [explore_refresh])
+        _wire_current_panel(page, panel, [explore_refresh, region_refresh])
     _values_as_sent(demo)
     return demo
 

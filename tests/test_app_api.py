@@ -29,12 +29,14 @@ def test_named_apis(app_server):
 
 def test_every_api_end_to_end(app_server, expected):
     c = client(app_server)
+    assert c.predict(["eyes"], api_name="/show_regions") is None      # no image yet: an empty preview, no message
     img, hist = c.predict(5, 0.7, api_name="/generate")
     assert img.endswith(".png") and hist.startswith("0. start")
     assert np.array_equal(pixels(img), np.asarray(expected.image(expected.generate(5, 0.7))))
     assert 0 <= c.predict(api_name="/random_seed") < 2**31
     overlay = c.predict(["eyes"], api_name="/show_regions")
-    assert overlay.endswith(".png")
+    assert np.array_equal(pixels(overlay), np.asarray(expected.region_overlay(expected.generate(5, 0.7), ["eyes"])))
+    assert c.predict([], api_name="/show_regions") is None             # nothing ticked: the preview cleared
     img2, hist = c.predict(["eyes", "hair"], 9, 0.5, api_name="/region")
     assert "1. region" in hist and not np.array_equal(pixels(img2), pixels(img))
     before, after = slider_images(c.predict(api_name="/compare"))           # what the browser fetches next
