@@ -1,21 +1,22 @@
 """A new user's walk through the app in Debian's Chromium (Playwright): generate, pick an example, look at
-a region, resample it, tweak t, text edits, undo, reset, an Explore slider, a photo, prepare downloads.
-Screenshots of each flow go to docs/."""
+a region, resample it, tweak t, text edits, undo, reset, an Explore slider, a photo, prepare downloads; on the way,
+the before/after slider shows both images whole and the region preview follows the ticks. Screenshots of each flow
+go to SCREENSHOT_DIR (`APP_TEST_MODEL=toyfaces64-linked SCREENSHOT_DIR=docs` makes the README's)."""
 from __future__ import annotations
 
 import json
 import os
 import re
 import shutil
+import time
 from pathlib import Path
 
 import pytest
 
 sync_api = pytest.importorskip("playwright.sync_api")
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUM = shutil.which("chromium")                  # Debian's, not a browser Playwright downloads
 DOCS = Path(os.environ.get("SCREENSHOT_DIR", Path(__file__).resolve().parent.parent / "out" / "screenshots"))
-pytestmark = pytest.mark.skipif(not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM),
-                                reason="Debian's chromium is not installed (run.sh test installs it)")
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (run.sh test installs it)")
 
 
 @pytest.fixture(scope="module")
@@ -51,16 +52,95 @@ def photo_file(tmp_path_factory) -> Path:
     return path
 
 
-def displayed(page) -> tuple[str, "np.ndarray"]:
-    """The current image as the browser shows it: its src and its pixels (H, W, 3), as floats 0-255."""
+def displayed(page, selector: str = "#current img") -> tuple[str, "np.ndarray"]:
+    """An image as the browser shows it: its src and its pixels (H, W, 3), as floats 0-255."""
     import base64
     import io
 
     import numpy as np
     from PIL import Image
-    src = page.locator("#current img").get_attribute("src")
+    src = page.locator(selector).get_attribute("src")
     data = base64.b64decode(src.split(",", 1)[1]) if src.startswith("data:") else page.request.get(src).body()
     return src, np.asarray(Image.open(io.BytesIO(data)).convert("RGB"), dtype=float)
+
+
+def eventually(check, timeout: float = 20.0):
+    """check() once it passes (it raises AssertionError until then); its last failure after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return check()
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def shows(page, selector: str, want) -> None:
+    """The image at selector is exactly `want` (a PIL image), pixel for pixel."""
+    import numpy as np
+    assert page.locator(selector).count() == 1, f"no image at {selector}"
+    assert np.array_equal(displayed(page, selector)[1], np.asarray(want.convert("RGB"), dtype=float)), \
+        f"{selector} is not the expected image"
+
+
+# Where each image's picture lands on the page: object-fit 'contain' centres it, scaled to fit, in the img's box, and
+# what lies outside the box of an ancestor with hidden overflow is cut off.
+DRAWN = """img => {
+    const box = img.getBoundingClientRect(), s = getComputedStyle(img);
+    const k = Math.min(box.width / img.naturalWidth, box.height / img.naturalHeight);
+    const w = img.naturalWidth * k, h = img.naturalHeight * k;
+    const drawn = {left: box.left + (box.width - w) / 2, top: box.top + (box.height - h) / 2, width: w, height: h};
+    let seen = {left: -1e9, top: -1e9, right: 1e9, bottom: 1e9};
+    for (let e = img.parentElement; e; e = e.parentElement) {
+        if (getComputedStyle(e).overflow === "visible") continue;
+        const r = e.getBoundingClientRect();
+        seen = {left: Math.max(seen.left, r.left), top: Math.max(seen.top, r.top),
+                right: Math.min(seen.right, r.right), bottom: Math.min(seen.bottom, r.bottom)};
+    }
+    return {drawn, seen, fit: s.objectFit, rendering: s.imageRendering, transform: s.transform,
+            natural: img.naturalWidth};
+}"""
+
+
+def drawn_whole(page, selector: str) -> list[dict]:
+    """Each image at selector is drawn whole (nothing cut off), enlarged, pixel for pixel; their drawn rectangles."""
+    out = []
+    for img in page.locator(selector).all():
+        g = img.evaluate(DRAWN)
+        d, seen = g["drawn"], g["seen"]
+        assert g["fit"] == "contain" and g["transform"] in ("none", "matrix(1, 0, 0, 1, 0, 0)"), g
+        assert g["rendering"] == "pixelated", f"{selector} is blurred when enlarged: {g}"
+        assert (d["left"] >= seen["left"] - 1 and d["top"] >= seen["top"] - 1
+                and d["left"] + d["width"] <= seen["right"] + 1 and d["top"] + d["height"] <= seen["bottom"] + 1), \
+            f"{selector} shows only part of its image: drawn {d}, visible {seen}"
+        assert d["width"] >= 2 * g["natural"], f"{selector} is not enlarged: {g}"
+        out.append(d)
+    return out
+
+
+def slider_shows(page, before, after) -> None:
+    """The before/after slider shows the whole of both images, fitted to its frame, at the same place: its left
+    part is `before`'s left part and its right part `after`'s right part (arrays (H, W, 3) at their resolution), as
+    the screen shows them (the drag handle in the middle left out)."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+    rects = drawn_whole(page, "#compare img")
+    assert len(rects) == 2 and rects[0] == rects[1], rects
+    frame = page.locator("#compare").bounding_box()
+    d = rects[0]
+    assert d["height"] >= 0.6 * frame["height"], f"the slider's images are not fitted to its frame: {d}, {frame}"
+    x, y = page.evaluate("[window.scrollX, window.scrollY]")           # the whole page's coordinates
+    shot = Image.open(io.BytesIO(page.screenshot(full_page=True, clip={
+        "x": d["left"] + x, "y": d["top"] + y, "width": d["width"], "height": d["height"]}))).convert("RGB")
+    n = before.shape[0]
+    seen = np.asarray(shot.resize((n, n), Image.Resampling.NEAREST), dtype=float)   # each source pixel's middle
+    left, right = slice(0, 3 * n // 8), slice(5 * n // 8, n)
+    for part, want, name in ((left, before, "before"), (right, after, "after")):
+        err = np.abs(seen[4:-4, part] - want[4:-4, part]).max(-1)     # the frame's label may cover an edge
+        assert np.mean(err <= 12) > 0.97, f"the slider's {name} side is not the whole {name} image"
 
 
 def box_change(before, after, box) -> float:
@@ -80,14 +160,21 @@ def test_new_user_walkthrough(page, photo_file, expected):
     expect(history(page)).to_have_value('0. start: {"kind": "seed", "seed": 42, "psi": 0.7}')
     expect(page.locator("#current img")).to_be_visible()
     shot(page, "flow-generate")
-    # examples gallery: clicking one starts from it
+    # examples gallery: enlarged without blur; clicking one starts from it
+    from app import EXAMPLE_SEEDS
+    expect(page.locator("#examples img")).to_have_count(len(EXAMPLE_SEEDS))
+    for img in page.locator("#examples img").all():
+        assert img.evaluate("e => getComputedStyle(e).imageRendering") == "pixelated"
     page.locator("#examples .thumbnail-item").nth(1).click()
     expect(history(page)).to_have_value('0. start: {"kind": "seed", "seed": 11, "psi": 0.7}')
     expect(page.locator("#seed input")).to_have_value("11")
-    # 2. Region edit: choose regions, see them, resample
+    # 2. Region edit: the preview shows the ticked regions on the current image when the tab opens, follows each
+    # tick at once, and follows the resampled image
+    face = expected.generate(11, 0.7)
     page.get_by_role("tab", name="2 · Region edit").click()
+    eventually(lambda: shows(page, "#region-view img", expected.region_overlay(face, ["eyes"])))
     page.locator("#regions").get_by_label("mouth").check()
-    expect(page.locator("#region-view img")).to_be_visible()
+    eventually(lambda: shows(page, "#region-view img", expected.region_overlay(face, ["eyes", "mouth"])))
     page.locator("#new-seed input").fill("7")
     src, before = displayed(page)
     page.locator("#region-btn").click()
@@ -98,6 +185,13 @@ def test_new_user_walkthrough(page, photo_file, expected):
     _, after = displayed(page)
     from linkgan.data import EYES_BOX, MOUTH_BOX
     assert max(box_change(before, after, EYES_BOX), box_change(before, after, MOUTH_BOX)) > 0.03, "no visible change"
+    edited = expected.region(face, ["eyes", "mouth"], 7, 1.0)
+    eventually(lambda: shows(page, "#region-view img", expected.region_overlay(edited, ["eyes", "mouth"])))
+    # the before/after slider: the whole starting face and the whole edited one, enlarged without blur, as are
+    # the current image, the preview and the examples
+    eventually(lambda: slider_shows(page, before, after))
+    for selector in ("#current img", "#region-view img"):
+        drawn_whole(page, selector)
     shot(page, "flow-region")
     # tweak t: the same edit is replaced, not stacked
     page.locator("#t input[type=number]").fill("0.5")
@@ -181,6 +275,10 @@ def test_new_user_walkthrough(page, photo_file, expected):
     space = "w+" if method == "hybrid" else "w"
     expect(history(page)).to_have_value(re.compile(re.escape(f'0. start: {{"kind": "photo", "method": "{method}", '
                                                              f'"space": "{space}", "steps": 20')), timeout=60_000)
+    # the slider: the photo as the generator sees it, and its inversion
+    import numpy as np
+    target = np.asarray(expected.photo_image(str(photo_file)).convert("RGB"), dtype=float)
+    eventually(lambda: slider_shows(page, target, displayed(page)[1]))
     from linkgan.perceptual import load_lpips
     if "random" in load_lpips("vgg").backbone_name:      # no ImageNet VGG here (offline): the page says so
         expect(page.get_by_text("RANDOM backbone").first).to_be_visible()
