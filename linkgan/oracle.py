@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .cards import front_matter
 from .data import ATTRIBUTES, HELDOUT_SEEDS, TRAIN_SEEDS
 from .data.attributes import hidden_attributes
 from .data.pool import attribute_targets, render_faces, to_float
@@ -256,7 +257,7 @@ def model_card(run: TrainRun, *, command: str, settings: dict) -> str:
     rows = "\n".join(f"| {k} | {v:.3f} | {1 / len(ATTRIBUTES[k]):.3f} |" for k, v in run.accuracy.items())
     hw = (f"{cpu_model()}, {os.cpu_count()} cores, {torch.get_num_threads()} torch thread(s), no GPU, "
           f"sharing the cores with other training runs" if settings["device"] == "cpu" else settings["device"])
-    return f"""# toyfaces64-oracle
+    return front_matter("oracle") + f"""# toyfaces64-oracle
 
 An attribute classifier for 64 px toy faces (`linkgan.oracle.AttributeOracle`, {run.params:,} parameters): a small
 CNN (4 stride-2 stages, average + max pooling) with one head per categorical attribute of `linkgan.data.ATTRIBUTES`.

@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .cards import front_matter
 from .data import HELDOUT_SEEDS, PART_LABELS, TRAIN_SEEDS, ToyFacesDataset
 from .hub import ModelHubMixin, config_to_dict
 from .utils import cpu_model
@@ -302,7 +303,7 @@ def model_card(run: SegmenterRun, *, command: str, eval_faces: int, lr: float, a
     rows = "\n".join(f"| {name} | {v:.3f} |" for name, v in run.per_label.items())
     hw = (f"{cpu_model()}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads, no GPU"
           if device == "cpu" else device)
-    return f"""# toyfaces64-segmenter
+    return front_matter("segmenter") + f"""# toyfaces64-segmenter
 
 A tiny U-Net part segmenter for 64 px toy faces (`linkgan.segmenter.Segmenter`, {run.params:,} parameters):
 image (B, 3, H, W) in [-1, 1] -> logits over {len(run.per_label)} part labels. Used for LinkGAN's semantic

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .cards import front_matter
 from .clip import CLIPAdapter, build_open_clip, preprocess_images, save_project_clip
 from .data import ATTRIBUTES, HELDOUT_SEEDS, TRAIN_SEEDS, make_caption
 from .data.pool import render_faces, to_float
@@ -193,7 +194,7 @@ def model_card(run: TrainRun, *, command: str, settings: dict, eval_faces: int) 
                       for note in settings.get("resumed", []) if "schedule changed" in note)
     hw = (f"{cpu_model()}, {os.cpu_count()} cores, {torch.get_num_threads()} torch thread(s), no GPU, "
           f"sharing the cores with two GAN training runs" if settings["device"] == "cpu" else settings["device"])
-    return f"""# toyfaces-clip
+    return front_matter("clip") + f"""# toyfaces-clip
 
 A small CLIP in open_clip's own architecture (`open_clip.CLIP`, custom config, {run.params:,} parameters), trained
 contrastively on procedural toy-face images and their captions. The default CLIP of StyleCLIP editing offline.

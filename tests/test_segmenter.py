@@ -112,4 +112,6 @@ def test_train_segmenter_tiny_run_writes_a_loadable_model_card(tmp_path):
     for name in ("config.json", "model.safetensors", "README.md", "samples.png", "train_log.txt"):
         assert (tmp_path / "seg" / name).is_file(), name
     assert "pytest" in (tmp_path / "seg" / "README.md").read_text()
+    from huggingface_hub import ModelCard
+    assert ModelCard.load(tmp_path / "seg" / "README.md").data.pipeline_tag == "image-segmentation"
     assert Segmenter.from_pretrained(tmp_path / "seg").config == cfg

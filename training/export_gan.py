@@ -4,7 +4,7 @@
         --command "python training/train_gan.py --out runs/linked64 ..."
 
 Writes checkpoints/<name>/: config.json + model.safetensors (the run's links and training record in
-config.json), README.md (the card: how to re-create it, steps, wall time, hardware, metrics), samples.png
+config.json), README.md (the card: Hub metadata, how to re-create it, steps, wall time, hardware, metrics), samples.png
 (32 untruncated samples) and, for a linked generator, resample.png (each link resampled, t = 0 .. 1).
 Metrics: LinkGAN editing precision and leakage per link (or, for a generator without links, the same
 measures on the links named by --links-of), the Fréchet distance to procedural faces, and the attribute
@@ -12,7 +12,8 @@ coverage (which classes of each attribute the samples draw too rarely, read by t
 
 A model trained in stages (from scratch, then fine-tuned with `--init`) names the earlier run folders with
 `--earlier` (oldest first): the card then counts every stage's steps, wall time and hardware. An earlier stage may
-also be an exported weight set (its metrics.json lists its own stages), e.g. the shipped model a run continued.
+also be an exported weight set (its metrics.json lists its own stages), e.g. the shipped model a run continued:
+that one is the card's base model.
 When the last stage's checkpoint.pt stayed on another machine, `--weights` names the weight set exported there.
 """
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pathlib import Path
 
 import torch
 
+from linkgan.cards import front_matter
 from linkgan.control import region_control
 from linkgan.data import HELDOUT_SEEDS
 from linkgan.links import generator_links, link_metrics, links_from_specs, resample_strip
@@ -58,11 +60,24 @@ def stage_record(run: Path) -> dict:
             "lambda_out": cfg["link"]["lambda_out"] if cfg["link"]["links"] else None}
 
 
+def is_weight_set(path: Path) -> bool:
+    """An exported weight set (no run log, a metrics.json), as opposed to a run folder."""
+    return not (path / "log.jsonl").is_file() and (path / "metrics.json").is_file()
+
+
+def base_model(earlier: list[str], shipped: Path) -> str | None:
+    """The shipped weight set a run is fine-tuned from, by name: the last of its --earlier stages that is a weight
+    set in `shipped` (--out-dir). None: trained from scratch, or only from runs and stage exports of its own."""
+    names = [Path(r).resolve().name for r in earlier
+             if is_weight_set(Path(r)) and Path(r).resolve().parent == shipped.resolve()]
+    return names[-1] if names else None
+
+
 def stage_records(path: Path) -> list[dict]:
-    """The stages of an --earlier folder: a run folder is one stage; an exported weight set (no run log, a
-    metrics.json) brings every stage it was trained in."""
+    """The stages of an --earlier folder: a run folder is one stage; an exported weight set brings every stage it
+    was trained in."""
     metrics = path / "metrics.json"
-    if not (path / "log.jsonl").is_file() and metrics.is_file():
+    if is_weight_set(path):
         stages = json.loads(metrics.read_text()).get("stages")
         if not stages:
             raise ValueError(f"{metrics} lists no training stages")
@@ -168,7 +183,9 @@ the attribute is visible in both images and read with confidence >= 0.9 before.
 """ if control else ""
     vs_base = "".join(f" {k}: mse_in is {v['mse_in_vs_baseline']} x the baseline's." for k, v in metrics.items()
                       if "mse_in_vs_baseline" in v)
-    card = f"""# {a.name}
+    base = base_model(a.earlier, Path(a.out_dir))
+    card = front_matter("generator", tags=["region-editing"] if linked else [], base_model=base,
+                        base_model_relation="finetune" if base else None) + f"""# {a.name}
 
 A {G.config.resolution} px StyleGAN2 generator ({params:,} parameters, w_dim {G.config.w_dim}) trained on procedural
 toy faces {"with LinkGAN links: resampling a link's axes of W changes only its region" if linked else
