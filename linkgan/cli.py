@@ -241,8 +241,8 @@ def _add_edit(sub) -> None:
     p.add_argument("--method", choices=("global", "mapper", "optimize") + DIRECTION_METHODS, default="global",
                    help="global directions in S (instant), a trained latent mapper, or latent optimisation in W+; "
                         "or one direction of GANSpace, SeFa, InterFaceGAN, StyleSpace or ReSeFa (see `directions`)")
-    p.add_argument("--target", help="text of the edit, e.g. 'a face with blond hair' (global, optimize); global: "
-                                    "a target the generator's zoo has tuned takes its tuned settings for those not given")
+    p.add_argument("--target", help="text of the edit, e.g. 'a face with blond hair' (global, optimize); global: a "
+                                    "target the generator's zoo has tuned takes its tuned settings for those not given")
     p.add_argument("--neutral", default=None,
                    help=f"global: the face as it is (default {D.neutral!r}, or the tuned one); alternatives separated "
                         f"by '|' let CLIP pick the one it reads in the face")

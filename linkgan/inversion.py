@@ -37,7 +37,8 @@ class ProjectOptim:
 
 @dataclass(frozen=True)
 class ProjectLoss:
-    """loss = lpips_weight * LPIPS + mse_weight * MSE + noise_reg_weight * noise_regularizer + spread_weight * spread."""
+    """loss = lpips_weight * LPIPS + mse_weight * MSE + noise_reg_weight * noise_regularizer
+    + spread_weight * spread."""
     lpips_weight: float = 1.0     # the perceptual term (when an LPIPS is given)
     mse_weight: float = 1.0
     noise_reg_weight: float = 1e5   # StyleGAN2 Sec. 5: keeps the fitted noise maps noise-like

@@ -114,7 +114,7 @@ class TextEdits:
         return self._push(session, "text", key, params, edited)
 
     def _tuned_presets(self) -> dict:
-        """{name: linkgan.styleclip.GlobalPreset} of this generator's zoo, exactly as tuned; {} when none are shipped."""
+        """{name: GlobalPreset} of this generator's zoo, exactly as tuned; {} when none are shipped."""
         path = self.styleclip_dir / PROMPTS_FILE
         if not path.is_file():
             return {}

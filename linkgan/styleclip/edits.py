@@ -36,7 +36,7 @@ class TextEditDefaults:
     # latent optimisation kept inside a region: the region-content term (RegionContent) in place of the latent L2
     region_steps: int = 100
     region_lr: float = 0.2
-    region_l2: float = 0.0           # the L2 held many faces at their colour (purple hair: success 0.31 with it, 1.0 without)
+    region_l2: float = 0.0           # the L2 held faces at their colour (purple hair: success 0.31 with, 1.0 without)
     region_weight: float = 50.0      # weight of the pixel change outside the region
 
 

@@ -121,7 +121,8 @@ class MapperOptimConfig:
 
 @dataclass
 class MapperLossConfig:
-    """loss = clip_weight * D_CLIP(G(ws'), t) + l2_weight * mean((ws' - ws)^2) + id_weight * L_ID (paper: 1, 0.8, 0.1)."""
+    """loss = clip_weight * D_CLIP(G(ws'), t) + l2_weight * mean((ws' - ws)^2) + id_weight * L_ID
+    (paper: 1, 0.8, 0.1)."""
     clip_weight: float = 1.0
     l2_weight: float = 0.8
     id_weight: float = 0.1                # the identity term is train_mapper's `identity` (0: none)
