@@ -31,8 +31,6 @@ CSS = """.pixels img { image-rendering: pixelated !important; object-fit: contai
 #compare img { height: 100%; max-height: 100% !important; }"""
 TEXT_METHODS = ("optimize", "mapper", "global")
 EXPLORE_SLIDERS = 12           # the Explore tab's sliders: a method's best directions (the rest by number)
-# the toy CLIP's relevances reach about 0.6 (docs/text-editing.md), hence a beta well below the paper's
-GLOBAL_DEFAULTS = {"alpha": 4.0, "beta": 0.4, "min_channels": 20}
 INTRO = """# LinkGAN Studio
 Make a face, then change **one region at a time** (LinkGAN links chosen axes of the latent code to image
 regions: resampling them changes only that region). Every edit stacks on the **current image** at the
@@ -494,8 +492,8 @@ def _text_tab(page: _Page, presets: dict) -> None:
     time."""
     import gradio as gr
 
-    from linkgan.studio import MAX_ALPHA
-    from linkgan.styleclip import EDIT_REGIONS
+    from linkgan.studio import MAX_ALPHA, MAX_MAPPER_STRENGTH
+    from linkgan.styleclip import EDIT_REGIONS, TEXT_EDIT_DEFAULTS
 
     studio, h, session = page.studio, page.h, page.session
     with gr.Tab("3 · Text edit", id="text"):
@@ -507,7 +505,7 @@ def _text_tab(page: _Page, presets: dict) -> None:
         method = gr.Radio(list(TEXT_METHODS), value="optimize", label="Method", elem_id="text-method")
         with gr.Column(visible=True) as opt_box:
             target = gr.Textbox(label="Target text", value="a face with purple hair", elem_id="target")
-            opt_steps = gr.Slider(5, 200, value=60, step=5, label="Steps", elem_id="opt-steps")
+            opt_steps = gr.Slider(5, 200, value=TEXT_EDIT_DEFAULTS.optimize_steps, step=5, label="Steps", elem_id="opt-steps")
             opt_region = gr.Dropdown(["anywhere", *EDIT_REGIONS], value="anywhere", label="Keep the edit inside",
                                      info="a part of the face: the change elsewhere is penalised (read by the part "
                                           "segmenter) instead of the distance in W+", elem_id="opt-region")
@@ -521,10 +519,13 @@ def _text_tab(page: _Page, presets: dict) -> None:
                                         allow_custom_value=True,      # the Studio explains
                                         info=None if mapper_prompts else "none shipped for this generator",
                                         elem_id="mapper-prompt")
-            strength = gr.Slider(0.0, 0.3, value=0.1, step=0.01, label="Strength (trained at 0.1)",
+            strength = gr.Slider(0.0, MAX_MAPPER_STRENGTH, value=TEXT_EDIT_DEFAULTS.mapper_strength, step=0.01,
+                                 label=f"Strength (trained at {TEXT_EDIT_DEFAULTS.mapper_strength})",
                                  elem_id="mapper-strength")
             mapper_btn = gr.Button("Apply mapper", variant="primary", elem_id="mapper-btn")
-        g0 = {"target": "a face with purple hair", "neutral": "a face", **GLOBAL_DEFAULTS}
+        d = TEXT_EDIT_DEFAULTS
+        g0 = {"target": "a face with purple hair", "neutral": d.neutral, "alpha": d.alpha, "beta": d.beta,
+              "min_channels": d.min_channels}
         if presets:                 # start on the first tuned prompt
             g0 = {"target": next(iter(presets)), **next(iter(presets.values()))}
         with gr.Column(visible=False) as global_box:
