@@ -13,7 +13,7 @@ from typing import Callable, Iterable
 
 from linkgan.utils import cpu_model
 
-from . import app, baselines, data, generator, inversion, linkage, quality, segmenter, styleclip, training
+from . import app, baselines, data, explore, generator, inversion, linkage, quality, segmenter, styleclip, training
 
 SECTIONS: dict[str, Callable[..., dict]] = {
     "generator": generator.run,
@@ -26,6 +26,7 @@ SECTIONS: dict[str, Callable[..., dict]] = {
     "inversion": inversion.run,
     "styleclip": styleclip.run,
     "baselines": baselines.run,
+    "explore": explore.run,
 }
 
 

@@ -87,3 +87,13 @@ def test_pixel_exact_reference_recolours_only_the_named_part():
             assert white.any() and not (moved & white).any()
         score = edit_score(orc, x, y, attribute, value)
         assert score["success"] >= 0.75 and score["preservation"] >= 0.9, (attribute, score)
+
+
+def test_explore_section_times_every_shipped_method_of_the_default():
+    """The Explore timing runs the app's own path (Studio.explore + render) for each method the default zoo ships."""
+    from benchmarks import explore
+
+    out = explore.run(quick=True)
+    assert out["render_ms"] > 0
+    for method in ("ganspace", "sefa", "interfacegan", "stylespace"):
+        assert out[method]["slider_move_ms"] > 0, method
