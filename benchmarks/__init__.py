@@ -13,13 +13,15 @@ from typing import Callable, Iterable
 
 from linkgan.utils import cpu_model
 
-from . import app, baselines, data, explore, generator, inversion, linkage, quality, segmenter, styleclip, training
+from . import (app, baselines, data, explore, generator, inversion, linkage, linkage3d, quality, segmenter, styleclip,
+               training)
 
 SECTIONS: dict[str, Callable[..., dict]] = {
     "generator": generator.run,
     "data": data.run,
     "segmenter": segmenter.run,
     "linkage": linkage.run,
+    "linkage3d": linkage3d.run,
     "quality": quality.run,
     "training": training.run,
     "app": app.run,

@@ -285,10 +285,12 @@ class TriplaneGenerator(nn.Module, ModelHubMixin):
         B, _, R, _ = img.shape
         return img.reshape(B, 3, self.config.plane_channels, R, R)
 
-    def density(self, ws: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
-        """sigma (B, M) at world points (B, M, 3) (for EG3D's density regulariser and geometry probes)."""
+    def density(self, ws: torch.Tensor, points: torch.Tensor, *, raw: bool = False) -> torch.Tensor:
+        """sigma (B, M) at world points (B, M, 3) (for EG3D's density regulariser and geometry probes); raw: the
+        decoder's output before the activation, which EG3D's regulariser reads."""
         planes = self.planes(self.ws_to_styles(ws), noise_mode="const")
-        return density_activation(self.decoder(sample_planes(planes, points, self.config.box_warp))[0])
+        sigma = self.decoder(sample_planes(planes, points, self.config.box_warp))[0]
+        return sigma if raw else density_activation(sigma)
 
     def _camera(self, c: torch.Tensor | None, batch: int, device) -> torch.Tensor:
         if c is None:

@@ -138,10 +138,39 @@ def miou(pred: torch.Tensor, target: torch.Tensor, num_labels: int) -> tuple[flo
     return sum(per_label.values()) / len(per_label), per_label
 
 
-def heldout_faces(n: int, *, size: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
-    """The first n held-out toy faces: images (n, 3, S, S) in [-1, 1] and masks (n, S, S) int64."""
-    ds = ToyFacesDataset(size=size, seeds=HELDOUT_SEEDS[:n], with_masks=True, with_caption=False)
-    items = [ds[i] for i in range(n)]
+@dataclass(frozen=True)
+class PartData:
+    """Images with part labels a segmenter can learn from (its model card's words)."""
+    name: str                     # the card's title stem: <name><resolution>-segmenter
+    words: str                    # what the images are
+    dataset: str                  # the Dataset class, for the card
+    use: str                      # what the segmenter is for
+
+
+SEGMENTER_DATA = {
+    "toyfaces": PartData("toyfaces", "toy faces", "ToyFacesDataset",
+                         'LinkGAN\'s semantic\n"hair" link and the region metrics'),
+    "heads3d": PartData("heads3d", "3D toy heads, each seen from its own view in the camera range", "ToyHeadsDataset",
+                        "LinkGAN's semantic\nlinks on the 3D generator and their metrics over views"),
+}
+
+
+def part_dataset(data: str, *, size: int, seeds):
+    """Items with "image" and "mask" for the seeds: toy faces, or 3D toy heads (each from its seed's view)."""
+    if data == "toyfaces":
+        return ToyFacesDataset(size=size, seeds=seeds, with_masks=True, with_caption=False)
+    if data == "heads3d":
+        from .data.heads3d import ToyHeadsDataset
+        return ToyHeadsDataset(size=size, seeds=seeds)
+    raise ValueError(f"data must be one of {', '.join(SEGMENTER_DATA)}, got {data!r}")
+
+
+def heldout_faces(n: int, *, size: int = 64, data: str = "toyfaces") -> tuple[torch.Tensor, torch.Tensor]:
+    """The first n held-out toy faces (or heads): images (n, 3, S, S) in [-1, 1] and masks (n, S, S) int64."""
+    ds = part_dataset(data, size=size, seeds=HELDOUT_SEEDS[:n])
+    # the heads render a batch at once (__getitems__); blocks of 64 bound the memory of the rays
+    fetch = getattr(ds, "__getitems__", None) or (lambda indices: [ds[i] for i in indices])
+    items = [it for i in range(0, n, 64) for it in fetch(list(range(i, min(i + 64, n))))]
     return torch.stack([it["image"] for it in items]), torch.stack([it["mask"] for it in items])
 
 
@@ -198,10 +227,11 @@ class SegmenterRun:
 def train_segmenter(*, out: str | Path, steps: int = 4000, batch_size: int = 32, lr: float = 2e-3,
                     seed: int = 0, log_every: int = 50, device: str | torch.device | None = None,
                     config: SegmenterConfig | None = None, augmentation: bool = True,
-                    eval_faces: int = 500, command: str = "", num_workers: int = 1,
+                    eval_faces: int = 500, command: str = "", num_workers: int = 1, data: str = "toyfaces",
                     log: Callable[[str], None] | None = None) -> SegmenterRun:
     """Train a Segmenter on toy faces (TRAIN_SEEDS) with Adam + cross-entropy, evaluate mIoU on the first
     `eval_faces` HELDOUT_SEEDS faces and save it (save_pretrained, + README.md model card + samples.png) to `out`.
+    data: "toyfaces", or "heads3d" for renders of the 3D toy heads (SEGMENTER_DATA).
 
     steps: optimiser steps; batch_size: faces per step; lr: Adam lr, cosine-decayed to 5 % over the run;
     seed: torch seed (init, augmentation) and the start of the shuffled seed stream; log_every: steps
@@ -209,6 +239,8 @@ def train_segmenter(*, out: str | Path, steps: int = 4000, batch_size: int = 32,
     augmentation: blur / colour jitter / noise on inputs (see `augment`); command: the command line that
     re-creates this run, for the model card; num_workers: DataLoader processes rendering faces.
     """
+    if data not in SEGMENTER_DATA:
+        raise ValueError(f"data must be one of {', '.join(SEGMENTER_DATA)}, got {data!r}")
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -224,7 +256,8 @@ def train_segmenter(*, out: str | Path, steps: int = 4000, batch_size: int = 32,
     model = Segmenter(config).to(device).train()
     params = sum(p.numel() for p in model.parameters())
     settings = dict(steps=steps, batch_size=batch_size, lr=lr, seed=seed, augmentation=augmentation,
-                    device=str(device), num_workers=num_workers, eval_faces=eval_faces)
+                    device=str(device), num_workers=num_workers, eval_faces=eval_faces,
+                    **({} if data == "toyfaces" else {"data": data}))
     _log(json.dumps({"model": config_to_dict(config), "train": settings}))
     _log(f"params {params}")
     opt = torch.optim.Adam(model.parameters(), lr=lr)
@@ -233,8 +266,7 @@ def train_segmenter(*, out: str | Path, steps: int = 4000, batch_size: int = 32,
     # Every face is new: a window of TRAIN_SEEDS, shuffled, large enough for steps * batch_size draws.
     n_faces = steps * batch_size
     start = (seed * 7919 * n_faces) % max(1, len(TRAIN_SEEDS) - n_faces)
-    ds = ToyFacesDataset(size=config.resolution, seeds=TRAIN_SEEDS[start:start + n_faces],
-                         with_masks=True, with_caption=False)
+    ds = part_dataset(data, size=config.resolution, seeds=TRAIN_SEEDS[start:start + n_faces])
     loader = torch.utils.data.DataLoader(ds, batch_size=batch_size, shuffle=True, drop_last=True,
                                          num_workers=num_workers, persistent_workers=num_workers > 0,
                                          generator=torch.Generator().manual_seed(seed))
@@ -265,7 +297,7 @@ def train_segmenter(*, out: str | Path, steps: int = 4000, batch_size: int = 32,
     wall = time.perf_counter() - t0
 
     model = model.cpu().eval()
-    images, masks = heldout_faces(eval_faces, size=config.resolution)
+    images, masks = heldout_faces(eval_faces, size=config.resolution, data=data)
     mean, per = evaluate(model, images, masks)
     # fp16 weights if they give the same held-out mIoU to 3 decimals (halves the file); else fp32
     half = copy.deepcopy(model)
@@ -280,7 +312,8 @@ def train_segmenter(*, out: str | Path, steps: int = 4000, batch_size: int = 32,
                        params=params, weights_dtype=str(dtype).replace("torch.", ""))
     sample_sheet(model, images[:8], masks[:8]).save(out / "samples.png")
     (out / "README.md").write_text(model_card(run, command=command, eval_faces=eval_faces, lr=lr,
-                                              augmentation=augmentation, device=str(device)))
+                                              augmentation=augmentation, device=str(device),
+                                              data=SEGMENTER_DATA[data], resolution=config.resolution))
     log_file.close()
     return run
 
@@ -299,15 +332,14 @@ def sample_sheet(model: Segmenter, images: torch.Tensor, masks: torch.Tensor):
 
 
 def model_card(run: SegmenterRun, *, command: str, eval_faces: int, lr: float, augmentation: bool,
-               device: str) -> str:
+               device: str, data: PartData = SEGMENTER_DATA["toyfaces"], resolution: int = 64) -> str:
     rows = "\n".join(f"| {name} | {v:.3f} |" for name, v in run.per_label.items())
     hw = (f"{cpu_model()}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads, no GPU"
           if device == "cpu" else device)
-    return front_matter("segmenter") + f"""# toyfaces64-segmenter
+    return front_matter("segmenter") + f"""# {data.name}{resolution}-segmenter
 
-A tiny U-Net part segmenter for 64 px toy faces (`linkgan.segmenter.Segmenter`, {run.params:,} parameters):
-image (B, 3, H, W) in [-1, 1] -> logits over {len(run.per_label)} part labels. Used for LinkGAN's semantic
-"hair" link and the region metrics.
+A tiny U-Net part segmenter for {resolution} px {data.words} (`linkgan.segmenter.Segmenter`, {run.params:,} parameters):
+image (B, 3, H, W) in [-1, 1] -> logits over {len(run.per_label)} part labels. Used for {data.use}.
 
 ## Re-create
 
@@ -315,7 +347,7 @@ image (B, 3, H, W) in [-1, 1] -> logits over {len(run.per_label)} part labels. U
 {command}
 ```
 
-- data: `ToyFacesDataset` over a window of `TRAIN_SEEDS` (64 px, a fresh face every draw), DataLoader with 1 worker
+- data: `{data.dataset}` over a window of `TRAIN_SEEDS` ({resolution} px, a fresh face every draw), DataLoader with 1 worker
 - optimisation: Adam lr {lr:g} cosine-decayed to 5 %, cross-entropy, {run.steps} steps at batch {run.batch_size}
 - augmentation: {"per image, each with prob 0.5: gaussian blur sigma 0.3-1.0 px, colour jitter (brightness +-0.1, per-channel gain 0.9-1.1, contrast 0.85-1.15), gaussian noise std 0-0.04" if augmentation else "none"}
 - wall time: {run.wall_s / 60:.1f} min on {hw}

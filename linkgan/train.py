@@ -136,14 +136,28 @@ def mixed_ws(G: Generator, batch: int, mixing_prob: float, device) -> torch.Tens
     return ws
 
 
+def r1_penalty(logits_of: Callable[..., torch.Tensor], *inputs: torch.Tensor) -> torch.Tensor:
+    """R1: the batch mean of |d logits / d input|^2, summed over the inputs (EG3D's dual discriminator regularizes
+    both of its image inputs); logits_of(*inputs) -> (B, 1)."""
+    inputs = tuple(x.detach().requires_grad_(True) for x in inputs)
+    grads = torch.autograd.grad(logits_of(*inputs).sum(), inputs, create_graph=True)
+    return sum(g.square().sum(dim=(1, 2, 3)).mean() for g in grads)
+
+
 def d_r1(D: Discriminator, real: torch.Tensor) -> torch.Tensor:
-    real = real.detach().requires_grad_(True)
-    (grad,) = torch.autograd.grad(D(real).sum(), real, create_graph=True)
-    return grad.square().sum(dim=(1, 2, 3)).mean()
+    return r1_penalty(D, real)
 
 
 class Trainer:
-    """Holds G, D, G_ema and optimisers; `train()` runs to cfg.run.steps, checkpointing atomically."""
+    """Holds G, D, G_ema and optimisers; `train()` runs to cfg.run.steps, checkpointing atomically.
+    A subclass for another pair of networks (linkgan.train3d) names its classes below and overrides the hooks: what
+    D reads of real and fake images (real_inputs, fake_inputs, r1), train_step's arguments from a batch
+    (batch_tensors), G's lazy regularizers (g_regularizers), the link renders (_link_loss) and the data
+    (default_dataset)."""
+
+    config_class = TrainConfig
+    generator_class = Generator
+    discriminator_class = Discriminator
 
     def __init__(self, cfg: TrainConfig, *, dataset=None, device: str | torch.device | None = None,
                  segmenter: Segmenter | None = None, log: Callable[[str], None] = print, load_init: bool = True):
@@ -154,7 +168,7 @@ class Trainer:
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         init_state = None
         if cfg.run.init and load_init:   # fine-tuning (the paper's recipe): the init weights give the architecture
-            cfg, init_state = _read_init(cfg, cfg.run.init, self.device)
+            cfg, init_state = _read_init(cfg, cfg.run.init, self.device, type(self))
         self.cfg = cfg
         self.links = cfg.link.build()
         validate_links(self.links, w_dim=cfg.generator.w_dim, resolution=cfg.generator.resolution)
@@ -173,11 +187,12 @@ class Trainer:
             raise ValueError(f"link.batch_shrink={cfg.link.batch_shrink} leaves {per // cfg.link.batch_shrink} "
                              f"perturbed images per process for D, not a multiple of its minibatch-stddev group "
                              f"({group}): choose a batch_shrink that divides the batch into multiples of {group}")
-        self.extra_fakes: torch.Tensor | None = None     # perturbed images from the last link step, for D
+        self.extra_fakes = None                           # perturbed images from the last link step, for D (what D
+                                                          #   reads of them: a tensor, or a tuple as fake_inputs)
         self._oracle = None                               # loaded by the first region-control eval
         torch.manual_seed(cfg.run.seed)                   # same initial weights in every process
-        self.G = Generator(cfg.generator).to(self.device)
-        self.D = Discriminator(cfg.discriminator).to(self.device)
+        self.G = self.generator_class(cfg.generator).to(self.device)
+        self.D = self.discriminator_class(cfg.discriminator).to(self.device)
         if init_state is not None:
             self.G.load_state_dict(init_state["G"])
             if init_state.get("D") is not None:
@@ -194,7 +209,7 @@ class Trainer:
         self.opt_G = torch.optim.Adam(self.G.parameters(), lr=o.lr * cg, betas=(o.betas[0] ** cg, o.betas[1] ** cg))
         self.opt_D = torch.optim.Adam(self.D.parameters(), lr=o.lr * cd, betas=(o.betas[0] ** cd, o.betas[1] ** cd))
         self.pl_mean = torch.zeros((), device=self.device)
-        self.dataset = dataset if dataset is not None else make_dataset(cfg.run.data, cfg.generator.resolution)
+        self.dataset = dataset if dataset is not None else self.default_dataset()
         self.step = 0
         self.wall_s = 0.0                                 # training wall time over all resumes
         self.out = Path(cfg.run.out)
@@ -230,7 +245,7 @@ class Trainer:
     def load_checkpoint(self, path: str | os.PathLike) -> None:
         # our own resume file: tensors, numbers and plain containers only
         state = torch.load(path, map_location=self.device, weights_only=True)
-        mine, theirs = self.cfg.to_dict(), _with_defaults(state["config"])
+        mine, theirs = self.cfg.to_dict(), _with_defaults(state["config"], type(self.cfg))
         diff = {k for k in mine if mine[k] != theirs.get(k)} - {"run"}
         if diff:
             raise ValueError(f"checkpoint {path} was made with a different config (sections {sorted(diff)})")
@@ -252,37 +267,35 @@ class Trainer:
         self.extra_fakes = fakes[self.rank]
 
     # --- one iteration --------------------------------------------------------------------------
-    def train_step(self, real: torch.Tensor) -> dict[str, float]:
+    def train_step(self, real: torch.Tensor, *cond: torch.Tensor) -> dict[str, float]:
+        """One D step and one G step on real images (B, 3, H, W) and what conditions them (the 3D trainer's
+        cameras)."""
         o, G, D, b = self.cfg.optim, self.G, self.D, real.shape[0]
         stats: dict[str, float] = {}
+        reals = self.real_inputs(real, *cond)
         # D: logistic loss on real vs fake
         with torch.no_grad():
-            fake = G.synthesize(mixed_ws(G, b, o.mixing_prob, self.device))
+            fake = self.fake_inputs(b)
         if self.extra_fakes is not None:      # LinkGAN: perturbed images are shown to D as fakes too
-            fake = torch.cat([fake, self.extra_fakes])
+            fake = tuple(torch.cat(pair) for pair in zip(fake, _as_inputs(self.extra_fakes)))
             self.extra_fakes = None
-        loss_D = F.softplus(D(fake)).mean() + F.softplus(-D(real)).mean()
+        loss_D = F.softplus(D(*fake)).mean() + F.softplus(-D(*reals)).mean()
         self.opt_D.zero_grad(set_to_none=True)
         loss_D.backward()
         stats["loss_D"] = float(loss_D.detach())
         if o.r1_every and self.step % o.r1_every == 0:
-            r1 = d_r1(D, real)
+            r1 = self.r1(reals)
             (o.r1_gamma / 2 * r1 * o.r1_every).backward()
             stats["r1"] = float(r1.detach())
         average_gradients(D, self.world)
         self.opt_D.step()
         # G: non-saturating loss
         D.requires_grad_(False)
-        fake = G.synthesize(mixed_ws(G, b, o.mixing_prob, self.device))
-        loss_G = F.softplus(-D(fake)).mean()
+        loss_G = F.softplus(-D(*self.fake_inputs(b))).mean()
         lc = self.cfg.link
         if self.links and lc.every and self.step % lc.every == 0:
             loss_G = loss_G + self._link_loss(stats)
-        if o.pl_weight and o.pl_every and self.step % o.pl_every == 0:
-            pl, self.pl_mean = path_length_penalty(G, mixed_ws(G, max(b // 2, 1), o.mixing_prob, self.device),
-                                                   self.pl_mean, o.pl_decay, self.world)
-            loss_G = loss_G + o.pl_weight * o.pl_every * pl
-            stats["pl"] = float(pl.detach())
+        loss_G = loss_G + self.g_regularizers(b, stats)
         self.opt_G.zero_grad(set_to_none=True)
         loss_G.backward()
         average_gradients(G, self.world)
@@ -293,11 +306,41 @@ class Trainer:
         self._update_ema(b * self.world)
         return stats
 
+    # hooks: what D reads (2D: the image alone), the batch, G's regularizers
+    def real_inputs(self, real: torch.Tensor, *cond: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """D's inputs for a batch of real images."""
+        return (real,)
+
+    def fake_inputs(self, batch: int) -> tuple[torch.Tensor, ...]:
+        """D's inputs for a batch of fresh fakes (style-mixed ws)."""
+        return (self.G.synthesize(mixed_ws(self.G, batch, self.cfg.optim.mixing_prob, self.device)),)
+
+    def r1(self, reals: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        return d_r1(self.D, *reals)
+
+    def batch_tensors(self, batch: dict) -> tuple[torch.Tensor, ...]:
+        """train_step's arguments from a DataLoader batch."""
+        return (batch["image"].to(self.device),)
+
+    def g_regularizers(self, batch: int, stats: dict[str, float]) -> torch.Tensor | float:
+        """Lazy regularizers of G added to its loss this step (2D: path length)."""
+        o = self.cfg.optim
+        if not (o.pl_weight and o.pl_every and self.step % o.pl_every == 0):
+            return 0.0
+        pl, self.pl_mean = path_length_penalty(self.G, mixed_ws(self.G, max(batch // 2, 1), o.mixing_prob, self.device),
+                                               self.pl_mean, o.pl_decay, self.world)
+        stats["pl"] = float(pl.detach())
+        return o.pl_weight * o.pl_every * pl
+
+    @property
+    def link_batch(self) -> int:
+        """Fresh w per process the LinkGAN regularizer runs on: batch_size / batch_shrink."""
+        return max(self.cfg.optim.batch_size // self.world // self.cfg.link.batch_shrink, 1)
+
     def _link_loss(self, stats: dict[str, float]) -> torch.Tensor:
         """The LinkGAN regularizer (scaled by its lazy interval) on B / batch_shrink fresh w, plus G's adversarial
         loss on the perturbed images; leaves B of them, spread over the links, as extra fakes for D."""
-        G, D, lc = self.G, self.D, self.cfg.link
-        b = max(self.cfg.optim.batch_size // self.world // lc.batch_shrink, 1)
+        G, b = self.G, self.link_batch
         w = G.map(torch.randn(b, G.config.z_dim, device=self.device))
         # x, x1, x2 share one draw of noise: the regularizer must see only the latent's effect
         noise = [torch.randn(b, 1, s, s, device=self.device) for s in G.synthesis.noise_sizes]
@@ -308,7 +351,16 @@ class Trainer:
             k = w_.shape[0] // b
             return G.synthesize(w_, noise=[n.repeat(k, 1, 1, 1) for n in noise])
 
-        w_swap = G.map(torch.randn(b, G.config.z_dim, device=self.device)) if lc.perturb == "resample" else None
+        return self._link_terms(stats, w, synthesize, lambda images, rows: images[rows])
+
+    def _link_terms(self, stats: dict[str, float], w: torch.Tensor, synthesize: Callable[[torch.Tensor], torch.Tensor],
+                    d_inputs: Callable[[torch.Tensor, slice], torch.Tensor | tuple[torch.Tensor, ...]]) -> torch.Tensor:
+        """The regularizer on w (B, w_dim) rendered by `synthesize` (see link_regularizer), weighted and ramped, plus
+        G's adversarial loss on the perturbed images. d_inputs(images, rows): what D reads of those rows of the
+        perturbed images (2 L B, 3, H, W), a tensor or a tuple; the rows D is shown next step are kept as extra
+        fakes."""
+        G, lc = self.G, self.cfg.link
+        w_swap = G.map(torch.randn(len(w), G.config.z_dim, device=self.device)) if lc.perturb == "resample" else None
         reg, link_stats, perturbed = link_regularizer(
             synthesize, w, self.links, alpha=lc.alpha * w.detach().std(0, keepdim=True), lambda_in=lc.lambda_in,
             lambda_out=lc.lambda_out, segmenter=self.segmenter, w_swap=w_swap,
@@ -318,11 +370,12 @@ class Trainer:
         loss = lc.every * ramp * reg
         if lc.adversarial:
             pert = perturbed.flatten(0, 2)                        # (2 L B, 3, H, W): link-major, then kind
-            spread = pert[::2 * len(self.links)]                  # one image per w, spread over links and kinds
-            loss = loss + F.softplus(-D(spread if lc.adversarial_subset else pert)).mean()
-            self.extra_fakes = spread.detach()
+            spread = slice(None, None, 2 * len(self.links))       # one image per w, spread over links and kinds
+            seen = _as_inputs(d_inputs(pert, spread if lc.adversarial_subset else slice(None)))
+            loss = loss + F.softplus(-self.D(*seen)).mean()
+            kept = d_inputs(pert, spread)
+            self.extra_fakes = kept.detach() if torch.is_tensor(kept) else tuple(t.detach() for t in kept)
         return loss
-
     @torch.no_grad()
     def _update_ema(self, batch: int) -> None:
         beta = 0.5 ** (batch / max(self.cfg.optim.ema_kimg * 1000, 1e-8))
@@ -356,7 +409,7 @@ class Trainer:
                     self.log(f"stopped at step {self.step}; continue with --resume")
                     logf.write(json.dumps({"step": self.step, "stopped": True}) + "\n")
                     return
-                stats = self.train_step(batch["image"].to(self.device))
+                stats = self.train_step(*self.batch_tensors(batch))
                 link_stats.update({k: v for k, v in stats.items() if "." in k})   # lazy link stats: keep the last
                 stats.update(link_stats)
                 self.step += 1
@@ -385,6 +438,10 @@ class Trainer:
                         for k, v in rec["links"].items()))
                 if self.rank == 0 and r.sample_every and (self.step % r.sample_every == 0 or self.step == r.steps):
                     self.save_samples()
+
+    def default_dataset(self):
+        """The training images when none are given (cfg.run.data)."""
+        return make_dataset(self.cfg.run.data, self.cfg.generator.resolution)
 
     def export(self, folder: str | os.PathLike, *, discriminator: bool = True, **card) -> Path:
         """Save G_ema as a shippable weight set; its links travel in config.json for the editors. With
@@ -462,40 +519,46 @@ def make_dataset(data: str, resolution: int):
     return ImageFolderDataset(data, size=resolution)
 
 
-def config_from_dict(config: dict) -> TrainConfig:
-    """The TrainConfig of a run's config.json (fields added since it was written take their defaults)."""
-    d = _with_defaults(config)
-    return TrainConfig(generator=GeneratorConfig(**d["generator"]), discriminator=DiscriminatorConfig(**d["discriminator"]),
-                       optim=OptimConfig(**{**d["optim"], "betas": tuple(d["optim"]["betas"])}),
-                       link=LinkConfig(**d["link"]), run=RunConfig(**d["run"]))
+def config_from_dict(config: dict, cls: type[TrainConfig] = TrainConfig) -> TrainConfig:
+    """The config (a TrainConfig, or a subclass with other section types: linkgan.train3d) of a run's config.json
+    (fields added since it was written take their defaults)."""
+    d, base = _with_defaults(config, cls), cls()
+    d["optim"] = {**d["optim"], "betas": tuple(d["optim"]["betas"])}
+    return cls(**{name: type(getattr(base, name))(**values) for name, values in d.items() if name in base.to_dict()})
 
 
-def _with_defaults(config: dict) -> dict:
+def _with_defaults(config: dict, cls: type[TrainConfig] = TrainConfig) -> dict:
     """A saved config dict with fields added since it was written filled in with their defaults."""
-    base = TrainConfig().to_dict()
+    base = cls().to_dict()
     return {k: {**base.get(k, {}), **v} if isinstance(v, dict) else v for k, v in config.items()}
 
 
-def _read_init(cfg: TrainConfig, name: str, device) -> tuple[TrainConfig, dict]:
+def _read_init(cfg: TrainConfig, name: str, device, trainer: type[Trainer] = Trainer) -> tuple[TrainConfig, dict]:
     """Weights to fine-tune from: a run checkpoint (G, D, G_ema) or a weight set (G; D if it has one).
     Returns cfg with the generator/discriminator architecture of the init weights, and their state."""
+    gen_class, disc_class = trainer.generator_class, trainer.discriminator_class
     path = Path(name)
     ckpt = path / "checkpoint.pt" if path.is_dir() and (path / "checkpoint.pt").is_file() else path
     if ckpt.suffix == ".pt" and ckpt.is_file():
         state = torch.load(ckpt, map_location=device, weights_only=True)
-        saved = _with_defaults(state["config"])
-        cfg = dataclasses.replace(cfg, generator=GeneratorConfig(**saved["generator"]),
-                                  discriminator=DiscriminatorConfig(**saved["discriminator"]))
+        saved = _with_defaults(state["config"], type(cfg))
+        cfg = dataclasses.replace(cfg, generator=gen_class.config_class(**saved["generator"]),
+                                  discriminator=disc_class.config_class(**saved["discriminator"]))
         return cfg, {"G": state["G"], "D": state["D"], "G_ema": state["G_ema"]}
-    G = Generator.from_pretrained(name, device=device)
+    G = gen_class.from_pretrained(name, device=device)
     state = {"G": G.state_dict(), "G_ema": G.state_dict(), "D": None}
-    dcfg = DiscriminatorConfig(resolution=G.config.resolution, channel_base=G.config.channel_base,
-                               channel_max=G.config.channel_max)
+    dcfg = disc_class.config_class(resolution=G.config.resolution, channel_base=G.config.channel_base,
+                                   channel_max=G.config.channel_max)
     folder = getattr(G, "source_folder", None)
     if folder is not None and (Path(folder) / "discriminator").is_dir():
-        D = Discriminator.from_pretrained(str(Path(folder) / "discriminator"), device=device)
+        D = disc_class.from_pretrained(str(Path(folder) / "discriminator"), device=device)
         state["D"], dcfg = D.state_dict(), D.config
     return dataclasses.replace(cfg, generator=G.config, discriminator=dcfg), state
+
+
+def _as_inputs(x: torch.Tensor | tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+    """D's inputs as a tuple (a 2D trainer's pending fakes are one tensor, as its checkpoints store them)."""
+    return x if isinstance(x, tuple) else (x,)
 
 
 def dist_info() -> tuple[int, int]:
@@ -557,8 +620,11 @@ def path_length_penalty(G: Generator, ws: torch.Tensor, pl_mean: torch.Tensor, d
 
 
 def replace_config(cfg: TrainConfig, overrides: dict[str, str]) -> TrainConfig:
-    """Apply 'section.field=value' overrides (values parsed as JSON when possible) to a TrainConfig."""
+    """Apply 'section.field=value' overrides (values parsed as JSON when possible) to a TrainConfig. A section is
+    rebuilt once with all of its overrides, so settings checked together (the 3D generator's resolution and
+    neural_resolution) can change together."""
     cfg = copy.deepcopy(cfg)
+    changes: dict[str, dict] = {}
     for key, raw in overrides.items():
         section, _, name = key.partition(".")
         sub = getattr(cfg, section, None)
@@ -568,10 +634,11 @@ def replace_config(cfg: TrainConfig, overrides: dict[str, str]) -> TrainConfig:
             value = json.loads(raw)
         except json.JSONDecodeError:
             value = raw
-        data = dataclasses.asdict(sub)
-        data[name] = value
+        changes.setdefault(section, {})[name] = value
+    for section, values in changes.items():
+        sub = getattr(cfg, section)
         try:
-            setattr(cfg, section, type(sub)(**data))
+            setattr(cfg, section, type(sub)(**{**dataclasses.asdict(sub), **values}))
         except (TypeError, ValueError) as e:
-            raise ValueError(f"bad value for {key}: {e}") from e
+            raise ValueError(f"bad value for {', '.join(f'{section}.{k}' for k in values)}: {e}") from e
     return cfg

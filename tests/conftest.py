@@ -30,6 +30,29 @@ def training_script():
     return lambda name: importlib.import_module(f"training.{name}")
 
 
+@pytest.fixture
+def resumes_exactly(tmp_path):
+    """check(make_trainer, steps, stop): a run of `steps` and a run stopped at `stop`, then resumed from its checkpoint
+    to `steps`, end with identical G, D and G_ema, and training moved G. make_trainer(out, steps) builds a trainer
+    (the 2D or the 3D one); returns the uninterrupted trainer."""
+    def check(make_trainer, steps: int, stop: int):
+        full = make_trainer(tmp_path / "full", steps)
+        full.train()
+        make_trainer(tmp_path / "part", stop).train()         # stops with a checkpoint
+        resumed = make_trainer(tmp_path / "part", steps)
+        resumed.load_checkpoint(tmp_path / "part" / "checkpoint.pt")
+        assert resumed.step == stop
+        resumed.train()
+        for name in ("G", "D", "G_ema"):
+            a, b = getattr(full, name).state_dict(), getattr(resumed, name).state_dict()
+            for k in a:
+                assert torch.equal(a[k], b[k]), f"{name}.{k} differs after resume"
+        fresh = make_trainer(tmp_path / "fresh", 1).G.state_dict()
+        assert any(not torch.equal(v, fresh[k]) for k, v in full.G.state_dict().items()), "training did not change G"
+        return full
+    return check
+
+
 @pytest.fixture(scope="session")
 def app_server(tmp_path_factory):
     """The app, launched once per test session on a free loopback port with a tiny linked generator

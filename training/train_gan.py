@@ -48,11 +48,13 @@ def close_distributed() -> None:
         dist.destroy_process_group()
 
 
-def main(argv=None) -> int:
-    p = parser(__doc__)
+def main(argv=None, *, trainer: type[Trainer] = Trainer, doc: str | None = __doc__,
+         data_help: str = "'toyfaces' (default) or a folder of images") -> int:
+    """The command line of `trainer` (training/train_gan3d.py runs it with the 3D trainer)."""
+    p = parser(doc)
     add_run_args(p, out="run folder (config, log, checkpoints, samples)", example="optim.batch_size=16")
     p.add_argument("--init", default=None, help="fine-tune from a checkpoint.pt or a weight set (= run.init)")
-    p.add_argument("--data", default=None, help="'toyfaces' (default) or a folder of images (= run.data)")
+    p.add_argument("--data", default=None, help=f"{data_help} (= run.data)")
     add_device_args(p, threads=None, threads_help="torch CPU threads per process")
     a = p.parse_args(argv)
     set_threads(a)
@@ -61,17 +63,18 @@ def main(argv=None) -> int:
         if value is not None:
             pairs[key] = json.dumps(value)
     # an exception is left to torchrun, which stops the other processes
-    rc = _run(a, run_base(a, TrainConfig(), config_from_dict), pairs)
+    base = run_base(a, trainer.config_class(), lambda d: config_from_dict(d, trainer.config_class))
+    rc = _run(a, base, pairs, trainer)
     close_distributed()
     return rc
 
 
-def _run(a: argparse.Namespace, base: TrainConfig, pairs: dict) -> int:
+def _run(a: argparse.Namespace, base: TrainConfig, pairs: dict, trainer_class: type[Trainer]) -> int:
     try:
         cfg = replace_config(base, pairs)
         device = init_distributed() or a.device
         torch.backends.cudnn.benchmark = True      # fixed shapes: let cuDNN pick its fastest kernels
-        trainer = Trainer(cfg, device=device, load_init=not a.resume)
+        trainer = trainer_class(cfg, device=device, load_init=not a.resume)
     except (ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
