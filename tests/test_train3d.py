@@ -130,3 +130,23 @@ def test_segmenter_trains_on_3d_heads(tmp_path):
     assert Segmenter.from_pretrained(tmp_path / "seg").config == cfg
     with pytest.raises(ValueError, match="data must be one of"):
         train_segmenter(out=tmp_path / "bad", steps=1, data="faces3d")
+
+
+def test_export_gan3d_writes_weights_samples_and_metrics_over_views(tmp_path, training_script):
+    from linkgan.networks3d import TriplaneGenerator
+    from linkgan.segmenter import Segmenter, SegmenterConfig
+
+    seg = tmp_path / "seg"
+    Segmenter(SegmenterConfig(resolution=16, channels=(4, 8))).save_pretrained(seg)
+    cfg = replace_config(tiny_cfg(tmp_path / "run", 1), {"run.segmenter": json.dumps(str(seg))})
+    trainer(cfg).train()                                  # a baseline: measured on the links given to the export
+    export = training_script("export_gan3d").main
+    assert export(["--run", str(tmp_path / "run"), "--name", "h3", "--out-dir", str(tmp_path / "out"),
+                   "--command", "pytest", "--links", json.dumps([LINK]), "--eval-seeds", "2", "--views", "2"]) == 0
+    folder = tmp_path / "out" / "h3"
+    for name in ("config.json", "model.safetensors", "discriminator/config.json", "samples.png", "metrics.json"):
+        assert (folder / name).is_file(), name
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert {"mse_in", "depth_ratio"} <= set(metrics["links"]["mouth"]) and metrics["render_ms_per_view"] > 0
+    assert metrics["stages"][0]["steps"] == 1
+    assert TriplaneGenerator.from_pretrained(folder).config == cfg.generator

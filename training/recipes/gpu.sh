@@ -6,39 +6,54 @@
 #
 #   OUT=/tmp/gpu BUDGET=420 bash training/recipes/gpu.sh              # the default set below
 #   OUT=/tmp/gpu BUDGET=420 bash training/recipes/gpu.sh sC base4     # some of them
+#   OUT=/tmp/gpu BUDGET=420 bash training/recipes/gpu.sh h3-base h3-linked   # the 3D pair (training/recipes/heads3d.sh)
 #
 # A run folder already under runs/ (carried from the CPU machine) is resumed, not restarted. Small runs leave
 # most of an H100 idle, so the runs share it (about 9-12 steps/s each with four at once).
+# The 3D runs start from scratch with train_gan3d.py; h3-linked needs the 3D heads' segmenter, carried from the CPU
+# machine (runs/exports/heads3d64-segmenter: `bash training/recipes/heads3d.sh segmenter`) or named by SEGMENTER.
+# Both stop at H3_STEPS (heads3d.sh's STEPS, 20000), so a pair that reaches it was trained at equal budgets; one that
+# stops for the time budget continues with heads3d.sh (it resumes runs/h3-*). EXTRA adds overrides to every run
+# (e.g. a tiny config for a smoke run).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PYTHON:-python}
 OUT=${OUT:?set OUT to the folder the run folders are copied to}
 BUDGET=${BUDGET:-420}
 source <(sed -n '/^SEMANTIC=/p; /^SEMANTIC_SETTINGS=/p' training/recipes/toyfaces64.sh)
+source <(sed -n '/^LINKS3D=/p; /^LINK_SETTINGS3D=/p' training/recipes/heads3d.sh)
+SEGMENTER=${SEGMENTER:-runs/exports/heads3d64-segmenter}
+H3_STEPS=${H3_STEPS:-20000}
 INIT=${BASELINE_INIT:-checkpoints/toyfaces64-baseline}
 COMMON="generator.noise=false optim.r1_gamma=1 optim.batch_size=32 optim.ema_kimg=10 run.workers=3 run.steps=100000
         run.ckpt_every=500 run.sample_every=1000 run.eval_every=1000 run.eval_seeds=64"
 
-config() {   # config NAME: sets OVERRIDES to that run's settings
+config() {   # config NAME: sets OVERRIDES to its settings, SCRIPT to its trainer and START to its init ("": none)
+  SCRIPT=training/train_gan.py START=$INIT
   case "$1" in
     sC) OVERRIDES=("$SEMANTIC" $SEMANTIC_SETTINGS) ;;                             # the recipe's semantic links
     sC-out30) OVERRIDES=("$SEMANTIC" $SEMANTIC_SETTINGS link.lambda_out=30) ;;    # a stronger outside term
     sC-noise) OVERRIDES=("$SEMANTIC" $SEMANTIC_SETTINGS link.perturb=noise) ;;    # the paper's perturbation
     base4) OVERRIDES=() ;;                                                        # the equal-budget baseline
+    h3-base) SCRIPT=training/train_gan3d.py START="" OVERRIDES=(run.steps="$H3_STEPS") ;;   # 3D, from scratch
+    h3-linked) SCRIPT=training/train_gan3d.py START=""                            # the 3D links, the same budget
+      [ -f "$SEGMENTER/config.json" ] || { echo "h3-linked needs the 3D segmenter at $SEGMENTER" >&2; exit 2; }
+      OVERRIDES=(run.steps="$H3_STEPS" "$LINKS3D" $LINK_SETTINGS3D run.segmenter="$SEGMENTER") ;;
     *) echo "unknown configuration $1" >&2; exit 2 ;;
   esac
 }
 
 names=("$@")
 [ ${#names[@]} -gt 0 ] || names=(sC sC-out30 sC-noise base4)
+for name in "${names[@]}"; do config "$name"; done   # every name known, and what it needs there, before any run starts
 mkdir -p "$OUT" runs
 pids=()
 for name in "${names[@]}"; do
   config "$name"
   args=(--out "runs/$name")
-  if [ -f "runs/$name/checkpoint.pt" ]; then args+=(--resume); else args+=(--init "$INIT"); fi
+  if [ -f "runs/$name/checkpoint.pt" ]; then args+=(--resume); elif [ -n "$START" ]; then args+=(--init "$START"); fi
   # shellcheck disable=SC2086  # COMMON is a list of words
-  (timeout -s TERM "$BUDGET" $PY training/train_gan.py "${args[@]}" $COMMON "${OVERRIDES[@]}" > "$OUT/$name.log" 2>&1 \
+  (timeout -s TERM "$BUDGET" $PY "$SCRIPT" "${args[@]}" $COMMON "${OVERRIDES[@]}" ${EXTRA:-} > "$OUT/$name.log" 2>&1 \
     || [ $? -eq 124 ]) &
   pids+=($!)
 done
