@@ -212,24 +212,35 @@ def masked_mse(diff_sq: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (diff_sq * m).flatten(1).sum(1) / m.flatten(1).sum(1).clamp_min(1.0)
 
 
-_EPS = 1e-4     # (pixel units in [-1, 1])^2: far below any visible change, keeps the relative terms finite
+@torch.no_grad()
+def region_variety(links: Sequence[Link], a: torch.Tensor, b: torch.Tensor,
+                   segmenter: Segmenter | None = None) -> dict[str, float]:
+    """{link name: mean squared difference of the image pairs (a[i], b[i]) inside the link's region} (pixels in
+    [-1, 1]), the region taken as the regularizer takes it (`pair_masks`): how much two faces of the data differ
+    there, the target of the regularizer's variety term."""
+    m_a, m_b = region_masks(links, a, segmenter), None
+    if any(l.follow for l in links):
+        m_b = region_masks(links, b, segmenter)
+    d = (b - a).square()
+    return {l.name: float(masked_mse(d, pair_masks(l, m_a[:, i], lambda: m_b[:, i])).mean())
+            for i, l in enumerate(links)}
 
 
 def link_regularizer(synthesize: Callable[[torch.Tensor], torch.Tensor], w: torch.Tensor, links: Sequence[Link], *,
                      alpha: float | torch.Tensor, lambda_in: float, lambda_out: float, segmenter: Segmenter | None = None,
-                     w_swap: torch.Tensor | None = None,
-                     relative: bool = False) -> tuple[torch.Tensor, dict[str, float], torch.Tensor]:
+                     w_swap: torch.Tensor | None = None, variety: dict[str, float] | None = None,
+                     lambda_var: float = 0.0) -> tuple[torch.Tensor, dict[str, float], torch.Tensor]:
     """LinkGAN's regularizer on a batch of w (B, w_dim):
         L_in  = || M * (G(w with unlinked axes moved) - G(w)) ||^2   (the region ignores the other axes)
         L_out = || (1-M) * (G(w with linked axes moved) - G(w)) ||^2 (the rest ignores the linked axes)
     as means over the masked pixels (a project choice: keeps lambdas comparable across region sizes).
     Axes move by alpha * N(0, I) (the paper), or, given w_swap (B, w_dim) (other faces' mapped w), take w_swap's
     values: the test-time resample itself, whose codes stay in W's own distribution (a project choice).
-    With `relative`, each term is the wrong axes' share of a change (a project choice, docs/linking.md):
-        L_in  = a_in  / (a_in  + e_in),  a_in = L_in above,  e_in = region change when the linked axes move
-        L_out = a_out / (a_out + e_in),  a_out = L_out above
-    in [0, 1] and blind to scale: shrinking what the region draws lowers the paper's two terms together (a generator
-    meets them by letting its regions stop varying), but not these, whose gradient raises e_in as it lowers a.
+    Both terms are also met by a region that stops varying. `variety` ({link name: v}, the mean squared difference
+    of two real images in that link's region: `region_variety`) adds, with weight lambda_var (a project choice,
+    docs/linking.md, "Variety"):
+        L_var = max(0, 1 - e / v),   e = the region's change when the linked axes move (mean over the batch)
+    so a link must change its region as much as two real faces differ there, and nothing pays for more.
     G(w) and every link's two perturbed batches are rendered by one call of `synthesize` on (1 + 2L) * B codes
     (which may render them at once, as pays on a GPU, or in blocks, as pays on a CPU); `synthesize` must treat each
     row alike (e.g. the same noise for row r of every block). Returns (loss, stats, perturbed images (L, 2, B,
@@ -264,12 +275,13 @@ def link_regularizer(synthesize: Callable[[torch.Tensor], torch.Tensor], w: torc
         d_linked = (pert[i, 0] - x).square()
         l_in = masked_mse((pert[i, 1] - x).square(), m_in).mean()
         l_out = masked_mse(d_linked, 1 - m_out).mean()
-        stats[f"{l.name}.L_in"], stats[f"{l.name}.L_out"] = float(l_in.detach()), float(l_out.detach())
-        if relative:
-            edit = masked_mse(d_linked, m_out).mean()                      # what the link's own axes change there
-            stats[f"{l.name}.edit_in"] = float(edit.detach())
-            l_in, l_out = l_in / (l_in + edit + _EPS), l_out / (l_out + edit + _EPS)
         loss = loss + lambda_in * l_in + lambda_out * l_out
+        stats[f"{l.name}.L_in"], stats[f"{l.name}.L_out"] = float(l_in.detach()), float(l_out.detach())
+        if variety and l.name in variety:
+            edit = masked_mse(d_linked, m_out).mean()                      # what the link's own axes change there
+            l_var = torch.relu(1 - edit / variety[l.name])
+            loss = loss + lambda_var * l_var
+            stats[f"{l.name}.L_var"], stats[f"{l.name}.edit_in"] = float(l_var.detach()), float(edit.detach())
     return loss, stats, pert
 
 

@@ -25,7 +25,7 @@ from torch.utils.data import DataLoader, Sampler
 from .data import TRAIN_SEEDS, VALIDATION_SEEDS, ToyFacesDataset
 from .hub import config_to_dict
 from .control import region_control
-from .links import Link, Segmenter, link_metrics, link_regularizer, links_from_specs, validate_links
+from .links import Link, Segmenter, link_metrics, link_regularizer, links_from_specs, region_variety, validate_links
 from .networks import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
 
 
@@ -73,8 +73,9 @@ class LinkConfig:
     lambda_out: float = 100.0     # weight of L_out (outside vs linked axes), mean over outside pixels
                                   #   (both measured on toy faces 64 px, docs/training.md, "How the default generators
                                   #   were trained": 10/100 gave the lowest ratios; lambda_in 30 collapsed)
-    relative: bool = False        # each term as the wrong axes' share of the change (linkgan.links.link_regularizer):
-                                  #   a generator cannot meet it by letting its regions stop varying
+    lambda_var: float = 0.0       # weight of the variety term (linkgan.links.link_regularizer): a link's resample must
+                                  #   change its region as much as two real faces differ there (0 = off, the paper)
+    variety_pairs: int = 256      # pairs of real images that amount is measured on, once per run (seeded)
     every: int = 8                # lazy interval (the paper: every 8 G steps); the loss is scaled by it
     ramp_kimg: float = 0.0        # the regularizer's weight grows linearly from 0 over this many thousand images of
                                   #   the run (0 = full weight at once). Fine-tuning a converged G at full weight
@@ -190,6 +191,7 @@ class Trainer:
         self.extra_fakes = None                           # perturbed images from the last link step, for D (what D
                                                           #   reads of them: a tensor, or a tuple as fake_inputs)
         self._oracle = None                               # loaded by the first region-control eval
+        self._variety = None                              # measured by the first link step that needs it
         torch.manual_seed(cfg.run.seed)                   # same initial weights in every process
         self.G = self.generator_class(cfg.generator).to(self.device)
         self.D = self.discriminator_class(cfg.discriminator).to(self.device)
@@ -337,6 +339,18 @@ class Trainer:
         """Fresh w per process the LinkGAN regularizer runs on: batch_size / batch_shrink."""
         return max(self.cfg.optim.batch_size // self.world // self.cfg.link.batch_shrink, 1)
 
+    def variety_targets(self) -> dict[str, float]:
+        """{link: how much two real images differ in its region} (linkgan.links.region_variety) over
+        link.variety_pairs pairs of the training data chosen by run.seed: measured once, the same on resume."""
+        if self._variety is None:
+            n = self.cfg.link.variety_pairs
+            order = torch.randperm(len(self.dataset), generator=torch.Generator().manual_seed(self.cfg.run.seed))
+            images = torch.stack([self.dataset[int(i)]["image"] for i in order[:2 * n]]).to(self.device)
+            self._variety = region_variety(self.links, images[:n], images[n:], self.segmenter)
+            self.log("variety targets (two real faces, mean squared difference in the region): " + ", ".join(
+                f"{k} {v:.4f}" for k, v in self._variety.items()))
+        return self._variety
+
     def _link_loss(self, stats: dict[str, float]) -> torch.Tensor:
         """The LinkGAN regularizer (scaled by its lazy interval) on B / batch_shrink fresh w, plus G's adversarial
         loss on the perturbed images; leaves B of them, spread over the links, as extra fakes for D."""
@@ -364,7 +378,7 @@ class Trainer:
         reg, link_stats, perturbed = link_regularizer(
             synthesize, w, self.links, alpha=lc.alpha * w.detach().std(0, keepdim=True), lambda_in=lc.lambda_in,
             lambda_out=lc.lambda_out, segmenter=self.segmenter, w_swap=w_swap,
-            relative=lc.relative)
+            variety=self.variety_targets() if lc.lambda_var else None, lambda_var=lc.lambda_var)
         stats.update(link_stats)
         ramp = min(1.0, self.step * self.cfg.optim.batch_size / (lc.ramp_kimg * 1000)) if lc.ramp_kimg > 0 else 1.0
         loss = lc.every * ramp * reg

@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from linkgan.control import control_counts, natural_rate, region_control, summarize
-from linkgan.links import Link, editing_precision, link_regularizer, links_from_specs, validate_links
+from linkgan.links import (Link, editing_precision, link_regularizer, links_from_specs, region_variety,
+                           validate_links)
 from linkgan.networks import Generator, GeneratorConfig
 
 BOX = (0.25, 0.25, 0.75, 0.75)
@@ -155,29 +156,28 @@ def test_the_regularizer_can_move_axes_by_resampling():
     assert loss > 0.1
 
 
-def test_the_relative_regularizer_is_not_met_by_a_link_that_does_nothing():
-    """A dead link (its axes draw nothing, the other axes draw the region) meets the paper's outside term exactly and
-    its inside term shrinks with how much the region varies; the relative terms charge it fully at any scale, and
-    a perfect link nothing."""
+def test_the_variety_term_is_not_met_by_a_region_that_stops_varying_or_a_link_that_does_nothing():
+    """The paper's terms are met by a region that barely varies (and by a dead link: its axes draw nothing, the other
+    axes draw a near-constant region); the variety term charges both fully, and a perfect link whose region varies
+    as much as the data's nothing."""
     torch.manual_seed(0)
-    w, w_swap = torch.randn(32, 8), torch.randn(32, 8)
-    kw = dict(alpha=1.0, lambda_in=1.0, lambda_out=1.0, w_swap=w_swap)
+    w, w_swap = torch.randn(256, 8), torch.randn(256, 8)
+    # the data's variety in the box: two faces painted by independent axes differ by E[(a - b)^2] = 2 there
+    target = region_variety([LINK], painter(0, 5)(w), painter(0, 5)(w_swap))
+    assert target["eyes"] == pytest.approx(2.0, rel=0.2)
+    kw = dict(alpha=1.0, lambda_in=1.0, lambda_out=1.0, w_swap=w_swap, variety=target, lambda_var=1.0)
 
-    def dead(scale):      # the region drawn by axis 5 at this scale, the outside by axis 6; axes 0-3 unused
-        return lambda w_: scale * painter(5, 6)(w_)
+    def dead(w_):         # region drawn faintly by axis 5 (not the link's), outside by axis 6
+        return 0.03 * painter(5, 6)(w_)
 
-    for scale in (1.0, 0.03):
-        absolute, s_abs, _ = link_regularizer(dead(scale), w, [LINK], **kw)
-        relative, s_rel, _ = link_regularizer(dead(scale), w, [LINK], relative=True, **kw)
-        assert s_abs["eyes.L_out"] == 0 and s_rel["eyes.edit_in"] == 0
-        assert relative > 0.9                                   # all of the region's change comes from the wrong axes
-    assert absolute < 5e-3                                      # the paper's terms: met by a region that barely varies
-    perfect, _, _ = link_regularizer(painter(0, 5), w, [LINK], relative=True, **kw)
-    assert perfect == 0
-    # the terms are shares: a link half right is charged in between, and the gradient reaches the generator
-    scale = torch.tensor(1.0, requires_grad=True)
-    half = lambda w_: painter(0, 5)(w_) + scale * painter(6, 7)(w_)   # noqa: E731  (region drawn by both)
-    loss, _, _ = link_regularizer(half, w, [LINK], relative=True, **kw)
-    assert 0.2 < loss < 1.2
+    _, s_dead, _ = link_regularizer(dead, w, [LINK], **kw)
+    assert s_dead["eyes.L_out"] == 0 and s_dead["eyes.L_in"] < 5e-3     # the paper's terms: all but met
+    assert s_dead["eyes.L_var"] == 1.0                                   # its resample changes nothing there
+    _, s_perfect, _ = link_regularizer(painter(0, 5), w, [LINK], **kw)
+    assert s_perfect["eyes.L_in"] == 0 and s_perfect["eyes.L_var"] < 0.2
+    # a region half as varied as the data's is charged about half; the gradient reaches the generator
+    scale = torch.tensor(0.7, requires_grad=True)
+    loss, s_half, _ = link_regularizer(lambda w_: scale * painter(0, 5)(w_), w, [LINK], **kw)
+    assert 0.3 < s_half["eyes.L_var"] < 0.7
     loss.backward()
-    assert scale.grad > 0
+    assert scale.grad < 0                                                # more variation lowers the loss

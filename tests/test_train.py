@@ -34,7 +34,15 @@ def fast_linked_cfg(out, steps):
     return cfg
 
 
-@pytest.mark.parametrize("make_cfg", [tiny_cfg, linked_cfg, fast_linked_cfg], ids=["plain", "linked", "fast-linked"])
+def variety_cfg(out, steps):
+    """The recipe's settings with the variety term (its targets measured on 8 pairs of the run's data)."""
+    cfg = fast_linked_cfg(out, steps)
+    cfg.link.lambda_var, cfg.link.variety_pairs = 1.0, 8
+    return cfg
+
+
+@pytest.mark.parametrize("make_cfg", [tiny_cfg, linked_cfg, fast_linked_cfg, variety_cfg],
+                         ids=["plain", "linked", "fast-linked", "variety"])
 def test_resume_continues_identically(resumes_exactly, make_cfg):
     resumes_exactly(lambda out, steps: Trainer(make_cfg(out, steps), log=lambda s: None), steps=6, stop=3)
 
@@ -91,6 +99,10 @@ def test_linked_run_logs_both_terms(tmp_path):
     stats = fast.train_step(torch.rand(8, 3, 16, 16) * 2 - 1)
     assert stats["eyes.L_in"] > 0 and stats["eyes.L_out"] > 0
     assert fast.extra_fakes.shape == (4, 3, 16, 16)                 # batch_shrink 2: four faces, one image each
+    varied = Trainer(variety_cfg(tmp_path / "v", 2), log=lambda s: None)
+    stats = varied.train_step(torch.rand(8, 3, 16, 16) * 2 - 1)
+    assert 0 <= stats["eyes.L_var"] <= 1 and stats["eyes.edit_in"] > 0
+    assert varied.variety_targets()["eyes"] > 0.01                  # two toy faces differ in the eye box
     with pytest.raises(ValueError, match="minibatch-stddev group"):
         Trainer(replace_config(fast_linked_cfg(tmp_path / "g", 2), {"link.batch_shrink": "4"}), log=lambda s: None)
 
