@@ -15,6 +15,15 @@ LINKS = [{"name": "eyes", "axes": [0, 8], "box": [0.25, 0.33, 0.75, 0.58]},
          {"name": "hair", "axes": [16, 24], "label": 2}]
 
 
+def tiny_generator(folder: Path) -> Path:
+    """A 16 px generator without links (seed 0) saved to `folder`: the command-line tests' model."""
+    from linkgan.networks import Generator, GeneratorConfig
+    torch.manual_seed(0)
+    G = Generator(GeneratorConfig(resolution=16, z_dim=32, w_dim=32, n_mlp=2, channel_base=256, channel_max=16))
+    G.eval().save_pretrained(folder)
+    return folder
+
+
 def tiny_linked_generator(folder: Path) -> Path:
     from linkgan.networks import Generator, GeneratorConfig
     torch.manual_seed(0)

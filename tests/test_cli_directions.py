@@ -9,18 +9,15 @@ import pytest
 import torch
 from PIL import Image
 
+from app_server import tiny_generator
 from linkgan import cli
 from linkgan.directions import Directions
-from linkgan.networks import Generator, GeneratorConfig
+from linkgan.networks import Generator
 
 
 @pytest.fixture(scope="module")
 def gen(tmp_path_factory):
-    root = tmp_path_factory.mktemp("dirs")
-    torch.manual_seed(0)
-    G = Generator(GeneratorConfig(resolution=16, z_dim=32, w_dim=32, n_mlp=2, channel_base=256, channel_max=16))
-    G.eval().save_pretrained(root / "gen")
-    return root / "gen"
+    return tiny_generator(tmp_path_factory.mktemp("dirs") / "gen")
 
 
 def run(args, capsys):

@@ -10,6 +10,7 @@ import torch
 from PIL import Image
 
 import linkgan.hub
+from app_server import tiny_generator
 from linkgan import cli
 from linkgan.clip import CLIPAdapter, save_project_clip
 from linkgan.networks import Generator
@@ -21,12 +22,8 @@ from test_clip import TINY_CLIP_CFG, TINY_PREPROCESS, tiny_clip_model
 @pytest.fixture(scope="module")
 def zoo(tmp_path_factory):
     """A tiny generator folder, a tiny CLIP folder, its global directions and one mapper."""
-    from linkgan.networks import GeneratorConfig
-
     root = tmp_path_factory.mktemp("zoo")
-    torch.manual_seed(0)
-    G = Generator(GeneratorConfig(resolution=16, z_dim=32, w_dim=32, n_mlp=2, channel_base=256, channel_max=16))
-    G.eval().save_pretrained(root / "gen")
+    G = Generator.from_pretrained(tiny_generator(root / "gen")).eval()
     save_project_clip(tiny_clip_model(), root / "clip", model_cfg=TINY_CLIP_CFG, preprocess_cfg=TINY_PREPROCESS,
                       meta={"templates": "none"})
     clip = CLIPAdapter.load(root / "clip", device="cpu")
