@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Sampler
 
 from .data import TRAIN_SEEDS, VALIDATION_SEEDS, ToyFacesDataset
+from .data.cache import DEFAULT_CACHE, CachedFaces
 from .hub import config_to_dict
 from .control import region_control
 from .links import Link, Segmenter, link_metrics, link_regularizer, links_from_specs, region_variety, validate_links
@@ -54,6 +55,10 @@ class RunConfig:
     eval_seeds: int = 64          # faces those metrics average over (VALIDATION_SEEDS: held out, never benchmarked)
     workers: int = 1              # DataLoader workers (per process)
     data: str = "toyfaces"        # "toyfaces" (procedural) or a folder of images (any sizes; resized, cropped)
+    pool: int = 0                 # toyfaces: 0 = every face drawn when read (all TRAIN_SEEDS); N = the first N faces
+                                  #   rendered once into `cache` and read from there (linkgan.data.cache: drawing
+                                  #   costs about a third of a CPU step)
+    cache: str = DEFAULT_CACHE    # folder of rendered pools, shared by runs
     init: str = ""                # fine-tune from: a weight set (registry name, folder, Hub id) or a checkpoint.pt
     segmenter: str = "toyfaces64-segmenter"  # weights of the segmenter for semantic links (loaded when needed)
     oracle: str = "toyfaces64-oracle"  # attribute oracle of the region-control eval, for links that declare region
@@ -455,7 +460,8 @@ class Trainer:
 
     def default_dataset(self):
         """The training images when none are given (cfg.run.data)."""
-        return make_dataset(self.cfg.run.data, self.cfg.generator.resolution)
+        return make_dataset(self.cfg.run.data, self.cfg.generator.resolution, pool=self.cfg.run.pool,
+                            cache=self.cfg.run.cache)
 
     def export(self, folder: str | os.PathLike, *, discriminator: bool = True, **card) -> Path:
         """Save G_ema as a shippable weight set; its links travel in config.json for the editors. With
@@ -525,8 +531,11 @@ class _StopRequest:
 
 
 # --- data, fine-tuning and data-parallel helpers ---------------------------------------------------
-def make_dataset(data: str, resolution: int):
-    """The training images: procedural toy faces, or every image under a folder (resized, centre-cropped)."""
+def make_dataset(data: str, resolution: int, *, pool: int = 0, cache: str = DEFAULT_CACHE):
+    """The training images: procedural toy faces (all TRAIN_SEEDS, each drawn when read; or with pool N, the first N
+    rendered once into `cache` and read from there), or every image under a folder (resized, centre-cropped)."""
+    if data == "toyfaces" and pool:
+        return CachedFaces(TRAIN_SEEDS[:pool], size=resolution, cache_dir=cache)
     if data == "toyfaces":
         return ToyFacesDataset(size=resolution, seeds=TRAIN_SEEDS, with_masks=False, with_caption=False)
     from .data.folder import ImageFolderDataset

@@ -251,3 +251,23 @@ def test_attributes_dataclass_is_frozen():
     assert isinstance(a, FaceAttributes)
     with pytest.raises(dataclasses.FrozenInstanceError):
         a.hair_style = "bald"
+
+
+def test_cached_faces_are_the_rendered_faces_and_the_file_is_reused(tmp_path):
+    from linkgan.data import toy_face
+    from linkgan.data.cache import CachedFaces
+
+    seeds = range(100, 106)
+    ds = CachedFaces(seeds, size=32, cache_dir=tmp_path)
+    assert len(ds) == 6 and ds.path.parent == tmp_path and not list(tmp_path.glob("*.tmp"))
+    for i in (0, 5):
+        want = torch.from_numpy(toy_face(seeds[i], size=32).image).permute(2, 0, 1).float() / 127.5 - 1
+        assert torch.equal(ds[i]["image"], want) and ds[i]["seed"] == seeds[i]
+    stamp = ds.path.stat().st_mtime_ns
+    again = CachedFaces(seeds, size=32, cache_dir=tmp_path)             # same faces: the same file, not re-rendered
+    assert again.path == ds.path and again.path.stat().st_mtime_ns == stamp
+    import pickle
+    assert torch.equal(pickle.loads(pickle.dumps(again))[3]["image"], ds[3]["image"])   # into DataLoader workers
+    np.save(ds.path, np.zeros((2, 32, 32, 3), np.uint8))                # a file that is not what its name says
+    with pytest.raises(ValueError, match="delete it to render again"):
+        CachedFaces(seeds, size=32, cache_dir=tmp_path)[0]
