@@ -56,8 +56,7 @@ class RunConfig:
     workers: int = 1              # DataLoader workers (per process)
     data: str = "toyfaces"        # "toyfaces" (procedural) or a folder of images (any sizes; resized, cropped)
     pool: int = 0                 # toyfaces: 0 = every face drawn when read (all TRAIN_SEEDS); N = the first N faces
-                                  #   rendered once into `cache` and read from there (linkgan.data.cache: drawing
-                                  #   costs about a third of a CPU step)
+                                  #   rendered once into `cache` and read from there (linkgan.data.cache)
     cache: str = DEFAULT_CACHE    # folder of rendered pools, shared by runs
     init: str = ""                # fine-tune from: a weight set (registry name, folder, Hub id) or a checkpoint.pt
     segmenter: str = "toyfaces64-segmenter"  # weights of the segmenter for semantic links (loaded when needed)

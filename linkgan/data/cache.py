@@ -1,9 +1,7 @@
 """Toy faces rendered once and read many times (docs/training.md, "Training data"): a map-style Dataset over the
-faces of a range of seeds, kept as one uint8 array file.
-
-Drawing a face costs about 15 ms of a CPU core, so a training step of 32 faces spends about half a second rendering:
-on a 2-core machine a third of a step's time. A cache of N faces costs N x 15 ms once (in parallel over the cores)
-and N x H x W x 3 bytes of disk (50,000 faces at 64 px: 614 MB), after which a face costs a memory read.
+faces of a range of seeds, kept as one uint8 array file. Drawing a face costs about 2 ms of a CPU core, which a
+short training step (on a GPU) cannot hide; a cache of N faces costs that once, in parallel over the cores, and
+N x H x W x 3 bytes of disk.
 """
 from __future__ import annotations
 
