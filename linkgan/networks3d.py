@@ -134,7 +134,7 @@ class TriplaneDecoder(nn.Module):
 
 def sample_planes(planes: torch.Tensor, points: torch.Tensor, box_warp: float) -> torch.Tensor:
     """Bilinear features of points (B, M, 3) on planes (B, 3, C, R, R), averaged over the planes -> (B, M, C).
-    Planes are XY, YZ and ZX (not EG3D's XY, XZ, ZX, whose last two see the same axes: METHODS.md Sec. 10);
+    Planes are XY, YZ and ZX (not EG3D's XY, XZ, ZX, whose last two see the same axes: docs/3d.md);
     points outside the cube of side box_warp read zeros."""
     B, _, C, R, _ = planes.shape
     p = points * (2.0 / box_warp)                                            # the cube -> [-1, 1]^3

@@ -1,4 +1,4 @@
-"""Training loop of the 3D-aware generator (EG3D, Chan et al. 2022, Sec. 4; METHODS.md Sec. 10-11), with LinkGAN's
+"""Training loop of the 3D-aware generator (EG3D, Chan et al. 2022, Sec. 4; docs/3d.md), with LinkGAN's
 regularizer on rendered views (Zhu et al. 2023, Sec. 3.2). docs/3d.md, "Training".
 
 The 2D `Trainer` (linkgan/train.py) with the tri-plane generator and the camera-conditioned discriminator: G renders
@@ -21,7 +21,7 @@ from .train import OptimConfig, RunConfig, TrainConfig, Trainer, mixed_ws, r1_pe
 
 @dataclass
 class OptimConfig3D(OptimConfig):
-    r1_gamma: float = 1.0         # EG3D FFHQ (METHODS.md Sec. 10); on the image and the raw image together
+    r1_gamma: float = 1.0         # EG3D FFHQ (its released config); on the image and the raw image together
     mixing_prob: float = 0.0      # EG3D trains without style mixing (its --style_mixing_prob defaults to 0)
     density_reg: float = 0.25     # EG3D's density L1 weight (reg_type 'l1'); 0 = off
     density_reg_every: int = 4    # its lazy interval in G steps; the loss is scaled by it

@@ -13,7 +13,7 @@ from .edits import edit_global
 from .global_directions import GlobalDirections, edit_from_neutrals, neutral_choices, pick_neutrals
 
 Judge = Callable[[torch.Tensor, torch.Tensor], dict]   # (before, after) images -> {"success", "preservation", ...}
-BARS = {"success": 0.8, "preservation": 0.9}           # what counts as a good edit (the text-editing issue's bars)
+BARS = {"success": 0.8, "preservation": 0.9}           # what counts as a good edit (docs/text-editing.md)
 
 
 @torch.no_grad()
