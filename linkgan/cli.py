@@ -46,6 +46,25 @@ def _save_image(image, out: Path) -> None:
         raise CLIError(f"cannot write {out}: {e.strerror or e}") from None
 
 
+# The generator classes by config.json model type, with the commands that take them: a 2D model given to a 3D
+# command (or the reverse) is told which commands fit, not just that the type is wrong.
+GENERATOR_COMMANDS = {"Generator": ("2D", "sample / resample"), "TriplaneGenerator": ("3D", "sample3d / resample3d")}
+
+
+def _load_generator(cls, model: str, **kw):
+    """cls.from_pretrained(model, **kw), a folder of the other generator kind reported as a CLIError naming the
+    commands for it. Errors of finding or loading the weights propagate (each command words them its own way)."""
+    from .hub import read_config, resolve
+
+    folder = resolve(model)
+    kind = read_config(folder)["model_type"]
+    if kind != cls.__name__ and kind in GENERATOR_COMMANDS:
+        dim, commands = GENERATOR_COMMANDS[kind]
+        want = GENERATOR_COMMANDS.get(cls.__name__, (cls.__name__, ""))[0]
+        raise CLIError(f"{model} is a {dim} generator ({kind}); this command needs a {want} one: use {commands}")
+    return cls.from_pretrained(folder, **kw)
+
+
 # --- sample -----------------------------------------------------------------------------------------
 def _add_sample(sub) -> None:
     from .hub import DEFAULT_GENERATOR
@@ -69,7 +88,7 @@ def _run_sample(args) -> int:
     from .utils import generate_images, make_grid
 
     try:
-        G = Generator.from_pretrained(args.model, device=args.device)
+        G = _load_generator(Generator, args.model, device=args.device)
     except (WeightsNotFoundError, WeightsFormatError) as e:
         raise CLIError(str(e)) from None
     except (RuntimeError, AssertionError) as e:  # torch reports an unusable device this way
@@ -130,13 +149,11 @@ def _run_resample(args) -> int:
     if bad_t:
         raise CLIError(f"--t values must be in [0, 1], got {bad_t}")
     try:
-        G = Generator.from_pretrained(args.model)
+        G = _load_generator(Generator, args.model)
         links = generator_links(G)
     except (WeightsNotFoundError, WeightsFormatError, ValueError) as e:
         raise CLIError(str(e)) from None
-    unknown = [n for n in args.link if n not in links]
-    if unknown:
-        raise CLIError(f"{args.model} has no link(s) {unknown}; its links: {sorted(links) or 'none'}")
+    _check_links(args, links)
     ws = _latent_ws(args.latent, G) if args.latent is not None else None
     images = resample_strip(G, [links[n] for n in args.link], seed=args.seed, new_seed=args.new_seed,
                             ts=args.t, psi=args.psi, w=ws,
@@ -145,6 +162,12 @@ def _run_resample(args) -> int:
     source = f"code {args.latent}" if args.latent is not None else f"seed {args.seed}"
     print(f"wrote {len(args.t)} images (links {args.link}, {source} -> {args.new_seed}) to {args.out}")
     return 0
+
+
+def _check_links(args, links: dict) -> None:
+    unknown = [n for n in args.link if n not in links]
+    if unknown:
+        raise CLIError(f"{args.model} has no link(s) {unknown}; its links: {sorted(links) or 'none'}")
 
 
 def _latent_ws(path: Path, G):
@@ -160,6 +183,108 @@ def _latent_ws(path: Path, G):
         raise CLIError(f"{path} carries a global text edit's style offset (space S), which the command line's edits "
                        f"of W+ codes cannot carry on: continue editing it in the app")
     return code["ws"]
+
+
+# --- sample3d / resample3d (turntables of the tri-plane generator) ------------------------------------
+def _add_turntable_args(p) -> None:
+    """The arguments both 3D commands share: the model (no default: no 3D model ships yet) and the turntable."""
+    from .render3d import GIF_FRAME_MS, TURNTABLE_FRAMES
+
+    p.add_argument("--model", required=True,
+                   help="3D generator (TriplaneGenerator): folder, registered name or Hub repo id; none ships yet, "
+                        "train one with training/recipes/heads3d.sh")
+    p.add_argument("--seed", type=int, default=0, help="seed of the head (default 0)")
+    p.add_argument("--psi", type=float, default=0.7, help="truncation psi of the head (default 0.7)")
+    p.add_argument("--frames", type=_positive_int, default=TURNTABLE_FRAMES,
+                   help=f"frames of the sweep from the range's yaw -max to +max, both ends included (default "
+                        f"{TURNTABLE_FRAMES})")
+    p.add_argument("--pitch", type=float, default=0.0, help="camera pitch in degrees, inside the model's range "
+                                                            "(default 0; + looks down on the head)")
+    p.add_argument("--frame-ms", type=_positive_int, default=GIF_FRAME_MS,
+                   help=f"milliseconds each frame shows, in steps of 10 (default {GIF_FRAME_MS})")
+    p.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    p.add_argument("--out", type=Path, required=True, help="output GIF path (folders are created)")
+
+
+def _add_sample3d(sub) -> None:
+    p = sub.add_parser("sample3d", help="turntable GIF of a seed's head from a 3D generator")
+    _add_turntable_args(p)
+    p.set_defaults(func=_run_sample3d)
+
+
+def _add_resample3d(sub) -> None:
+    from .links import RESAMPLE_PSI
+
+    p = sub.add_parser("resample3d", help="turntable GIF of a head beside its linked region resampled (3D)")
+    _add_turntable_args(p)
+    p.add_argument("--link", action="append", required=True, help="link name (repeat for several at once)")
+    p.add_argument("--new-seed", type=int, required=True, help="seed whose linked axes are moved towards")
+    p.add_argument("--t", type=float, nargs="+", default=[1.0],
+                   help="interpolation steps in [0, 1], one head each beside the original (default 1)")
+    p.add_argument("--new-psi", type=float, default=RESAMPLE_PSI,
+                   help=f"truncation psi of the head the region comes from (default {RESAMPLE_PSI:g}: untruncated)")
+    p.set_defaults(func=_run_resample3d)
+
+
+def _load_generator3d(args):
+    """The 3D generator of --model; a name that finds nothing says that none ships yet and how to train one."""
+    from .hub import WeightsFormatError, WeightsNotFoundError
+    from .networks3d import TriplaneGenerator
+
+    try:
+        return _load_generator(TriplaneGenerator, args.model, device=args.device)
+    except WeightsNotFoundError as e:
+        raise CLIError(f"no 3D generator found for {args.model!r}: no 3D model ships yet. Train one with "
+                       f"`bash training/recipes/heads3d.sh all` (it exports runs/exports/heads3d64-linked) and pass "
+                       f"its folder to --model. ({e})") from None
+    except WeightsFormatError as e:
+        raise CLIError(str(e)) from None
+    except (RuntimeError, AssertionError) as e:  # torch reports an unusable device this way
+        raise CLIError(f"cannot use device {args.device!r}: {str(e).splitlines()[0]}") from None
+
+
+def _write_turntable(G, ws, args, what: str) -> None:
+    from .render3d import save_gif, turntable
+
+    try:
+        frames = turntable(G, ws, frames=args.frames, pitch_deg=args.pitch)
+        save_gif(frames, args.out, frame_ms=args.frame_ms)
+    except ValueError as e:
+        raise CLIError(str(e)) from None
+    except OSError as e:
+        raise CLIError(f"cannot write {args.out}: {e.strerror or e}") from None
+    yaw = G.config.camera_range.yaw_deg
+    print(f"wrote a {args.frames}-frame turntable (yaw -{yaw:g} to +{yaw:g}, pitch {args.pitch:g}) of {what} "
+          f"to {args.out}")
+
+
+def _run_sample3d(args) -> int:
+    G = _load_generator3d(args)
+    ws = G.map(G.z_from_seeds([args.seed]), psi=args.psi)
+    _write_turntable(G, ws, args, f"seed {args.seed} ({args.model}, psi={args.psi})")
+    return 0
+
+
+def _run_resample3d(args) -> int:
+    import torch
+
+    from .links import generator_links, resample_codes
+
+    bad_t = [t for t in args.t if not 0.0 <= t <= 1.0]
+    if bad_t:
+        raise CLIError(f"--t values must be in [0, 1], got {bad_t}")
+    G = _load_generator3d(args)
+    try:
+        links = generator_links(G)
+    except ValueError as e:
+        raise CLIError(str(e)) from None
+    _check_links(args, links)
+    w = G.map(G.z_from_seeds([args.seed]), psi=args.psi)
+    edited = resample_codes(G, [links[n] for n in args.link], seed=args.seed, new_seed=args.new_seed, ts=args.t,
+                            new_psi=args.new_psi, w=w)
+    _write_turntable(G, torch.cat([w, edited]), args,
+                     f"seed {args.seed} | links {args.link} towards seed {args.new_seed} at t={args.t}")
+    return 0
 
 
 # --- invert (photo -> latent code) ------------------------------------------------------------------
@@ -503,6 +628,8 @@ def _build_parser(prog: str = "linkgan") -> argparse.ArgumentParser:
     _add_sample(sub)
     _add_dataset(sub)
     _add_resample(sub)
+    _add_sample3d(sub)
+    _add_resample3d(sub)
     _add_edit(sub)
     _add_invert(sub)
     _add_directions(sub)

@@ -314,16 +314,23 @@ RESAMPLE_PSI = 1.0
 
 
 @torch.no_grad()
-def resample_strip(G, links: Sequence[Link], *, seed: int, new_seed: int, ts: Sequence[float], psi: float = 0.7,
-                   new_psi: float = RESAMPLE_PSI, w: torch.Tensor | None = None,
-                   noise_mode: str = "const") -> torch.Tensor:
-    """Images (len(ts), 3, H, W) of the seed's face at truncation psi (or of a given code w: (1, w_dim), or W+
+def resample_codes(G, links: Sequence[Link], *, seed: int, new_seed: int, ts: Sequence[float], psi: float = 0.7,
+                   new_psi: float = RESAMPLE_PSI, w: torch.Tensor | None = None) -> torch.Tensor:
+    """Codes (len(ts), ...) of the seed's face at truncation psi (or of a given code w: (1, w_dim), or W+
     (1, num_ws, w_dim), e.g. an inverted photo) with the links' axes moved towards those of new_seed's w (at
-    truncation new_psi) by each t."""
+    truncation new_psi) by each t. Kept apart from the rendering so the 3D turntable renders the same codes."""
     if w is None:
         w = G.map(G.z_from_seeds([seed]), psi=psi)
     w_new = G.map(G.z_from_seeds([new_seed]), psi=new_psi)
-    ws = torch.cat([resample(w, w_new, links, float(t)) for t in ts])
+    return torch.cat([resample(w, w_new, links, float(t)) for t in ts])
+
+
+@torch.no_grad()
+def resample_strip(G, links: Sequence[Link], *, seed: int, new_seed: int, ts: Sequence[float], psi: float = 0.7,
+                   new_psi: float = RESAMPLE_PSI, w: torch.Tensor | None = None,
+                   noise_mode: str = "const") -> torch.Tensor:
+    """Images (len(ts), 3, H, W) of `resample_codes` (same arguments) rendered."""
+    ws = resample_codes(G, links, seed=seed, new_seed=new_seed, ts=ts, psi=psi, new_psi=new_psi, w=w)
     return G.synthesize(ws, noise_mode=noise_mode)
 
 
