@@ -2,10 +2,10 @@
 # Several training configurations at once on one lent GPU, within a fixed time budget, for a session that has a
 # GPU for a few minutes: each run checkpoints when its time is up (SIGTERM), and its run folder (checkpoint.pt,
 # config.json, log.jsonl, sample sheets) is copied to $OUT so that the CPU machine resumes or exports it
-# (`bash training/recipes/toyfaces64.sh semantic` resumes runs/sC and runs/base4 where they stopped).
+# (`bash training/recipes/toyfaces64.sh variety` resumes runs/sV and runs/base5 where they stopped).
 #
 #   OUT=/tmp/gpu BUDGET=420 bash training/recipes/gpu.sh              # the default set below
-#   OUT=/tmp/gpu BUDGET=420 bash training/recipes/gpu.sh sC base4     # some of them
+#   OUT=/tmp/gpu BUDGET=420 bash training/recipes/gpu.sh sV base5     # some of them
 #   OUT=/tmp/gpu BUDGET=420 bash training/recipes/gpu.sh h3-base h3-linked   # the 3D pair (training/recipes/heads3d.sh)
 #
 # A run folder already under runs/ (carried from the CPU machine) is resumed, not restarted. Small runs leave
@@ -20,7 +20,7 @@ cd "$(dirname "$0")/../.."
 PY=${PYTHON:-python}
 OUT=${OUT:?set OUT to the folder the run folders are copied to}
 BUDGET=${BUDGET:-420}
-source <(sed -n '/^SEMANTIC=/p; /^SEMANTIC_SETTINGS=/p' training/recipes/toyfaces64.sh)
+source <(sed -n '/^SEMANTIC=/p; /^SEMANTIC_SETTINGS=/p; /^VARIETY=/p' training/recipes/toyfaces64.sh)
 source <(sed -n '/^LINKS3D=/p; /^LINK_SETTINGS3D=/p' training/recipes/heads3d.sh)
 SEGMENTER=${SEGMENTER:-runs/exports/heads3d64-segmenter}
 H3_STEPS=${H3_STEPS:-20000}
@@ -31,6 +31,11 @@ COMMON="generator.noise=false optim.r1_gamma=1 optim.batch_size=32 optim.ema_kim
 config() {   # config NAME: sets OVERRIDES to its settings, SCRIPT to its trainer and START to its init ("": none)
   SCRIPT=training/train_gan.py START=$INIT
   case "$1" in
+    sV) START=${LINKED_INIT:-checkpoints/toyfaces64-linked}                        # the linked generator, with the
+      OVERRIDES=("$SEMANTIC" $SEMANTIC_SETTINGS $VARIETY) ;;                       #   semantic links and variety term
+    sV-in10) START=${LINKED_INIT:-checkpoints/toyfaces64-linked}                   # the same, a stronger inside term
+      OVERRIDES=("$SEMANTIC" $SEMANTIC_SETTINGS $VARIETY link.lambda_in=10) ;;
+    base5) OVERRIDES=() ;;                                                        # the baseline at the same total
     sC) OVERRIDES=("$SEMANTIC" $SEMANTIC_SETTINGS) ;;                             # the recipe's semantic links
     sC-out30) OVERRIDES=("$SEMANTIC" $SEMANTIC_SETTINGS link.lambda_out=30) ;;    # a stronger outside term
     sC-noise) OVERRIDES=("$SEMANTIC" $SEMANTIC_SETTINGS link.perturb=noise) ;;    # the paper's perturbation
@@ -44,7 +49,7 @@ config() {   # config NAME: sets OVERRIDES to its settings, SCRIPT to its traine
 }
 
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(sC sC-out30 sC-noise base4)
+[ ${#names[@]} -gt 0 ] || names=(sV sV-in10 base5)
 for name in "${names[@]}"; do config "$name"; done   # every name known, and what it needs there, before any run starts
 mkdir -p "$OUT" runs
 pids=()

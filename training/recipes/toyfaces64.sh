@@ -5,6 +5,8 @@
 #   bash training/recipes/toyfaces64.sh linked      # -> checkpoints/toyfaces64-linked
 #   bash training/recipes/toyfaces64.sh semantic    # the baseline fine-tuned with semantic links that follow their
 #                                                   # parts (runs/sC), and the baseline for as many steps (runs/base4)
+#   bash training/recipes/toyfaces64.sh variety     # the linked generator fine-tuned with those links and the variety
+#                                                   # term (runs/sV), and the baseline at the same total (runs/base5)
 #
 # and trains one more stage from any weight set, exported with its metrics (not shipped: see the README):
 #
@@ -43,6 +45,8 @@ LINKS='link.links=[{"name": "eyes", "axes": [0, 32], "box": [0.25, 0.33, 0.75, 0
 # The regularizer moves axes by resampling them from other faces' w, on half the batch (docs/linking.md).
 SEMANTIC='link.links=[{"name": "eyes", "axes": [0, 32], "parts": ["eyes", "glasses"], "follow": true, "attributes": ["eye_color", "eyes", "glasses"]}, {"name": "mouth", "axes": [32, 64], "parts": ["mouth"], "follow": true, "attributes": ["mouth"]}, {"name": "hair", "axes": [64, 128], "parts": ["hair", "brows", "beard"], "follow": true, "attributes": ["hair_color", "hair_style", "beard"]}]'
 SEMANTIC_SETTINGS="link.lambda_in=3 link.lambda_out=10 link.ramp_kimg=20 link.perturb=resample link.batch_shrink=2 link.adversarial_subset=true"
+# The variety term: a link's resample must change its region as much as two real faces differ there (docs/linking.md)
+VARIETY="link.lambda_var=3"
 
 stage() {   # stage NAME STEPS INIT [overrides...]
   local name=$1 steps=$2 init=$3; shift 3
@@ -81,6 +85,13 @@ case "${1:-}" in
     stage sC "$steps" "$BASELINE_INIT" "$SEMANTIC" $SEMANTIC_SETTINGS run.workers=1 run.sample_every=250 \
       run.eval_every=500
     stage base4 "$steps" "$BASELINE_INIT" run.workers=1 ;;
+  variety)   # the shipped linked generator fine-tuned with the semantic links and the variety term (runs/sV), and
+             # the baseline continued to the same total step count (runs/base5: the linked lineage's 16,808 steps plus
+             # STEPS, against the baseline's 14,097 plus the difference). STEPS (default 4000) is where sV stops.
+    steps=${STEPS:-4000}
+    stage sV "$steps" "${LINKED_INIT:-checkpoints/toyfaces64-linked}" "$SEMANTIC" $SEMANTIC_SETTINGS $VARIETY \
+      run.workers=1 run.sample_every=250 run.eval_every=250
+    stage base5 $((steps + 16808 - 14097)) "$BASELINE_INIT" run.workers=1 ;;
   continue|continue-linked)
     [ $# -ge 4 ] || { echo "usage: $0 $1 NAME FROM STEPS [overrides...]" >&2; exit 2; }
     kind=$1 name=$2 from=$3 steps=$4
@@ -115,7 +126,7 @@ case "${1:-}" in
     $PY training/train_encoder.py --generator "$gen" --out "$enc_run" "${resume[@]}" --threads "$THREADS" --half \
       run.steps="${ENCODER_STEPS:-3000}" 'optim.lpips="alex"'
     rm -rf "$gen/encoder" && cp -r "$enc_run/encoder" "$gen/encoder" ;;
-  *) echo "usage: $0 baseline|linked|semantic|continue|continue-linked|zoo" >&2; exit 2 ;;
+  *) echo "usage: $0 baseline|linked|semantic|variety|continue|continue-linked|zoo" >&2; exit 2 ;;
 esac
 exit
 }
