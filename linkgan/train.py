@@ -149,10 +149,6 @@ def r1_penalty(logits_of: Callable[..., torch.Tensor], *inputs: torch.Tensor) ->
     return sum(g.square().sum(dim=(1, 2, 3)).mean() for g in grads)
 
 
-def d_r1(D: Discriminator, real: torch.Tensor) -> torch.Tensor:
-    return r1_penalty(D, real)
-
-
 class Trainer:
     """Holds G, D, G_ema and optimisers; `train()` runs to cfg.run.steps, checkpointing atomically.
     A subclass for another pair of networks (linkgan.train3d) names its classes below and overrides the hooks: what
@@ -322,7 +318,7 @@ class Trainer:
         return (self.G.synthesize(mixed_ws(self.G, batch, self.cfg.optim.mixing_prob, self.device)),)
 
     def r1(self, reals: tuple[torch.Tensor, ...]) -> torch.Tensor:
-        return d_r1(self.D, *reals)
+        return r1_penalty(self.D, *reals)
 
     def batch_tensors(self, batch: dict) -> tuple[torch.Tensor, ...]:
         """train_step's arguments from a DataLoader batch."""
@@ -389,9 +385,9 @@ class Trainer:
         if lc.adversarial:
             pert = perturbed.flatten(0, 2)                        # (2 L B, 3, H, W): link-major, then kind
             spread = slice(None, None, 2 * len(self.links))       # one image per w, spread over links and kinds
-            seen = _as_inputs(d_inputs(pert, spread if lc.adversarial_subset else slice(None)))
-            loss = loss + F.softplus(-self.D(*seen)).mean()
             kept = d_inputs(pert, spread)
+            seen = _as_inputs(kept if lc.adversarial_subset else d_inputs(pert, slice(None)))
+            loss = loss + F.softplus(-self.D(*seen)).mean()
             self.extra_fakes = kept.detach() if torch.is_tensor(kept) else tuple(t.detach() for t in kept)
         return loss
     @torch.no_grad()
