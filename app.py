@@ -31,11 +31,14 @@ CSS = """.pixels img { image-rendering: pixelated !important; object-fit: contai
 #compare img { height: 100%; max-height: 100% !important; }"""
 TEXT_METHODS = ("optimize", "mapper", "global")
 EXPLORE_SLIDERS = 12           # the Explore tab's sliders: a method's best directions (the rest by number)
+NO_3D = ("No 3D generator is loaded. Train one with `bash training/recipes/heads3d.sh all` and start the app with "
+         "`--model3d runs/exports/heads3d64-linked` (docs/3d.md).")
 INTRO = """# LinkGAN Studio
 Make a face, then change **one region at a time** (LinkGAN links chosen axes of the latent code to image
 regions: resampling them changes only that region). Every edit stacks on the **current image** at the
 left: undo, reset, compare before/after, download the PNG or the latent file (load it back to get the
-same image). Start in **1 · Generate**, pick an example below, or start from a photo in **4 · Photo**."""
+same image). Start in **1 · Generate**, pick an example below, or start from a photo in **4 · Photo**.
+**3D heads** does the same for a 3D-aware generator, seen from any angle."""
 
 
 class OutputFiles:
@@ -57,7 +60,19 @@ class OutputFiles:
         """A PIL image (or a function that makes it) as a PNG file; its path. key: what alone determines the image
         (e.g. the bytes of its latent code): while the file written for a key exists, it is handed out again (its
         age restarts) without calling the function: no render for a picture already sent."""
+        def write(f):
+            (img() if callable(img) else img).save(f, format="PNG")
+        return self._write(write, ".png", key)
+
+    def gif(self, data, *, key: bytes | None = None) -> str:
+        """GIF bytes (or a function that makes them) as a file; its path. key: as for png."""
+        def write(f):
+            f.write(data() if callable(data) else data)
+        return self._write(write, ".gif", key)
+
+    def _write(self, write, suffix: str, key: bytes | None) -> str:
         if key is not None:
+            key = suffix.encode() + key
             with self._lock:                                        # pruning holds it too: no removal in between
                 path = self._memo.get(key)
                 if path is not None:
@@ -67,11 +82,14 @@ class OutputFiles:
                         return path
                     except FileNotFoundError:                      # removed by Gradio's cache sweep
                         del self._memo[key]
-        img = img() if callable(img) else img
         self.root.mkdir(parents=True, exist_ok=True)
-        fd, path = tempfile.mkstemp(suffix=".png", dir=self.root)
-        with os.fdopen(fd, "wb") as f:
-            img.save(f, format="PNG")
+        fd, path = tempfile.mkstemp(suffix=suffix, dir=self.root)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                write(f)
+        except BaseException:
+            os.unlink(path)
+            raise
         if key is not None:
             with self._lock:
                 self._memo[key] = path
@@ -111,32 +129,72 @@ class OutputFiles:
         return removed
 
 
+def guard(fn):
+    """The handler fn as the app runs it: a user's mistake (StudioError) shown as it is; a bug logged with its
+    traceback and answered in words, the session kept."""
+    import gradio as gr
+
+    from linkgan.studio import StudioError
+
+    @functools.wraps(fn)              # keeps the signature: gradio injects gr.SelectData by annotation
+    def wrapped(*args):
+        try:
+            return fn(*args)
+        except StudioError as e:
+            raise gr.Error(str(e)) from None
+        except gr.Error:
+            raise
+        except Exception:  # noqa: BLE001 - a bug: the traceback to the log, words to the user, session kept
+            traceback.print_exc()
+            raise gr.Error("something went wrong on the server (it is logged); your image and history are "
+                           "unchanged") from None
+    return wrapped
+
+
+def _history_text(studio, session) -> str:
+    return "\n".join(f"{i}. {line}" for i, line in enumerate(studio.history(session)))
+
+
+def _latent_upload(file) -> bytes:
+    """The bytes of an uploaded latent file (gr.File's value), read up to one byte over the limit: enough for the
+    Studio to refuse a larger one without reading it all."""
+    from linkgan.latentfile import MAX_FILE_BYTES
+    from linkgan.studio import StudioError
+
+    if file is None:
+        raise StudioError("choose a latent file (.npz) saved by LinkGAN Studio")
+    path = file if isinstance(file, str) else getattr(file, "name", None)
+    if path is None or not os.path.isfile(path):
+        raise StudioError("the uploaded latent file could not be read")
+    with open(path, "rb") as f:
+        return f.read(MAX_FILE_BYTES + 1)
+
+
+def _download(files: OutputFiles, image, latent: bytes) -> tuple[str, str]:
+    """The current image as PNG and its latent file, under the names the user downloads (in a folder of their own,
+    removed with it)."""
+    folder = files.folder()
+    png, npz = folder / "linkgan.png", folder / "linkgan-latent.npz"
+    image.save(png, format="PNG")
+    npz.write_bytes(latent)
+    return str(png), str(npz)
+
+
+def default_output_files() -> OutputFiles:
+    """The app's output files: a folder "linkgan" in Gradio's cache, which Gradio serves without copying."""
+    from gradio.utils import get_upload_folder
+    return OutputFiles(Path(get_upload_folder()).resolve() / "linkgan")
+
+
 def _handlers(studio, presets: dict, files: OutputFiles | None = None):
     """The app's callbacks: each takes the user's session (gr.State) and returns outputs plus the new session.
     presets: the Studio's tuned global-direction settings (global_presets); files: where output images are written
     (None: a folder "linkgan" in Gradio's cache, which Gradio then serves without copying). Images go to Gradio as
     files of `files`, never as PIL images (OutputFiles says why)."""
     import gradio as gr
-    from gradio.utils import get_upload_folder
-    from linkgan.latentfile import MAX_FILE_BYTES as MAX_LATENT_BYTES
     from linkgan.studio import MAX_EXPLORE_STRENGTH, PHOTO_STEPS, StudioError
 
-    files = files or OutputFiles(Path(get_upload_folder()).resolve() / "linkgan")
-
-    def guard(fn):
-        @functools.wraps(fn)              # keeps the signature: gradio injects gr.SelectData by annotation
-        def wrapped(*args):
-            try:
-                return fn(*args)
-            except StudioError as e:
-                raise gr.Error(str(e)) from None
-            except gr.Error:
-                raise
-            except Exception:  # noqa: BLE001 - a bug: the traceback to the log, words to the user, session kept
-                traceback.print_exc()
-                raise gr.Error("something went wrong on the server (it is logged); your image and history are "
-                               "unchanged") from None
-        return wrapped
+    files = files or default_output_files()
 
     def shown(img) -> str:
         """A PIL image as a file for Gradio, at its own resolution: the page enlarges it (CSS), so a 64 px face is
@@ -154,8 +212,7 @@ def _handlers(studio, presets: dict, files: OutputFiles | None = None):
     def view(session):
         """(current image, history text, session): what the named APIs return. One picture per answer: the
         before/after slider is filled by `compare` right after, in the browser, from files already written."""
-        hist = "\n".join(f"{i}. {line}" for i, line in enumerate(studio.history(session)))
-        return picture(session), hist, session
+        return picture(session), _history_text(studio, session), session
 
     @guard
     def compare(session):
@@ -295,23 +352,12 @@ def _handlers(studio, presets: dict, files: OutputFiles | None = None):
     @guard
     def download(session):
         """The current image as PNG (native resolution) and its latent file (.npz)."""
-        folder = files.folder()                    # the names the user downloads; removed with the folder
-        png, npz = folder / "linkgan.png", folder / "linkgan-latent.npz"
-        studio.image(session).save(png, format="PNG")
-        npz.write_bytes(studio.save_latent(session))
-        return str(png), str(npz)
+        return _download(files, studio.image(session), studio.save_latent(session))
 
     @guard
     def load_latent(file, session):
         """Continue from a latent file saved by this app."""
-        if file is None:
-            raise StudioError("choose a latent file (.npz) saved by LinkGAN Studio")
-        path = file if isinstance(file, str) else getattr(file, "name", None)
-        if path is None or not os.path.isfile(path):
-            raise StudioError("the uploaded latent file could not be read")
-        with open(path, "rb") as f:             # one byte over the limit is enough for the Studio to refuse it
-            data = f.read(MAX_LATENT_BYTES + 1)
-        return view(studio.load_latent(data))
+        return view(studio.load_latent(_latent_upload(file)))
 
     return dict(generate=generate, random_seed=random_seed, pick_example=pick_example, region=region,
                 text_optimize=text_optimize, text_mapper=text_mapper, text_global=text_global,
@@ -631,13 +677,134 @@ def _explore_tab(page: _Page) -> dict:
     return refresh
 
 
-def build_app(studio):
+def _handlers3d(studio3d, files: OutputFiles):
+    """The 3D tab's callbacks (named APIs ending in 3d): the head's session is a gr.State of its own, the camera
+    (yaw, pitch) an input of every call that shows the head; images and turntables go to Gradio as files."""
+    import struct
+
+    def picture(session, yaw, pitch) -> str:
+        yaw, pitch = studio3d.check_view(yaw, pitch)
+        ws = studio3d.current_ws(session)
+        key = hashlib.blake2b(ws.tobytes() + struct.pack("<2d", yaw, pitch), digest_size=20).digest()
+        return files.png(lambda: studio3d.view(session, yaw, pitch), key=key)
+
+    def view(session, yaw, pitch):
+        """(the head from (yaw, pitch), history text, session)."""
+        return picture(session, yaw, pitch), _history_text(studio3d, session), session
+
+    @guard
+    def generate3d(seed, psi, yaw, pitch, session):
+        """Start from the head of a seed (truncation psi in [0, 1]), seen from yaw, pitch (degrees)."""
+        return view(studio3d.generate(seed, psi), yaw, pitch)
+
+    @guard
+    def view3d(yaw, pitch, session):
+        """The current head seen from yaw, pitch (degrees, inside the model's camera range)."""
+        return picture(session, yaw, pitch)
+
+    @guard
+    def region3d(regions, new_seed, t, yaw, pitch, session):
+        """Resample the chosen linked regions of the head towards the head of new_seed by t in [0, 1]."""
+        return view(studio3d.region(session, regions, new_seed, t), yaw, pitch)
+
+    @guard
+    def undo3d(yaw, pitch, session):
+        """Undo the last edit of the head."""
+        return view(studio3d.undo(session), yaw, pitch)
+
+    @guard
+    def turntable3d(pitch, session):
+        """A looping GIF of the camera sweeping the yaw range at pitch: the starting head beside the current one
+        once there are edits."""
+        pitch = studio3d.check_view(0.0, pitch)[1]
+        codes = studio3d.turntable_codes(session)
+        key = hashlib.blake2b(b"|".join(c.tobytes() for c in codes) + struct.pack("<d", pitch),
+                              digest_size=20).digest()
+        return files.gif(lambda: studio3d.turntable_gif(session, pitch=pitch), key=key)
+
+    @guard
+    def download3d(yaw, pitch, session):
+        """The head as seen now (PNG) and its latent file (.npz)."""
+        return _download(files, studio3d.view(session, yaw, pitch), studio3d.save_latent(session))
+
+    @guard
+    def load_latent3d(file, yaw, pitch, session):
+        """Continue from a latent file saved by the 3D tab for this generator."""
+        return view(studio3d.load_latent(_latent_upload(file)), yaw, pitch)
+
+    return dict(generate3d=generate3d, view3d=view3d, region3d=region3d, undo3d=undo3d, turntable3d=turntable3d,
+                download3d=download3d, load_latent3d=load_latent3d)
+
+
+def _heads_tab(studio3d, files: OutputFiles, missing: str | None) -> None:
+    """3D heads: a tri-plane generator's head from any camera of its range, its turntable, region resampling
+    that shows from every angle, undo and latent files. Its own session: a 3D code is not a 2D one. missing: why no
+    3D generator is loaded (the tab then says so)."""
+    import gradio as gr
+
+    from linkgan.studio import MAX_SEED
+
+    with gr.Tab("3D heads", id="heads"):
+        if studio3d is None:
+            gr.Markdown(f"*{missing}*", elem_id="heads-missing")
+            return
+        h = _handlers3d(studio3d, files)
+        r, links = studio3d.camera_range, studio3d.link_names()
+        session = gr.State(studio3d.new_session())
+        gr.Markdown("A 3D-aware generator (tri-plane, after EG3D) of toy heads: turn the camera, watch the turntable, "
+                    "and resample a linked region: it changes in every view, the rest of the head stays. The "
+                    "turntable shows the starting head at the left and the current one at the right.")
+        with gr.Row():
+            with gr.Column():
+                head = gr.Image(label="Head", type="filepath", interactive=False, height=280, elem_id="head",
+                                elem_classes=PIXELS)
+                yaw = gr.Slider(-r.yaw_deg, r.yaw_deg, value=0.0, step=2.5, label="Yaw (degrees)", elem_id="yaw")
+                pitch = gr.Slider(-r.pitch_deg, r.pitch_deg, value=0.0, step=2.5, label="Pitch (degrees)",
+                                  elem_id="pitch")
+            with gr.Column():
+                turn = gr.Image(label="Turntable", type="filepath", interactive=False, height=280,
+                                elem_id="turntable", elem_classes=PIXELS)
+                history = gr.Textbox(label="History", lines=3, interactive=False, elem_id="history3d")
+        with gr.Row():
+            seed = gr.Number(label="Seed", value=3, precision=0, minimum=0, maximum=MAX_SEED, elem_id="seed3d")
+            psi = gr.Slider(0.0, 1.0, value=0.7, step=0.05, label="Truncation psi", elem_id="psi3d")
+            gen_btn = gr.Button("Generate head", variant="primary", elem_id="generate3d-btn")
+        with gr.Row():
+            regions = gr.CheckboxGroup(links, value=links[:1], label="Regions", elem_id="regions3d")
+            new_seed = gr.Number(label="New seed", value=7, precision=0, minimum=0, maximum=MAX_SEED,
+                                 elem_id="new-seed3d")
+            t = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="t", elem_id="t3d")
+        with gr.Row():
+            region_btn = gr.Button("Resample regions", variant="primary", elem_id="region3d-btn")
+            undo_btn = gr.Button("Undo", elem_id="undo3d")
+        with gr.Accordion("Download / load", open=False):
+            save_btn = gr.Button("Prepare downloads", size="sm", elem_id="prepare3d")
+            png_file = gr.File(label="PNG (this view)", interactive=False, elem_id="png-file3d")
+            latent_file = gr.File(label="Latent + parameters (.npz)", interactive=False, elem_id="npz-file3d")
+            latent_in = gr.File(label="Load a latent file", file_types=[".npz"], elem_id="latent-in3d")
+    shown = [head, history, session]
+    spin = _refresh(h["turntable3d"], [pitch, session], turn)
+    gen_btn.click(h["generate3d"], [seed, psi, yaw, pitch, session], shown, api_name="generate3d").success(**spin)
+    region_in = [regions, new_seed, t, yaw, pitch, session]
+    region_btn.click(h["region3d"], region_in, shown, api_name="region3d").success(**spin)
+    undo_btn.click(h["undo3d"], [yaw, pitch, session], shown, api_name="undo3d").success(**spin)
+    latent_in.upload(h["load_latent3d"], [latent_in, yaw, pitch, session], shown,
+                     api_name="load_latent3d").success(**spin)
+    for slider in (yaw, pitch):
+        slider.release(h["view3d"], [yaw, pitch, session], head, api_name="view3d" if slider is yaw else False,
+                       show_progress="hidden")
+    pitch.release(h["turntable3d"], [pitch, session], turn, api_name="turntable3d")
+    save_btn.click(h["download3d"], [yaw, pitch, session], [png_file, latent_file], api_name="download3d")
+
+
+def build_app(studio, studio3d=None, missing3d: str | None = None):
     """The Blocks for a loaded Studio: the panel of the current image at the left, one tab per way to change it, and
-    the before/after slider below the tabs."""
+    the before/after slider below the tabs; the 3D tab on studio3d (a Studio3D), or saying missing3d when None."""
     import gradio as gr
 
     presets = global_presets(studio)
-    handlers = _handlers(studio, presets)
+    files = default_output_files()
+    handlers = _handlers(studio, presets, files)
     # Gradio's cache (uploads, and the files OutputFiles writes there) is swept every 10 minutes of what is older than
     # an hour; Gradio deletes the rest when the server stops
     with gr.Blocks(title="LinkGAN Studio", delete_cache=(600, 3600)) as demo:
@@ -646,21 +813,42 @@ def build_app(studio):
         # made before the tabs that fill it, placed below them
         compare = gr.ImageSlider(label="Before / after (drag)", type="pil", format="png", height=280,
                                  interactive=False, elem_id="compare", elem_classes=PIXELS, render=False)
-        with gr.Row():
-            with gr.Column(scale=1, min_width=300):
-                panel = _current_panel()
-            page = _Page(studio, handlers, session, panel.current, panel.history, compare)
-            with gr.Column(scale=2):
-                with gr.Tabs():
-                    _generate_tab(page)
-                    region_refresh = _region_tab(page)
-                    _text_tab(page, presets)
-                    _photo_tab(page)
-                    explore_refresh = _explore_tab(page)
-                compare.render()
+        with gr.Tabs():
+            with gr.Tab("Faces", id="faces"):
+                with gr.Row():
+                    with gr.Column(scale=1, min_width=300):
+                        panel = _current_panel()
+                    page = _Page(studio, handlers, session, panel.current, panel.history, compare)
+                    with gr.Column(scale=2):
+                        with gr.Tabs():
+                            _generate_tab(page)
+                            region_refresh = _region_tab(page)
+                            _text_tab(page, presets)
+                            _photo_tab(page)
+                            explore_refresh = _explore_tab(page)
+                        compare.render()
+            _heads_tab(studio3d, files, missing3d or NO_3D)      # a page of its own: a head is not a face's code
         _wire_current_panel(page, panel, [explore_refresh, region_refresh])
     _values_as_sent(demo)
     return demo
+
+
+def load_studio3d(model3d: str, device: str):
+    """(Studio3D or None, why none): --model3d 'none' loads nothing, 'auto' the default 3D generator if it is there;
+    a named one that cannot be loaded is an error the user sees in the 3D tab (the 2D app still serves)."""
+    from linkgan.hub import WeightsFormatError, WeightsNotFoundError
+    from linkgan.studio.heads import DEFAULT_GENERATOR3D, Studio3D
+
+    if model3d == "none":
+        return None, "The 3D tab is off (--model3d none)."
+    try:
+        return Studio3D.load(DEFAULT_GENERATOR3D if model3d == "auto" else model3d, device=device), None
+    except WeightsNotFoundError as e:
+        if model3d == "auto":
+            return None, None
+        return None, f"The 3D generator {model3d!r} was not found: {e}"
+    except (WeightsFormatError, ValueError) as e:
+        return None, f"The 3D generator {model3d!r} cannot be used: {e}"
 
 
 def main(argv=None) -> int:
@@ -676,6 +864,9 @@ def main(argv=None) -> int:
     p.add_argument("--encoder", default="auto",
                    help="photo encoder (Photo tab): registry name, folder or Hub repo id, 'none', or 'auto' (the "
                         "shipped toyfaces64-encoder for the default generator, none for any other)")
+    p.add_argument("--model3d", default="auto",
+                   help="3D generator of the 3D tab (TriplaneGenerator): folder, registry name or Hub repo id, 'none', "
+                        "or 'auto' (heads3d64-linked when it is there; none ships yet)")
     p.add_argument("--device", default="cpu", help="cpu, cuda or auto (cuda when there is a GPU). Default cpu: the "
                                                    "app's CUDA path has not been run end to end yet")
     p.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
@@ -705,7 +896,8 @@ def main(argv=None) -> int:
         return 2
     if a.encoder != "auto":
         studio.use_encoder(None if a.encoder == "none" else a.encoder)
-    demo = build_app(studio)
+    studio3d, missing3d = load_studio3d(a.model3d, device)
+    demo = build_app(studio, studio3d, missing3d)
     demo.queue(default_concurrency_limit=a.concurrency, max_size=256)
     demo.launch(server_name=a.host, server_port=a.port, show_error=True, css=CSS,
                 max_file_size=int(a.max_upload_mb * 1e6), state_session_capacity=a.max_sessions)

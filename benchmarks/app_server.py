@@ -22,7 +22,8 @@ def free_port() -> int:
 
 
 class AppServer:
-    def __init__(self, model: Path | str, *, concurrency: int = 2):
+    def __init__(self, model: Path | str, *, concurrency: int = 2, extra_args: tuple[str, ...] = ()):
+        """extra_args: more arguments of app.py (e.g. ("--model3d", folder))."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         # The server's own Gradio cache (what it writes and serves) and a separate folder for the clients' downloads:
@@ -37,7 +38,7 @@ class AppServer:
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "GRADIO_ANALYTICS_ENABLED": "False",
                "GRADIO_TEMP_DIR": str(self.cache)}
         self.proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--model", str(model), "--port",
-                                      str(self.port), "--concurrency", str(concurrency)], cwd=ROOT, env=env,
+                                      str(self.port), "--concurrency", str(concurrency), *extra_args], cwd=ROOT, env=env,
                                      stdout=self._log, stderr=subprocess.STDOUT)
         self.startup_s = self._wait()
 

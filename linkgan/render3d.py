@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import BinaryIO
 
 import torch
 from PIL import Image
@@ -55,16 +56,19 @@ def turntable(G, ws: torch.Tensor, *, frames: int = TURNTABLE_FRAMES, pitch_deg:
     return torch.cat(out)
 
 
-def save_gif(frames: torch.Tensor, path: str | os.PathLike, *, frame_ms: int = GIF_FRAME_MS) -> Path:
-    """Write frames (F, 3, H, W) in [-1, 1] as a GIF that loops forever, each frame shown frame_ms milliseconds.
-    GIF holds 256 colours a frame, so colours are rounded to each frame's palette."""
+def save_gif(frames: torch.Tensor, path: str | os.PathLike | BinaryIO, *,
+             frame_ms: int = GIF_FRAME_MS) -> Path | BinaryIO:
+    """Write frames (F, 3, H, W) in [-1, 1] as a GIF that loops forever, each frame shown frame_ms milliseconds, to a
+    path (folders are created) or a binary file object. GIF holds 256 colours a frame, so colours are rounded to each
+    frame's palette."""
     if frames.ndim != 4 or frames.shape[0] < 1:
         raise ValueError(f"frames must be (F, 3, H, W) with F >= 1, got {tuple(frames.shape)}")
     if frame_ms <= 0:
         raise ValueError(f"frame_ms must be positive, got {frame_ms}")
     images = [Image.fromarray(x) for x in to_uint8(frames)]
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if not hasattr(path, "write"):
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
     # loop=0: forever. disposal=1 keeps each full frame; Pillow merges a frame equal to the one before into it
     # (longer duration), which a turntable, whose every frame is a new view, does not meet in practice.
     images[0].save(path, format="GIF", save_all=True, append_images=images[1:], loop=0, duration=frame_ms,

@@ -93,3 +93,20 @@ def pixels(path) -> np.ndarray:
 def slider_images(pair) -> tuple[str, str]:
     """The (before, after) file paths of an ImageSlider output, in either form gradio_client gives."""
     return tuple(p["image"] if isinstance(p, dict) else p for p in pair)
+
+
+LINKS3D = [{"name": "mouth", "axes": [0, 8], "parts": ["mouth"], "follow": True},
+           {"name": "eyes", "axes": [8, 12], "parts": ["eyes"], "follow": True}]
+
+
+def tiny_generator3d(folder: Path) -> Path:
+    """A 16 px tri-plane generator (test_networks3d.tiny_config, seed 0, a non-zero w_avg so that psi matters) with
+    two links, saved to `folder`: the 3D tab's model in the app tests."""
+    from linkgan.networks3d import TriplaneGenerator
+    from test_networks3d import tiny_config
+    torch.manual_seed(0)
+    G = TriplaneGenerator(tiny_config())
+    with torch.no_grad():
+        G.w_avg.normal_()
+    G.save_pretrained(folder, extra={"links": LINKS3D})
+    return folder

@@ -55,11 +55,13 @@ def resumes_exactly(tmp_path):
 
 @pytest.fixture(scope="session")
 def app_server(tmp_path_factory):
-    """The app, launched once per test session on a free loopback port with a tiny linked generator
-    (APP_TEST_MODEL=toyfaces64-linked runs the same tests on the shipped one, e.g. for docs/ screenshots)."""
-    from app_server import AppServer, tiny_linked_generator
+    """The app, launched once per test session on a free loopback port with a tiny linked generator and a tiny 3D
+    one (APP_TEST_MODEL=toyfaces64-linked runs the same tests on the shipped one, e.g. for docs/ screenshots;
+    APP_TEST_MODEL3D a 3D generator folder)."""
+    from app_server import AppServer, tiny_generator3d, tiny_linked_generator
     model = os.environ.get("APP_TEST_MODEL") or tiny_linked_generator(tmp_path_factory.mktemp("app") / "tiny-linked")
-    server = AppServer(model)
+    model3d = os.environ.get("APP_TEST_MODEL3D") or tiny_generator3d(tmp_path_factory.mktemp("app3d") / "tiny-3d")
+    server = AppServer(model, extra_args=("--model3d", str(model3d)))
     yield server
     server.close()
 
@@ -69,3 +71,10 @@ def expected(app_server):
     """What each request should return: a Studio on the app server's weights, in this process."""
     from linkgan.studio import Studio
     return Studio.load(str(app_server.proc.args[app_server.proc.args.index("--model") + 1]))
+
+
+@pytest.fixture(scope="session")
+def expected3d(app_server):
+    """What each 3D request should return: a Studio3D on the app server's 3D weights, in this process."""
+    from linkgan.studio.heads import Studio3D
+    return Studio3D.load(str(app_server.proc.args[app_server.proc.args.index("--model3d") + 1]))

@@ -130,6 +130,10 @@ class Sessions:
         lines = [f"start: {json.dumps(session['source'])}{folded}"] if session["base"] is not None else []
         return lines + [f"{e['kind']}: {json.dumps(e['params'])}" for e in session["edits"]]
 
+    def _offset_size(self) -> int:
+        """The length of the style offset a latent file of this generator may hold (StyleCLIP global edits)."""
+        return offset_size(self.G)
+
     # --- rendering ------------------------------------------------------------------------------
     @torch.no_grad()
     def _synthesize(self, ws: np.ndarray, s_offset: np.ndarray | None = None) -> torch.Tensor:
@@ -189,7 +193,7 @@ class Sessions:
         saved for another generator raises StudioError before anything large is unpacked."""
         try:
             f = read_latent(data, ws_shape=(self.G.num_ws, self.G.config.w_dim), generator=self.name,
-                            offset_size=offset_size(self.G))
+                            offset_size=self._offset_size())
         except LatentFileError as e:
             raise StudioError(f"not a latent file saved by LinkGAN Studio for this generator: {e}") from None
         meta = f["meta"]
