@@ -171,6 +171,16 @@ def validate_links(links: Sequence[Link], *, w_dim: int, resolution: int) -> Non
                                  f"{sorted(set(a.label_ids) & set(b.label_ids))}")
 
 
+def part_links(link: Link) -> list[Link]:
+    """A semantic link of several labels as one link per label, named "link.part" (same axes, same `follow`), so
+    that each part can be measured on its own; any other link as itself."""
+    from .data import PART_LABELS
+    if not link.semantic or len(link.label_ids) < 2:
+        return [link]
+    return [Link(name=f"{link.name}.{PART_LABELS[i] if i < len(PART_LABELS) else i}", axes=link.axes, labels=(i,),
+                 follow=link.follow) for i in link.label_ids]
+
+
 def region_masks(links: Sequence[Link], images: torch.Tensor, segmenter: Segmenter | None = None, *,
                  labels: torch.Tensor | None = None) -> torch.Tensor:
     """(B, L, H, W) float masks of every link for these images; semantic ones from the segmenter (or from
@@ -240,7 +250,9 @@ def link_regularizer(synthesize: Callable[[torch.Tensor], torch.Tensor], w: torc
     of two real images in that link's region: `region_variety`) adds, with weight lambda_var (a project choice,
     docs/linking.md, "Variety"):
         L_var = max(0, 1 - e / v),   e = the region's change when the linked axes move (mean over the batch)
-    so a link must change its region as much as two real faces differ there, and nothing pays for more.
+    so a link must change its region as much as two real faces differ there, and nothing pays for more. Keyed by
+    the names of `part_links(link)` instead ("eyes.eyes", "eyes.glasses"), the term is taken per part and averaged
+    over the link's parts: a large part (glasses) cannot then meet it for a small one (the eyes).
     G(w) and every link's two perturbed batches are rendered by one call of `synthesize` on (1 + 2L) * B codes
     (which may render them at once, as pays on a GPU, or in blocks, as pays on a CPU); `synthesize` must treat each
     row alike (e.g. the same noise for row r of every block). Returns (loss, stats, perturbed images (L, 2, B,
@@ -277,11 +289,19 @@ def link_regularizer(synthesize: Callable[[torch.Tensor], torch.Tensor], w: torc
         l_out = masked_mse(d_linked, 1 - m_out).mean()
         loss = loss + lambda_in * l_in + lambda_out * l_out
         stats[f"{l.name}.L_in"], stats[f"{l.name}.L_out"] = float(l_in.detach()), float(l_out.detach())
-        if variety and l.name in variety:
-            edit = masked_mse(d_linked, m_out).mean()                      # what the link's own axes change there
-            l_var = torch.relu(1 - edit / variety[l.name])
+        parts = [p for p in part_links(l) if p.name in (variety or {})] or (
+            [l] if variety and l.name in variety else [])
+        if parts:
+            l_var = x.new_zeros(())
+            for p in parts:                    # what the link's own axes change in each part (or the whole region)
+                m_p = m_out if p is l else pair_masks(
+                    p, region_masks([p], x, labels=labels.get(0))[:, 0],
+                    lambda: region_masks([p], x, labels=labels.get(1 + 2 * i))[:, 0])
+                edit = masked_mse(d_linked, m_p).mean()
+                l_var = l_var + torch.relu(1 - edit / variety[p.name]) / len(parts)
+                stats[f"{p.name}.edit_in"] = float(edit.detach())
             loss = loss + lambda_var * l_var
-            stats[f"{l.name}.L_var"], stats[f"{l.name}.edit_in"] = float(l_var.detach()), float(edit.detach())
+            stats[f"{l.name}.L_var"] = float(l_var.detach())
     return loss, stats, pert
 
 

@@ -26,7 +26,8 @@ from .data import TRAIN_SEEDS, VALIDATION_SEEDS, ToyFacesDataset
 from .data.cache import DEFAULT_CACHE, CachedFaces
 from .hub import config_to_dict
 from .control import region_control
-from .links import Link, Segmenter, link_metrics, link_regularizer, links_from_specs, region_variety, validate_links
+from .links import (Link, Segmenter, link_metrics, link_regularizer, links_from_specs, part_links, region_variety,
+                    validate_links)
 from .networks import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
 
 
@@ -80,6 +81,8 @@ class LinkConfig:
     lambda_var: float = 0.0       # weight of the variety term (linkgan.links.link_regularizer): a link's resample must
                                   #   change its region as much as two real faces differ there (0 = off, the paper)
     variety_pairs: int = 256      # pairs of real images that amount is measured on, once per run (seeded)
+    variety_per_part: bool = False  # take the variety term per part of a link of several parts, averaged (a small
+                                  #   part such as the eyes is otherwise outweighed by a large one such as glasses)
     every: int = 8                # lazy interval (the paper: every 8 G steps); the loss is scaled by it
     ramp_kimg: float = 0.0        # the regularizer's weight grows linearly from 0 over this many thousand images of
                                   #   the run (0 = full weight at once). Fine-tuning a converged G at full weight
@@ -346,7 +349,9 @@ class Trainer:
             n = self.cfg.link.variety_pairs
             order = torch.randperm(len(self.dataset), generator=torch.Generator().manual_seed(self.cfg.run.seed))
             images = torch.stack([self.dataset[int(i)]["image"] for i in order[:2 * n]]).to(self.device)
-            self._variety = region_variety(self.links, images[:n], images[n:], self.segmenter)
+            links = ([p for l in self.links for p in part_links(l)] if self.cfg.link.variety_per_part
+                     else self.links)
+            self._variety = region_variety(links, images[:n], images[n:], self.segmenter)
             self.log("variety targets (two real faces, mean squared difference in the region): " + ", ".join(
                 f"{k} {v:.4f}" for k, v in self._variety.items()))
         return self._variety

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from linkgan.control import control_counts, natural_rate, region_control, summarize
-from linkgan.links import (Link, editing_precision, link_regularizer, links_from_specs, region_variety,
+from linkgan.links import (Link, editing_precision, link_regularizer, links_from_specs, part_links, region_variety,
                            validate_links)
 from linkgan.networks import Generator, GeneratorConfig
 
@@ -181,3 +181,36 @@ def test_the_variety_term_is_not_met_by_a_region_that_stops_varying_or_a_link_th
     assert 0.3 < s_half["eyes.L_var"] < 0.7
     loss.backward()
     assert scale.grad < 0                                                # more variation lowers the loss
+
+
+def test_the_variety_term_per_part_is_not_met_by_a_large_part_for_a_small_one():
+    """A link of two parts (the segmenter's eyes label: a large block, glasses: a single pixel) whose axes vary only
+    the large one: on the union the term is all but met, per part it charges the still part in full."""
+    torch.manual_seed(0)
+    layout = torch.zeros(8, 8, dtype=torch.long)
+    layout[1:7, 1:6], layout[3, 7] = 3, 5                             # PART_LABELS: 3 eyes, 5 glasses
+    big, small = (layout == 3).float(), (layout == 5).float()
+
+    def segmenter(images):
+        return layout.expand(len(images), -1, -1)
+
+    def draw(w, small_axis):        # the large part shows w[:, 0], the small one w[:, small_axis]
+        return (w[:, 0, None, None] * big + w[:, small_axis, None, None] * small).unsqueeze(1).expand(-1, 3, -1, -1)
+
+    link = Link("eyes", (0, 4), labels=(3, 5), follow=True)
+    parts = part_links(link)
+    assert [p.name for p in parts] == ["eyes.eyes", "eyes.glasses"] and all(p.follow for p in parts)
+    w, w_swap = torch.randn(256, 8), torch.randn(256, 8)
+    kw = dict(alpha=1.0, lambda_in=1.0, lambda_out=1.0, w_swap=w_swap, lambda_var=1.0, segmenter=segmenter)
+    data = dict(a=draw(w, 1), b=draw(w_swap, 1))                       # the data: both parts vary
+    whole = region_variety([link], data["a"], data["b"], segmenter)
+    per_part = region_variety(parts, data["a"], data["b"], segmenter)
+    assert per_part["eyes.eyes"] == pytest.approx(2.0, rel=0.2)
+    assert per_part["eyes.glasses"] == pytest.approx(2.0, rel=0.3)
+    _, s_whole, _ = link_regularizer(lambda w_: draw(w_, 6), w, [link], variety=whole, **kw)
+    _, s_part, _ = link_regularizer(lambda w_: draw(w_, 6), w, [link], variety=per_part, **kw)
+    assert s_whole["eyes.L_var"] < 0.1                                  # the large part meets it for both
+    assert s_part["eyes.L_var"] == pytest.approx(0.5, abs=0.1)          # the still pixel pays its half
+    assert s_part["eyes.glasses.edit_in"] == 0 and s_part["eyes.eyes.edit_in"] > 1
+    _, s_both, _ = link_regularizer(lambda w_: draw(w_, 1), w, [link], variety=per_part, **kw)
+    assert s_both["eyes.L_var"] < 0.2                                   # both parts varied by the link: met
