@@ -66,3 +66,17 @@ def test_every_feature_runs_on_the_device(tiny_zoo, device):
     for module in _modules(studio):
         for t in [*module.parameters(), *module.buffers()]:
             assert t.device.type == want, f"{type(module).__name__} has a tensor on {t.device}"
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_the_3d_page_runs_on_the_device(tmp_path, device):
+    from app_server import tiny_generator3d
+    from linkgan.studio.heads import Studio3D
+
+    studio = Studio3D.load(str(tiny_generator3d(tmp_path / "tiny-3d")), device=device)
+    s = studio.region(studio.generate(3, 0.7), ["mouth"], 7, 1.0)
+    assert studio.view(s, 20, -10).size == (studio.resolution,) * 2
+    assert Image.open(io.BytesIO(studio.turntable_gif(s, frames=3))).n_frames == 3
+    assert studio.load_latent(studio.save_latent(s))["base"] is not None
+    for m in _modules(studio):
+        assert all(p.device.type == device for p in m.parameters()), f"{type(m).__name__} not on {device}"

@@ -124,3 +124,21 @@ def test_coverage_finds_the_classes_a_generator_draws_too_rarely():
     assert gap["tv"]["hair_color"] == pytest.approx(1 / 3, abs=1e-3) and gap["tv"]["eyes"] == 0.25
     assert gap["dropped"] == {"hair_color": ["blue: 0.00 / 0.33"], "hair_style": ["bald: 0.00 / 0.25",
                               "long: 0.00 / 0.25"], "eyes": ["closed: 0.00 / 0.25"]}
+
+
+def test_an_oracle_trains_on_3d_heads(tmp_path):
+    """--data heads3d: the pool and the held-out faces are renders of the 3D toy heads (each from its own view), with
+    the same attributes and hidden rules as the faces; the card names the data."""
+    from linkgan.data.heads3d import toy_heads
+    from linkgan.oracle import oracle_images, train_oracle
+    images, attrs = oracle_images("heads3d", [3, 4])
+    assert images.dtype == torch.uint8 and images.shape == (2, 64, 64, 3)
+    assert torch.equal(images.permute(0, 3, 1, 2).float() / 127.5 - 1, to_float(images))
+    assert (to_float(images) - toy_heads([3, 4]).image).abs().max() <= 1 / 127.5 + 1e-6   # the heads, rounded
+    assert attrs == [sample_attributes(3), sample_attributes(4)]
+    run = train_oracle(out=tmp_path / "o3d", steps=2, batch_size=4, pool=8, eval_faces=4, data="heads3d",
+                       log=lambda s: None)
+    card = (tmp_path / "o3d" / "README.md").read_text()
+    assert "# heads3d64-oracle" in card and "3D toy heads" in card and set(run.accuracy) == set(ATTRIBUTES)
+    with pytest.raises(ValueError, match="data must be one of"):
+        train_oracle(out=tmp_path / "x", steps=1, data="faces3d")
