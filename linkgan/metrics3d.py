@@ -144,3 +144,32 @@ def render_ms(G, *, views: Sequence[tuple[float, float]], runs: int = 5, seed: i
             v.G.render(w, v.camera, noise_mode="const")        # past the cache: every render is timed
             times.append(1e3 * (time.perf_counter() - t0))
     return statistics.median(times)
+
+
+@torch.no_grad()
+def generated_views(G, seeds: Sequence[int], *, psi: float = 1.0, batch_size: int = 50) -> torch.Tensor:
+    """Images (N, 3, H, W) of G's codes for `seeds`, each seen from its seed's own camera (drawn from G's range as
+    the training heads' are, `linkgan.data.heads3d.head_cameras`): the generated side of a 3D Fréchet distance,
+    whose real side is `toy_heads(other seeds).image`. Untruncated by default; ray samples placed deterministically."""
+    from .data.heads3d import head_cameras
+
+    seeds = [int(s) for s in seeds]
+    device = G.w_avg.device
+    out = []
+    for i in range(0, len(seeds), batch_size):
+        chunk = seeds[i:i + batch_size]
+        c = head_cameras(chunk, camera_range=G.config.camera_range).to(device)
+        out.append(G.synthesize(G.map(G.z_from_seeds(chunk, device=device), psi=psi), c, noise_mode="const").cpu())
+    return torch.cat(out)
+
+
+def frechet_distance_3d(generators: dict, segmenter, *, seeds: Sequence[int], real_seeds: Sequence[int]) -> dict:
+    """{name: FD} of each 3D generator's `generated_views` against the 3D toy heads of real_seeds (each from its own
+    view), in the feature space of a part segmenter of the heads (`linkgan.quality.segmenter_features`): the linked
+    and unlinked generators are compared in one feature space, on the same seeds and views."""
+    from .data.heads3d import toy_heads
+    from .quality import frechet_distance, segmenter_features
+
+    real = segmenter_features(segmenter, toy_heads(list(real_seeds)).image)
+    return {name: round(frechet_distance(segmenter_features(segmenter, generated_views(G, seeds)), real), 4)
+            for name, G in generators.items()}

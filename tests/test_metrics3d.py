@@ -144,3 +144,49 @@ def test_linkage3d_section_says_there_is_no_shipped_3d_model_yet(monkeypatch, tm
     out = SECTIONS["linkage3d"](quick=True)
     assert out["status"] == "no shipped 3D model" and "heads3d.sh" in out["message"]
     assert set(out["missing"]) == set(linkage3d.WEIGHTS) and not any(k.startswith("mse") for k in out)
+
+
+def test_generated_views_see_each_code_from_its_seeds_camera_and_fd_compares_them():
+    from linkgan.data.heads3d import head_cameras
+    from linkgan.metrics3d import frechet_distance_3d, generated_views
+    from linkgan.networks3d import TriplaneGenerator
+    from linkgan.segmenter import Segmenter, SegmenterConfig
+    from test_networks3d import tiny_config
+
+    torch.manual_seed(0)
+    G = TriplaneGenerator(tiny_config()).eval()
+    images = generated_views(G, [5, 6, 7], batch_size=2)
+    assert images.shape == (3, 3, 16, 16)
+    c = head_cameras([6], camera_range=G.config.camera_range)
+    alone = G.synthesize(G.map(G.z_from_seeds([6])), c, noise_mode="const")
+    assert torch.allclose(images[1:2], alone, atol=1e-5)
+    assert not torch.allclose(images[1:2], G.synthesize(G.map(G.z_from_seeds([6])), noise_mode="const"), atol=1e-3)
+    seg = Segmenter(SegmenterConfig(channels=(4, 8))).eval()
+    fd = frechet_distance_3d({"a": G, "same": G}, seg, seeds=range(24), real_seeds=range(100, 124))
+    assert fd["a"] == fd["same"] and fd["a"] > 0
+
+
+def test_linkage3d_section_measures_every_number_on_a_zoo(monkeypatch, tmp_path):
+    """The whole section on a zoo of tiny untrained 3D weight sets (a stand-in for the trained ones): link metrics
+    over views for both generators, the Fréchet distances and their ratio, view consistency, render time."""
+    from benchmarks import SECTIONS
+    from linkgan import hub
+    from linkgan.networks3d import TriplaneGenerator
+    from linkgan.oracle import AttributeOracle, OracleConfig
+    from linkgan.segmenter import Segmenter, SegmenterConfig
+    from test_networks3d import tiny_config
+
+    torch.manual_seed(0)
+    links = {"links": [{"name": "mouth", "axes": [0, 8], "parts": ["mouth"], "follow": True}]}
+    TriplaneGenerator(tiny_config()).save_pretrained(tmp_path / "heads3d64-linked", extra=links)
+    TriplaneGenerator(tiny_config()).save_pretrained(tmp_path / "heads3d64-baseline")
+    Segmenter(SegmenterConfig(channels=(4, 8))).save_pretrained(tmp_path / "heads3d64-segmenter")
+    AttributeOracle(OracleConfig(channels=(8, 16))).save_pretrained(tmp_path / "heads3d64-oracle")
+    monkeypatch.setattr(hub, "CHECKPOINTS_DIR", tmp_path)
+    out = SECTIONS["linkage3d"](quick=True)
+    assert {"mse_in", "mse_out", "depth_in"} <= set(out["mouth"]) and "mouth" in out["baseline"]
+    q = out["quality"]
+    assert q["fd_linked"] > 0 and q["fd_ratio"] == round(q["fd_linked"] / q["fd_baseline"], 3)
+    assert set(out["view_consistency"]["linked"]) == set(OracleConfig().attributes)
+    assert all(0 < v <= 1 for v in out["view_consistency"]["baseline"].values())
+    assert out["render_ms_per_view"] > 0
