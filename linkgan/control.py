@@ -92,15 +92,16 @@ def summarize(counts: dict[str, dict[str, tuple[int, int]]], link: Link) -> dict
 
 
 @torch.no_grad()
-def region_control(G, links: Sequence[Link], oracle, *, seeds: Sequence[int], psi: float = 1.0,
-                   batch_size: int = 50) -> dict[str, dict]:
-    """Region control of every link of G that declares region attributes, over the faces of `seeds`, each
-    resampled towards the face of seed + 10^9 (const noise: only the latent moves). See `summarize`."""
+def control_totals(G, links: Sequence[Link], oracle, *, seeds: Sequence[int], psi: float = 1.0,
+                   batch_size: int = 50, total: dict | None = None) -> dict[str, dict[str, dict[str, list[int]]]]:
+    """Summed `control_counts` {link: {kind: {attribute: [changed, counted]}}} of G's links that declare region
+    attributes, over the faces of `seeds`, each resampled towards the face of seed + 10^9 (const noise: only the
+    latent moves); added to `total` where given (e.g. the views of a 3D generator)."""
     seeds = list(seeds)
     device = G.w_avg.device
     synth = lambda w_: G.synthesize(w_, noise_mode="const")  # noqa: E731
     links = [l for l in links if l.attributes]
-    total: dict[str, dict[str, dict[str, list[int]]]] = {l.name: {} for l in links}
+    total = {} if total is None else total
     for i in range(0, len(seeds), batch_size):
         chunk = seeds[i:i + batch_size]
         w = G.map(G.z_from_seeds(chunk, device=device), psi=psi)
@@ -109,9 +110,20 @@ def region_control(G, links: Sequence[Link], oracle, *, seeds: Sequence[int], ps
         for link in links:
             for kind, per in control_counts(synth, w, w_new, link, oracle, before=before).items():
                 for k, (c, n) in per.items():
-                    acc = total[link.name].setdefault(kind, {}).setdefault(k, [0, 0])
+                    acc = total.setdefault(link.name, {}).setdefault(kind, {}).setdefault(k, [0, 0])
                     acc[0] += c
                     acc[1] += n
-    out = {l.name: summarize({kind: {k: tuple(v) for k, v in per.items()} for kind, per in total[l.name].items()}, l)
-           for l in links}
-    return out
+    return total
+
+
+def summarize_totals(total: dict[str, dict[str, dict[str, list[int]]]], links: Sequence[Link]) -> dict[str, dict]:
+    """{link: `summarize`} of `control_totals`."""
+    return {l.name: summarize({kind: {k: tuple(v) for k, v in per.items()} for kind, per in total[l.name].items()}, l)
+            for l in links if l.name in total}
+
+
+def region_control(G, links: Sequence[Link], oracle, *, seeds: Sequence[int], psi: float = 1.0,
+                   batch_size: int = 50) -> dict[str, dict]:
+    """Region control of every link of G that declares region attributes, over the faces of `seeds`, each
+    resampled towards the face of seed + 10^9. See `summarize`."""
+    return summarize_totals(control_totals(G, links, oracle, seeds=seeds, psi=psi, batch_size=batch_size), links)

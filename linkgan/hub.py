@@ -59,6 +59,10 @@ REGISTRY: dict[str, WeightSet] = {w.name: w for w in [
     WeightSet("toyfaces64-oracle", "AttributeOracle",
               "small CNN classifying every toy-face attribute (scores text edits independently of CLIP)",
               local="toyfaces64-oracle"),
+    WeightSet("heads3d64-oracle", "AttributeOracle",
+              "the attribute classifier trained on renders of the 3D toy heads from every view of the camera range "
+              "(3D region control and view consistency)",
+              local="heads3d64-oracle"),
     WeightSet("toyfaces64-encoder", "Encoder",
               "e4e-style encoder inverting 64 px toy faces into toyfaces64-linked's W+ (near W); training/train_encoder.py",
               local="toyfaces64-encoder"),

@@ -222,24 +222,45 @@ def masked_mse(diff_sq: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (diff_sq * m).flatten(1).sum(1) / m.flatten(1).sum(1).clamp_min(1.0)
 
 
+VARIETY_MEASURES = ("pixels", "colour")
+
+
+def region_change(link: Link, a: torch.Tensor, b: torch.Tensor, m_a: torch.Tensor, mask_b: Callable[[], torch.Tensor],
+                  measure: str = "pixels") -> torch.Tensor:
+    """How much image b differs from image a in a link's region, per pair (B,), as the variety term measures it:
+    "pixels": the mean squared difference over the region (`pair_masks`); "colour": the squared difference of the
+    region's mean colour in each image, each with its own mask (mean over RGB), which a change of content (eye
+    colour, glasses put on, a mouth opened) moves and pixel noise of zero mean, such as speckle, does not. A region
+    absent from one image has mean colour 0 there (black in [-1, 1] is -1): its appearance counts as a change."""
+    if measure == "pixels":
+        return masked_mse((b - a).square(), pair_masks(link, m_a, mask_b))
+    if measure != "colour":
+        raise ValueError(f"variety measure must be one of {VARIETY_MEASURES}, got {measure!r}")
+    m_b = mask_b() if link.follow else m_a
+
+    def mean_colour(img, m):
+        return (img * m.unsqueeze(1)).flatten(2).sum(2) / m.flatten(1).sum(1, keepdim=True).clamp_min(1.0)
+    return (mean_colour(b, m_b) - mean_colour(a, m_a)).square().mean(1)
+
+
 @torch.no_grad()
 def region_variety(links: Sequence[Link], a: torch.Tensor, b: torch.Tensor,
-                   segmenter: Segmenter | None = None) -> dict[str, float]:
-    """{link name: mean squared difference of the image pairs (a[i], b[i]) inside the link's region} (pixels in
-    [-1, 1]), the region taken as the regularizer takes it (`pair_masks`): how much two faces of the data differ
-    there, the target of the regularizer's variety term."""
+                   segmenter: Segmenter | None = None, measure: str = "pixels") -> dict[str, float]:
+    """{link name: `region_change` of the image pairs (a[i], b[i]) (pixels in [-1, 1]), averaged}, the region taken
+    as the regularizer takes it: how much two faces of the data differ there, the target of the regularizer's
+    variety term."""
     m_a, m_b = region_masks(links, a, segmenter), None
     if any(l.follow for l in links):
         m_b = region_masks(links, b, segmenter)
-    d = (b - a).square()
-    return {l.name: float(masked_mse(d, pair_masks(l, m_a[:, i], lambda: m_b[:, i])).mean())
+    return {l.name: float(region_change(l, a, b, m_a[:, i], lambda: m_b[:, i], measure).mean())
             for i, l in enumerate(links)}
 
 
 def link_regularizer(synthesize: Callable[[torch.Tensor], torch.Tensor], w: torch.Tensor, links: Sequence[Link], *,
                      alpha: float | torch.Tensor, lambda_in: float, lambda_out: float, segmenter: Segmenter | None = None,
                      w_swap: torch.Tensor | None = None, variety: dict[str, float] | None = None,
-                     lambda_var: float = 0.0) -> tuple[torch.Tensor, dict[str, float], torch.Tensor]:
+                     lambda_var: float = 0.0, variety_measure: str = "pixels"
+                     ) -> tuple[torch.Tensor, dict[str, float], torch.Tensor]:
     """LinkGAN's regularizer on a batch of w (B, w_dim):
         L_in  = || M * (G(w with unlinked axes moved) - G(w)) ||^2   (the region ignores the other axes)
         L_out = || (1-M) * (G(w with linked axes moved) - G(w)) ||^2 (the rest ignores the linked axes)
@@ -250,7 +271,8 @@ def link_regularizer(synthesize: Callable[[torch.Tensor], torch.Tensor], w: torc
     of two real images in that link's region: `region_variety`) adds, with weight lambda_var (a project choice,
     docs/linking.md, "Variety"):
         L_var = max(0, 1 - e / v),   e = the region's change when the linked axes move (mean over the batch)
-    so a link must change its region as much as two real faces differ there, and nothing pays for more. Keyed by
+    so a link must change its region as much as two real faces differ there, and nothing pays for more; the change
+    is measured in pixels or in the region's mean colour (`region_change`, variety_measure). Keyed by
     the names of `part_links(link)` instead ("eyes.eyes", "eyes.glasses"), the term is taken per part and averaged
     over the link's parts: a large part (glasses) cannot then meet it for a small one (the eyes).
     G(w) and every link's two perturbed batches are rendered by one call of `synthesize` on (1 + 2L) * B codes
@@ -284,9 +306,8 @@ def link_regularizer(synthesize: Callable[[torch.Tensor], torch.Tensor], w: torc
         m0 = mask(0)
         m_in = pair_masks(l, m0, lambda: mask(2 + 2 * i))
         m_out = pair_masks(l, m0, lambda: mask(1 + 2 * i))
-        d_linked = (pert[i, 0] - x).square()
         l_in = masked_mse((pert[i, 1] - x).square(), m_in).mean()
-        l_out = masked_mse(d_linked, 1 - m_out).mean()
+        l_out = masked_mse((pert[i, 0] - x).square(), 1 - m_out).mean()
         loss = loss + lambda_in * l_in + lambda_out * l_out
         stats[f"{l.name}.L_in"], stats[f"{l.name}.L_out"] = float(l_in.detach()), float(l_out.detach())
         parts = [p for p in part_links(l) if p.name in (variety or {})] or (
@@ -294,10 +315,10 @@ def link_regularizer(synthesize: Callable[[torch.Tensor], torch.Tensor], w: torc
         if parts:
             l_var = x.new_zeros(())
             for p in parts:                    # what the link's own axes change in each part (or the whole region)
-                m_p = m_out if p is l else pair_masks(
-                    p, region_masks([p], x, labels=labels.get(0))[:, 0],
-                    lambda: region_masks([p], x, labels=labels.get(1 + 2 * i))[:, 0])
-                edit = masked_mse(d_linked, m_p).mean()
+                m_px = m0 if p is l else region_masks([p], x, labels=labels.get(0))[:, 0]
+                edit = region_change(p, x, pert[i, 0], m_px,
+                                     lambda: region_masks([p], x, labels=labels.get(1 + 2 * i))[:, 0],
+                                     variety_measure).mean()
                 l_var = l_var + torch.relu(1 - edit / variety[p.name]) / len(parts)
                 stats[f"{p.name}.edit_in"] = float(edit.detach())
             loss = loss + lambda_var * l_var

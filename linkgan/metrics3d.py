@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections import Counter
 from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
 
 from . import cameras as cams
+from .control import control_totals, summarize_totals
+from .data import ATTRIBUTES, sample_attributes
+from .data.attributes import hidden_attributes
 from .links import Link, Segmenter, link_metrics, region_masks, resample
 
 # Views as fractions of the camera range's (yaw, pitch) limits: the front, then the yaw ends, the pitch ends, corners.
@@ -115,18 +119,66 @@ def link_metrics_3d(G, links: Sequence[Link], *, seeds: Sequence[int], views: Se
 
 
 @torch.no_grad()
-def view_consistency(G, read: Callable[[torch.Tensor], dict[str, torch.Tensor]], *, seeds: Sequence[int],
-                     views: Sequence[tuple[float, float]], psi: float = 1.0) -> dict[str, float]:
-    """Per attribute, the mean over faces of the share of views in which `read` (images -> {attribute: class ids
-    (B,)}, e.g. an attribute oracle's argmax) gives the face's most common reading: 1 = the same in every view."""
-    w = G.map(G.z_from_seeds(list(seeds), device=G.w_avg.device), psi=psi)
-    readings = [read(FromView(G, yaw, pitch).synthesize(w)) for yaw, pitch in views]   # per view {attr: (B,)}
+def _hidden(reading: dict[str, str]) -> frozenset[str]:
+    """The attributes a reading of one face hides (closed eyes hide their colour, ...), where it has the four
+    attributes the rule needs."""
+    keys = ("glasses", "eyes", "hair_style", "beard")
+    return hidden_attributes(**{k: reading[k] for k in keys}) if all(k in reading for k in keys) else frozenset()
+
+
+def _agreement(readings: Sequence[dict[str, list[str]]], truth: Sequence[dict[str, str]] | None = None
+               ) -> dict[str, float]:
+    """readings: per view, {attribute: class name per face}. Per attribute, the mean over faces of the share of views
+    that read the face's true class (`truth`) or, without it, the face's most common reading. A face counts for an
+    attribute only where it is visible (by the truth, or by the face's most common readings)."""
+    n = len(readings[0][next(iter(readings[0]))])
+    per_face = [{k: Counter(r[k][i] for r in readings) for k in readings[0]} for i in range(n)]
+    want = truth or [{k: c.most_common(1)[0][0] for k, c in face.items()} for face in per_face]
     out = {}
     for k in readings[0]:
-        ids = torch.stack([r[k] for r in readings], 1)                                  # (B, V)
-        agree = (ids == ids.mode(1).values[:, None]).float().mean(1)
-        out[k] = round(float(agree.mean()), 4)
+        shares = [per_face[i][k][want[i][k]] / len(readings) for i in range(n) if k not in _hidden(want[i])]
+        out[k] = round(sum(shares) / len(shares), 4) if shares else None
     return out
+
+
+@torch.no_grad()
+def view_consistency(G, read: Callable[[torch.Tensor], dict[str, list[str]]], *, seeds: Sequence[int],
+                     views: Sequence[tuple[float, float]], psi: float = 1.0) -> dict[str, float | None]:
+    """Per attribute, the mean over faces of the share of views in which `read` (images -> {attribute: class names},
+    e.g. `AttributeOracle.predict`) gives the face's most common reading: 1 = the same in every view. Attributes
+    hidden by a face's most common reading (the colour of closed eyes) are left out for that face; None where no
+    face shows the attribute."""
+    w = G.map(G.z_from_seeds(list(seeds), device=G.w_avg.device), psi=psi)
+    return _agreement([read(FromView(G, yaw, pitch).synthesize(w)) for yaw, pitch in views])
+
+
+@torch.no_grad()
+def heads_view_consistency(read: Callable[[torch.Tensor], dict[str, list[str]]], *, seeds: Sequence[int],
+                           views: Sequence[tuple[float, float]],
+                           camera_range: cams.CameraRange = cams.DEFAULT_RANGE) -> dict[str, float | None]:
+    """The procedural 3D toy heads of `seeds` seen from every view: per attribute, the mean over heads of the share of
+    views in which `read` gives the head's true class (attributes a head hides are left out for it). Whether a
+    reader, e.g. the heads' attribute oracle, can be trusted from every angle of the range."""
+    from .data.heads3d import render_heads
+
+    attrs = [sample_attributes(int(s)) for s in seeds]
+    truth = [{k: getattr(a, k) for k in ATTRIBUTES} for a in attrs]
+    readings = [read(render_heads(attrs, cams.cameras([yaw] * len(attrs), [pitch] * len(attrs),
+                                                      camera_range=camera_range)).image)
+                for yaw, pitch in views]
+    return _agreement(readings, truth)
+
+
+@torch.no_grad()
+def region_control_3d(G, links: Sequence[Link], oracle, *, seeds: Sequence[int],
+                      views: Sequence[tuple[float, float]], psi: float = 1.0) -> dict[str, dict]:
+    """The 2D region control (`linkgan.control`: linked / unlinked / natural per region attribute, elsewhere) of G's
+    links, with the oracle's reads pooled over the faces of `seeds` seen from every view: an edit counts in every view
+    where the oracle sees it."""
+    total: dict = {}
+    for yaw, pitch in views:
+        control_totals(FromView(G, yaw, pitch), links, oracle, seeds=seeds, psi=psi, total=total)
+    return summarize_totals(total, links)
 
 
 @torch.no_grad()

@@ -275,6 +275,11 @@ def train_oracle(*, out: str | Path, steps: int = 1500, batch_size: int = 64, lr
     return run
 
 
+USES = {"toyfaces": "it scores text edits (target attribute hit, other attributes kept) and region control.",
+        "heads3d": "it reads the 3D generators' region control and view consistency from any view\nof the range "
+                   "(`linkgan.metrics3d`)."}
+
+
 def model_card(run: TrainRun, *, command: str, settings: dict) -> str:
     from .utils import cpu_model
 
@@ -286,8 +291,7 @@ def model_card(run: TrainRun, *, command: str, settings: dict) -> str:
 
 An attribute classifier for {ORACLE_DATA[data]} (`linkgan.oracle.AttributeOracle`, {run.params:,} parameters): a small
 CNN (4 stride-2 stages, average + max pooling) with one head per categorical attribute of `linkgan.data.ATTRIBUTES`.
-Trained on the procedural ground truth, independently of any CLIP: it scores text edits (target attribute hit,
-other attributes kept).
+Trained on the procedural ground truth, independently of any CLIP: {USES[data]}
 
 ## Re-create
 

@@ -26,8 +26,8 @@ from .data import TRAIN_SEEDS, VALIDATION_SEEDS, ToyFacesDataset
 from .data.cache import DEFAULT_CACHE, CachedFaces
 from .hub import config_to_dict
 from .control import region_control
-from .links import (Link, Segmenter, link_metrics, link_regularizer, links_from_specs, part_links, region_variety,
-                    validate_links)
+from .links import (VARIETY_MEASURES, Link, Segmenter, link_metrics, link_regularizer, links_from_specs, part_links,
+                    region_variety, validate_links)
 from .networks import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
 
 
@@ -83,6 +83,8 @@ class LinkConfig:
     variety_pairs: int = 256      # pairs of real images that amount is measured on, once per run (seeded)
     variety_per_part: bool = False  # take the variety term per part of a link of several parts, averaged (a small
                                   #   part such as the eyes is otherwise outweighed by a large one such as glasses)
+    variety_measure: str = "pixels"  # what the variety term compares: "pixels" (mean squared difference) or "colour"
+                                  #   (the part's mean colour: met by a change of content, not by pixel noise)
     every: int = 8                # lazy interval (the paper: every 8 G steps); the loss is scaled by it
     ramp_kimg: float = 0.0        # the regularizer's weight grows linearly from 0 over this many thousand images of
                                   #   the run (0 = full weight at once). Fine-tuning a converged G at full weight
@@ -95,6 +97,8 @@ class LinkConfig:
                                   #   path-length regulariser's pl_batch_shrink); 1 = the whole batch
 
     def __post_init__(self):
+        if self.variety_measure not in VARIETY_MEASURES:
+            raise ValueError(f"link.variety_measure must be one of {VARIETY_MEASURES}, got {self.variety_measure!r}")
         if self.perturb not in ("noise", "resample"):
             raise ValueError(f"link.perturb must be 'noise' or 'resample', got {self.perturb!r}")
         if int(self.batch_shrink) < 1:
@@ -351,9 +355,10 @@ class Trainer:
             images = torch.stack([self.dataset[int(i)]["image"] for i in order[:2 * n]]).to(self.device)
             links = ([p for l in self.links for p in part_links(l)] if self.cfg.link.variety_per_part
                      else self.links)
-            self._variety = region_variety(links, images[:n], images[n:], self.segmenter)
-            self.log("variety targets (two real faces, mean squared difference in the region): " + ", ".join(
-                f"{k} {v:.4f}" for k, v in self._variety.items()))
+            self._variety = region_variety(links, images[:n], images[n:], self.segmenter,
+                                           self.cfg.link.variety_measure)
+            self.log(f"variety targets (two real faces, {self.cfg.link.variety_measure} change in the region): "
+                     + ", ".join(f"{k} {v:.4f}" for k, v in self._variety.items()))
         return self._variety
 
     def _link_loss(self, stats: dict[str, float]) -> torch.Tensor:
@@ -383,7 +388,8 @@ class Trainer:
         reg, link_stats, perturbed = link_regularizer(
             synthesize, w, self.links, alpha=lc.alpha * w.detach().std(0, keepdim=True), lambda_in=lc.lambda_in,
             lambda_out=lc.lambda_out, segmenter=self.segmenter, w_swap=w_swap,
-            variety=self.variety_targets() if lc.lambda_var else None, lambda_var=lc.lambda_var)
+            variety=self.variety_targets() if lc.lambda_var else None, lambda_var=lc.lambda_var,
+            variety_measure=lc.variety_measure)
         stats.update(link_stats)
         ramp = min(1.0, self.step * self.cfg.optim.batch_size / (lc.ramp_kimg * 1000)) if lc.ramp_kimg > 0 else 1.0
         loss = lc.every * ramp * reg
@@ -479,14 +485,22 @@ class Trainer:
         """Link metrics of G_ema (x1e-3): mse_in / mse_out / leak_in / leak_out / ratio per link, and for links that
         declare region attributes their region control (linkgan.control) under "control"."""
         seeds = VALIDATION_SEEDS[:self.cfg.run.eval_seeds]
-        out: dict[str, dict] = link_metrics(self.G_ema, self.links, seeds=seeds, segmenter=self.segmenter)
+        out: dict[str, dict] = self.eval_link_metrics(seeds)
         if any(l.attributes for l in self.links) and self.cfg.run.oracle:
             if self._oracle is None:
                 from .oracle import AttributeOracle
                 self._oracle = AttributeOracle.from_pretrained(self.cfg.run.oracle, device=self.device).eval()
-            for name, control in region_control(self.G_ema, self.links, self._oracle, seeds=seeds).items():
+            for name, control in self.eval_region_control(seeds).items():
                 out[name]["control"] = control
         return out
+
+    def eval_link_metrics(self, seeds) -> dict[str, dict]:
+        """The periodic eval's link metrics of G_ema per link (hook: the 3D trainer averages them over views)."""
+        return link_metrics(self.G_ema, self.links, seeds=seeds, segmenter=self.segmenter)
+
+    def eval_region_control(self, seeds) -> dict[str, dict]:
+        """The periodic eval's region control of G_ema per link that declares region attributes (hook, as above)."""
+        return region_control(self.G_ema, self.links, self._oracle, seeds=seeds)
 
     @torch.no_grad()
     def save_samples(self, n: int = 16) -> Path:

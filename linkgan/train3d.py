@@ -35,7 +35,7 @@ class RunConfig3D(RunConfig):
     data: str = "heads3d"         # the 3D toy heads (linkgan.data.heads3d), the only data with cameras
     segmenter: str = "heads3d64-segmenter"   # part segmenter trained on head renders (training/train_segmenter.py
                                              #   --data heads3d), for the semantic links
-    oracle: str = ""              # no attribute oracle reads 3D renders yet: no region-control eval
+    oracle: str = "heads3d64-oracle"   # attribute oracle of the region-control eval, read over the eval views
     eval_views: int = 3           # views the periodic link metrics average over (linkgan.metrics3d.metric_views)
 
 
@@ -137,13 +137,19 @@ class Trainer3D(Trainer):
                                 lambda images, rows: self._d_view(images[rows], seen[rows], torch.cat(raws)[b:][rows]))
 
     # --- evaluation and samples ------------------------------------------------------------------
-    @torch.no_grad()
-    def evaluate(self) -> dict[str, dict]:
-        """Link metrics of G_ema over views (linkgan.metrics3d): mse and leakage (x1e-3) and the depth change."""
-        from .metrics3d import link_metrics_3d, metric_views
-        views = metric_views(self.cfg.generator.camera_range, self.cfg.run.eval_views)
-        return link_metrics_3d(self.G_ema, self.links, seeds=VALIDATION_SEEDS[:self.cfg.run.eval_seeds], views=views,
-                               segmenter=self.segmenter)
+    def _eval_views(self) -> list[tuple[float, float]]:
+        from .metrics3d import metric_views
+        return metric_views(self.cfg.generator.camera_range, self.cfg.run.eval_views)
+
+    def eval_link_metrics(self, seeds) -> dict[str, dict]:
+        """mse and leakage (x1e-3) and the depth change of G_ema over views (linkgan.metrics3d)."""
+        from .metrics3d import link_metrics_3d
+        return link_metrics_3d(self.G_ema, self.links, seeds=seeds, views=self._eval_views(), segmenter=self.segmenter)
+
+    def eval_region_control(self, seeds) -> dict[str, dict]:
+        """Region control of G_ema with the oracle's reads pooled over views (linkgan.metrics3d.region_control_3d)."""
+        from .metrics3d import region_control_3d
+        return region_control_3d(self.G_ema, self.links, self._oracle, seeds=seeds, views=self._eval_views())
 
     @torch.no_grad()
     def save_samples(self, n: int = 8):

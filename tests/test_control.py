@@ -214,3 +214,40 @@ def test_the_variety_term_per_part_is_not_met_by_a_large_part_for_a_small_one():
     assert s_part["eyes.glasses.edit_in"] == 0 and s_part["eyes.eyes.edit_in"] > 1
     _, s_both, _ = link_regularizer(lambda w_: draw(w_, 1), w, [link], variety=per_part, **kw)
     assert s_both["eyes.L_var"] < 0.2                                   # both parts varied by the link: met
+
+
+def test_the_colour_variety_is_met_by_a_change_of_colour_and_not_by_speckle():
+    """Measured on the region's mean colour, the variety term charges a link whose axes only scatter zero-mean noise
+    over the region (speckle: large in pixels) in full, and one whose axes set the region's colour not at all; in
+    pixels, the speckle meets the term."""
+    torch.manual_seed(0)
+    w, w_swap = torch.randn(256, 8), torch.randn(256, 8)
+    box = Link("b", (0, 1), box=BOX).fixed_mask(8)
+    speckle_pattern = torch.randn(64, 8, 8) * box
+    speckle_pattern = (speckle_pattern - speckle_pattern.sum((1, 2), keepdim=True) / box.sum()) * box  # mean 0 in it
+
+    def colour(w_):            # the box shows w[:, 0], the outside w[:, 5]
+        return painter(0, 5)(w_)
+
+    def speckle(w_):           # the link's axes pick a zero-mean pattern inside the box; its mean is w[:, 6]
+        pick = (w_[:, :4].sum(1) * 1000).long() % 64
+        inside = (speckle_pattern[pick] * 3 + w_[:, 6, None, None]) * box
+        return (inside + w_[:, 5, None, None] * (1 - box)).unsqueeze(1).expand(-1, 3, -1, -1)
+
+    data = (colour(w), colour(w_swap))
+    kw = dict(alpha=1.0, lambda_in=0.0, lambda_out=0.0, w_swap=w_swap, lambda_var=1.0)
+    for measure in ("pixels", "colour"):
+        target = region_variety([LINK], *data, measure=measure)
+        assert target["eyes"] == pytest.approx(2.0, rel=0.2)          # the data's colours differ by 2 either way
+        _, s_colour, _ = link_regularizer(colour, w, [LINK], variety=target, variety_measure=measure, **kw)
+        _, s_speckle, _ = link_regularizer(speckle, w, [LINK], variety=target, variety_measure=measure, **kw)
+        assert s_colour["eyes.L_var"] < 0.2
+        if measure == "pixels":
+            assert s_speckle["eyes.L_var"] < 0.2                        # noise meets the pixel term
+        else:
+            assert s_speckle["eyes.L_var"] > 0.9                        # but not the colour term
+    with pytest.raises(ValueError, match="variety measure"):
+        region_variety([LINK], *data, measure="texture")
+    from linkgan.train import LinkConfig
+    with pytest.raises(ValueError, match="variety_measure"):
+        LinkConfig(variety_measure="texture")

@@ -115,11 +115,48 @@ def test_views_and_view_wrapper():
 
 def test_view_consistency_is_one_for_a_view_independent_reading_and_lower_otherwise():
     G = TwoHalves()
-    colour = lambda img: {"cap_green": (img[:, 1].amax((1, 2)) > 0).long()}  # noqa: E731
-    share = lambda img: {"cap_share": ((img[:, 0] > 0).float().mean((1, 2)) > 0.17).long()}  # noqa: E731
+    colour = lambda img: {"cap_green": [str(v) for v in (img[:, 1].amax((1, 2)) > 0).tolist()]}  # noqa: E731
+    share = lambda img: {"cap_share": [str(v) for v in ((img[:, 0] > 0).float().mean((1, 2)) > 0.17).tolist()]}  # noqa: E731,E501
     views = metric_views(cams.DEFAULT_RANGE, 5)
     assert view_consistency(G, colour, seeds=range(8), views=views) == {"cap_green": 1.0}
     assert view_consistency(G, share, seeds=range(8), views=views)["cap_share"] < 1.0
+
+
+def test_view_agreement_leaves_out_what_a_face_hides():
+    """Two faces, three views: the first with closed eyes (its eye colour read at random is not counted), the second
+    read right in two of three views; against the truth, a wrong but steady reading scores 0."""
+    from linkgan.metrics3d import _agreement
+    face = {"glasses": "none", "hair_style": "short", "beard": "none"}
+    readings = [{"eyes": ["closed", e], "eye_color": [c, "blue"], **{k: [v, v] for k, v in face.items()}}
+                for e, c in (("open", "brown"), ("open", "green"), ("closed", "blue"))]
+    out = _agreement(readings)
+    assert out["eye_color"] == 1.0                    # only the second face counts: blue in every view
+    assert out["eyes"] == pytest.approx((1 + 2 / 3) / 2, abs=1e-4)
+    truth = [{"eyes": "closed", "eye_color": "brown", **face}, {"eyes": "open", "eye_color": "green", **face}]
+    assert _agreement(readings, truth)["eye_color"] == 0.0 and _agreement(readings, truth)["glasses"] == 1.0
+
+
+def test_the_heads_consistency_reads_the_truth_from_every_view():
+    """A reader that knows the truth scores 1 on every attribute; one that always says "brown" scores the share of
+    heads with visible brown eyes, the same in every view."""
+    from linkgan.data import sample_attributes
+    from linkgan.metrics3d import heads_view_consistency
+    seeds = list(range(6))
+    views = metric_views(cams.DEFAULT_RANGE, 3)
+    truth = {k: [getattr(sample_attributes(s), k) for s in seeds] for k in ("eye_color", "eyes", "glasses")}
+    calls = []
+
+    def oracle(images):                  # the heads are rendered in seed order, one render per view
+        assert images.shape == (len(seeds), 3, 64, 64)
+        calls.append(1)
+        return truth
+
+    assert heads_view_consistency(oracle, seeds=seeds, views=views) == {"eye_color": 1.0, "eyes": 1.0, "glasses": 1.0}
+    assert len(calls) == len(views)
+    brown = heads_view_consistency(lambda img: {"eye_color": ["brown"] * len(img)}, seeds=seeds, views=views)
+    shown = [s for s in seeds if "eye_color" not in sample_attributes(s).hidden_attributes()]
+    assert brown["eye_color"] == pytest.approx(
+        sum(sample_attributes(s).eye_color == "brown" for s in shown) / len(shown), abs=1e-4)
 
 
 def test_metrics_and_render_time_on_a_tiny_triplane_generator():
@@ -177,7 +214,8 @@ def test_linkage3d_section_measures_every_number_on_a_zoo(monkeypatch, tmp_path)
     from test_networks3d import tiny_config
 
     torch.manual_seed(0)
-    links = {"links": [{"name": "mouth", "axes": [0, 8], "parts": ["mouth"], "follow": True}]}
+    links = {"links": [{"name": "mouth", "axes": [0, 8], "parts": ["mouth"], "follow": True,
+                        "attributes": ["mouth"]}]}
     TriplaneGenerator(tiny_config()).save_pretrained(tmp_path / "heads3d64-linked", extra=links)
     TriplaneGenerator(tiny_config()).save_pretrained(tmp_path / "heads3d64-baseline")
     Segmenter(SegmenterConfig(channels=(4, 8))).save_pretrained(tmp_path / "heads3d64-segmenter")
@@ -185,8 +223,36 @@ def test_linkage3d_section_measures_every_number_on_a_zoo(monkeypatch, tmp_path)
     monkeypatch.setattr(hub, "CHECKPOINTS_DIR", tmp_path)
     out = SECTIONS["linkage3d"](quick=True)
     assert {"mse_in", "mse_out", "depth_in"} <= set(out["mouth"]) and "mouth" in out["baseline"]
+    assert set(out["mouth"]["control"]["linked"]) == {"mouth"} and "control" in out["baseline"]["mouth"]
     q = out["quality"]
     assert q["fd_linked"] > 0 and q["fd_ratio"] == round(q["fd_linked"] / q["fd_baseline"], 3)
     assert set(out["view_consistency"]["linked"]) == set(OracleConfig().attributes)
-    assert all(0 < v <= 1 for v in out["view_consistency"]["baseline"].values())
+    # None: an attribute every face hides by its reading (an untrained oracle may see sunglasses on every face)
+    assert all(v is None or 0 < v <= 1 for v in out["view_consistency"]["baseline"].values())
+    data = out["data_view_consistency"]
+    assert data["heads"] == 32 and set(data["agreement"]) == set(OracleConfig().attributes)
     assert out["render_ms_per_view"] > 0
+
+
+class HalvesOracle:
+    """Reads 'eyes' from the sign of the cap's green (axis 0) and 'background' from the sign of the lower half's green
+    (axis 2, and axis 0 too on the broken generator), with full confidence, from whichever view it sees."""
+
+    class config:   # noqa: N801  (the oracle's interface: config.attributes)
+        attributes = {"eyes": ["open", "closed"], "background": ["white", "grey"]}
+
+    def probabilities(self, img):
+        red, green = img[:, 0], img[:, 1]
+        def sign(part):
+            g = (green * part).sum((1, 2)) / part.sum((1, 2)).clamp(min=1)
+            return torch.stack([g > 0, g <= 0], 1).float()
+        return {"eyes": sign((red > 0).float()), "background": sign(((red < 0) & (red > -0.9)).float())}
+
+
+def test_region_control_over_views_tells_a_perfect_link_from_a_broken_one():
+    from linkgan.metrics3d import region_control_3d
+    link = Link("cap", axes=(0, 2), label=1, attributes=("eyes",))
+    perfect = region_control_3d(TwoHalves(), [link], HalvesOracle(), seeds=range(40), views=VIEWS)["cap"]
+    broken = region_control_3d(TwoHalves(broken=True), [link], HalvesOracle(), seeds=range(40), views=VIEWS)["cap"]
+    assert perfect["linked"]["eyes"] > 0.3 and perfect["unlinked"]["eyes"] == 0 and perfect["elsewhere"] == 0
+    assert broken["elsewhere"] > 0.1                                    # axis 0 also turns the lower half's colour

@@ -101,6 +101,9 @@ class _Head:
     def __init__(self, a: FaceAttributes):
         hx, hy, hz = _HEAD[a.face_shape]
         self.r = np.array([hx * a.face_width, hy * a.face_height, hz])
+        # a square face's wide jaw: a second ellipsoid (centre, semi-axes) over the lower face
+        self.jaw = (((0, HEAD_Y - 0.11, -0.01), np.array([self.r[0] * 1.0, 0.13, 0.185]))
+                    if a.face_shape == "square" else None)
 
     def front(self, x: float, y: float) -> tuple[np.ndarray, np.ndarray]:
         """Point on the front of the head ellipsoid at (x, y) and the unit surface normal there."""
@@ -120,8 +123,8 @@ class _Head:
 def _head(sc: _Scene, a: FaceAttributes, h: _Head) -> None:
     skin = a.skin_rgb
     sc.add((0, HEAD_Y, 0), h.r, skin, "skin")
-    if a.face_shape == "square":                          # a wide jaw: the lower face is boxier
-        sc.add((0, HEAD_Y - 0.1, -0.01), (h.r[0] * 0.95, 0.12, 0.185), skin, "skin")
+    if h.jaw is not None:                                 # a wide jaw: the lower face is boxier
+        sc.add(*h.jaw, skin, "skin")
     for sx in (-1, 1):
         sc.add((sx * h.r[0] * 0.97, HEAD_Y - 0.02, -0.01), (0.022, 0.048, 0.032), _shade(skin, 0.95), "skin")
     sc.add((0, -0.27, -0.025), (0.07, 0.14, 0.07), _shade(skin, 0.86), "skin")       # neck, in the chin's shadow
@@ -150,9 +153,9 @@ def _eyes(sc: _Scene, a: FaceAttributes, h: _Head) -> None:
 
 def _mouth(sc: _Scene, a: FaceAttributes, h: _Head) -> None:
     p, n = h.front(0.0, HEAD_Y + _MOUTH_DY)
-    ry = 0.045 if a.mouth == "open" else 0.03
+    ry = 0.06 if a.mouth == "open" else 0.05
     # Sticks out 0.032 from the face: through a beard's shell (0.018 thick at most) on every view.
-    sc.add(p + 0.012 * n, (0.06 * a.mouth_width, ry, 0.02), _mix(a.skin_rgb, _LIP, 0.6), "mouth",
+    sc.add(p + 0.012 * n, (0.085 * a.mouth_width, ry, 0.02), _mix(a.skin_rgb, _LIP, 0.85), "mouth",
            rotation=_frame(n, (1, 0, 0)), kind=MOUTH, colour2=a.skin_rgb, param=MOUTH_KIND[a.mouth])
 
 
@@ -165,11 +168,14 @@ def _beard(sc: _Scene, a: FaceAttributes, h: _Head) -> None:
     # at the sides: y <= y_top - k z.
     y_top, k = 0.03, 0.5
     clip = ((0.0, -1.0, -k), -y_top)
-    if full:
-        sc.add((0, HEAD_Y - 0.015, 0), h.r + grow, a.hair_rgb, "beard", clip=clip)
-    else:
-        sc.add((0, HEAD_Y, 0), h.r + grow, _mix(a.skin_rgb, a.hair_rgb, 0.3), "beard", clip=clip, kind=SPECKLE,
-               colour2=_mix(a.skin_rgb, _shade(a.hair_rgb, 0.6), 0.6))
+    # a shell around the head and, on a square face, around its jaw too, so a beard keeps the face's outline
+    shells = [((0, HEAD_Y - (0.015 if full else 0.0), 0), h.r)] + ([h.jaw] if h.jaw is not None else [])
+    for centre, radii in shells:
+        if full:
+            sc.add(centre, radii + grow, a.hair_rgb, "beard", clip=clip)
+        else:
+            sc.add(centre, radii + grow, _mix(a.skin_rgb, a.hair_rgb, 0.3), "beard", clip=clip, kind=SPECKLE,
+                   colour2=_mix(a.skin_rgb, _shade(a.hair_rgb, 0.6), 0.6))
 
 
 def _hair(sc: _Scene, a: FaceAttributes, h: _Head, rng: np.random.Generator) -> None:
@@ -292,10 +298,10 @@ def _patterns(colour2, colour, label, kind, param, local):
     # mouth: lips in a shape per mouth kind; the rest of the primitive is skin
     bend, r = 1 - x.square(), torch.sqrt(x.square() + y.square())
     lips = torch.stack([
-        (y.abs() < 0.25) & (x.abs() < 0.85),                                          # neutral
-        (y > 0.35 - 0.95 * bend) & (y < 0.35 - 0.35 * bend) & (x.abs() < 0.95),       # smile: corners up
+        (y.abs() < 0.3) & (x.abs() < 0.85),                                           # neutral
+        (y > 0.55 - 1.25 * bend) & (y < 0.55 - 0.45 * bend) & (x.abs() < 0.95),       # smile: corners up
         r <= 1.0,                                                                     # open: all of it is mouth
-        ((y - (-0.3 + 0.6 * bend)).abs() < 0.17) & (x.abs() < 0.9),                   # frown: corners down
+        ((y - (-0.5 + 0.9 * bend)).abs() < 0.24) & (x.abs() < 0.9),                   # frown: corners down
     ], dim=-1).gather(-1, param.long().clamp(0, 3)[:, None])[:, 0]
     mouth = kind == MOUTH
     opening = mouth & (param == MOUTH_KIND["open"]) & (r < 0.75)
