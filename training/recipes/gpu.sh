@@ -2,7 +2,8 @@
 # Several training configurations at once on one lent GPU, within a fixed time budget, for a session that has a
 # GPU for a few minutes: each run checkpoints when its time is up (SIGTERM), and its run folder (checkpoint.pt,
 # config.json, log.jsonl, sample sheets) is copied to $OUT so that the CPU machine resumes or exports it
-# (`bash training/recipes/toyfaces64.sh variety` resumes runs/sV and runs/base5 where they stopped).
+# (`bash training/recipes/toyfaces64.sh variety` resumes runs/sV and runs/base5 where they stopped; any run folder
+# continues with `python training/train_gan.py --out runs/NAME --resume`, its settings read from the folder).
 #
 #   OUT=/tmp/gpu BUDGET=420 bash training/recipes/gpu.sh              # the default set below
 #   OUT=/tmp/gpu BUDGET=420 bash training/recipes/gpu.sh sV base5     # some of them
@@ -35,6 +36,12 @@ config() {   # config NAME: sets OVERRIDES to its settings, SCRIPT to its traine
       OVERRIDES=("$SEMANTIC" $SEMANTIC_SETTINGS $VARIETY) ;;                       #   semantic links and variety term
     sV-in10) START=${LINKED_INIT:-checkpoints/toyfaces64-linked}                   # the same, a stronger inside term
       OVERRIDES=("$SEMANTIC" $SEMANTIC_SETTINGS $VARIETY link.lambda_in=10) ;;
+    sV-part) START=${LINKED_INIT:-checkpoints/toyfaces64-linked}                   # the variety term per part, a
+      OVERRIDES=("$SEMANTIC" $SEMANTIC_SETTINGS $VARIETY link.variety_per_part=true  #   stronger inside and outside
+                 link.lambda_in=10 link.lambda_out=30) ;;
+    sV-colour) START=${LINKED_INIT:-checkpoints/toyfaces64-linked}                 # the same, the variety measured
+      OVERRIDES=("$SEMANTIC" $SEMANTIC_SETTINGS $VARIETY link.variety_per_part=true  #   on each part's mean colour
+                 link.lambda_in=10 link.lambda_out=30 link.variety_measure=colour) ;;
     base5) OVERRIDES=() ;;                                                        # the baseline at the same total
     sC) OVERRIDES=("$SEMANTIC" $SEMANTIC_SETTINGS) ;;                             # the recipe's semantic links
     sC-out30) OVERRIDES=("$SEMANTIC" $SEMANTIC_SETTINGS link.lambda_out=30) ;;    # a stronger outside term
@@ -49,7 +56,7 @@ config() {   # config NAME: sets OVERRIDES to its settings, SCRIPT to its traine
 }
 
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(sV sV-in10 base5)
+[ ${#names[@]} -gt 0 ] || names=(sV-part sV-colour sV base5)
 for name in "${names[@]}"; do config "$name"; done   # every name known, and what it needs there, before any run starts
 mkdir -p "$OUT" runs
 pids=()
