@@ -14,6 +14,7 @@ SHIPPED = {
     "toyfaces64-baseline": ("unconditional-image-generation", "linkgan", None),
     "toyfaces64-segmenter": ("image-segmentation", "linkgan", None),
     "toyfaces64-oracle": ("image-classification", "linkgan", None),
+    "heads3d64-oracle": ("image-classification", "linkgan", None),
     "toyfaces-clip": ("zero-shot-image-classification", "open_clip", None),
     "toyfaces64-encoder": ("image-feature-extraction", "linkgan", "toyfaces64-linked"),
     "toyfaces64-linked-directions": (None, "linkgan", "toyfaces64-linked"),
