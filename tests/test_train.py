@@ -283,3 +283,20 @@ def test_the_link_weight_ramps_up_from_zero(tmp_path):
     assert t._link_loss({}) == 0
     t.step = 1
     assert t._link_loss({}) > 0
+
+
+def test_eval_run_measures_a_run_where_it_stands(tmp_path, training_script):
+    """training/eval_run.py: the card's measures (link metrics, region control, FD, coverage) and sheets of a run's
+    EMA or raw generator, on validation faces, written beside the checkpoint; the two generators differ."""
+    run = tmp_path / "lX"
+    Trainer(linked_cfg(run, 2, links=({**EYES, "attributes": ["eyes"]},)), log=lambda s: None).train()
+    script = training_script("eval_run")
+    outs = {}
+    for raw in (False, True):
+        assert script.main(["--run", str(run), "--eval-seeds", "4", "--fd-images", "8"] + ["--raw"] * raw) == 0
+        outs[raw] = json.loads((run / f"eval_0000002_{'raw' if raw else 'ema'}.json").read_text())
+        assert (run / f"eval_0000002_{'raw' if raw else 'ema'}_resample.png").is_file()
+    for out in outs.values():
+        assert out["step"] == 2 and set(out["links"]) == {"eyes"} and out["fd"] > 0
+        assert set(out["control"]["eyes"]["linked"]) == {"eyes"} and out["coverage"]["mean_tv"] is not None
+    assert outs[True]["links"]["eyes"]["mse_in"] != outs[False]["links"]["eyes"]["mse_in"]

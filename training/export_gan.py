@@ -85,6 +85,39 @@ def stage_records(path: Path) -> list[dict]:
     return [stage_record(path)]
 
 
+def measure(G, links, *, seeds, fd_seeds, device, baseline: str | None = None) -> dict:
+    """Everything a generator's card reports, on the faces of `seeds` (link metrics, region control) and
+    `fd_seeds` (as many samples as procedural faces: Fréchet distance, attribute coverage): {"links", "control",
+    "fd", "coverage"}. With `baseline` (a weight set), each link's mse_in is also given against the baseline's."""
+    seg = Segmenter.from_pretrained("toyfaces64-segmenter", device=device)
+    metrics = link_metrics(G, links, seeds=seeds, segmenter=seg.predict) if links else {}
+    procedural = procedural_images(fd_seeds, G.config.resolution)
+    samples = generated_images(G, len(procedural))
+    fd = frechet_distance(segmenter_features(seg, samples), segmenter_features(seg, procedural))
+    oracle = AttributeOracle.from_pretrained("toyfaces64-oracle", device=device).eval()
+    coverage = coverage_gap(attribute_frequencies(oracle, samples), attribute_frequencies(oracle, procedural))
+    control = region_control(G, links, oracle, seeds=seeds)
+    if control and baseline:
+        base = Generator.from_pretrained(baseline, device=device)
+        base_in = {k: v["mse_in"] for k, v in link_metrics(base, links, seeds=seeds, segmenter=seg.predict).items()}
+        for k, v in metrics.items():
+            if k in base_in:
+                v["mse_in_vs_baseline"] = round(v["mse_in"] / max(base_in[k], 1e-12), 3)
+    return {"links": metrics, "control": control, "fd": fd, "coverage": coverage}
+
+
+@torch.no_grad()
+def save_sheets(G, links, folder: Path, prefix: str = "") -> None:
+    """<prefix>samples.png (seeds 0-31, untruncated) and, for links, <prefix>resample.png (per link two faces with
+    the link's axes moved towards another face's, t = 0 .. 1), drawn on the CPU as users will draw them."""
+    G = G.cpu()
+    make_grid(generated_images(G, 32), cols=8).save(folder / f"{prefix}samples.png")
+    if links:
+        rows = [resample_strip(G, [l], seed=s, new_seed=s + 1000, ts=[0, 0.25, 0.5, 0.75, 1.0])
+                for l in links for s in (1, 2)]
+        make_grid(torch.cat(rows), cols=5).save(folder / f"{prefix}resample.png")
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--run", required=True, help="run folder with checkpoint.pt and config.json")
@@ -124,38 +157,16 @@ def main(argv=None) -> int:
                           "stages": stages}
     (folder / "config.json").write_text(json.dumps(config, indent=2) + "\n")
     G = Generator.from_pretrained(str(folder), device=a.device)
-    seg = Segmenter.from_pretrained("toyfaces64-segmenter", device=a.device)
-
     links = list(generator_links(G).values())
     if not links and a.links_of:
         other = json.loads((Path(a.links_of) / "config.json").read_text())   # a run folder or a weight set
         links = links_from_specs(other["link"]["links"] if "link" in other else other["links"])
-    seeds = range(HELDOUT_SEEDS.start, HELDOUT_SEEDS.start + a.eval_seeds)
-    metrics = link_metrics(G, links, seeds=seeds, segmenter=seg.predict) if links else {}
     start = HELDOUT_SEEDS.start
-    procedural = procedural_images(range(start, start + a.fd_images), G.config.resolution)
-    samples = generated_images(G, a.fd_images)
-    fd = frechet_distance(segmenter_features(seg, samples), segmenter_features(seg, procedural))
-    oracle = AttributeOracle.from_pretrained("toyfaces64-oracle", device=a.device).eval()
-    coverage = coverage_gap(attribute_frequencies(oracle, samples), attribute_frequencies(oracle, procedural))
-    control = region_control(G, links, oracle, seeds=seeds)
-    if control:
-        base_in = {}
-        if a.baseline:
-            base = Generator.from_pretrained(a.baseline, device=a.device)
-            base_in = {k: v["mse_in"] for k, v in link_metrics(base, links, seeds=seeds, segmenter=seg.predict).items()}
-        for k, v in metrics.items():
-            if k in base_in:
-                v["mse_in_vs_baseline"] = round(v["mse_in"] / max(base_in[k], 1e-12), 3)
+    m = measure(G, links, seeds=range(start, start + a.eval_seeds), fd_seeds=range(start, start + a.fd_images),
+                device=a.device, baseline=a.baseline)
+    metrics, control, fd, coverage = m["links"], m["control"], m["fd"], m["coverage"]
     dropped = "; ".join(f"{k} {', '.join(v)}" for k, v in coverage["dropped"].items()) or "none"
-
-    with torch.no_grad():
-        G = G.cpu()                                     # the sheets are drawn as users will draw them
-        make_grid(generated_images(G, 32), cols=8).save(folder / "samples.png")
-        if generator_links(G):
-            rows = [resample_strip(G, [l], seed=s, new_seed=s + 1000, ts=[0, 0.25, 0.5, 0.75, 1.0])
-                    for l in links for s in (1, 2)]
-            make_grid(torch.cat(rows), cols=5).save(folder / "resample.png")
+    save_sheets(G, links if generator_links(G) else [], folder)
     hardware = list(dict.fromkeys(h for st in stages for h in st["hardware"])) or ["unrecorded hardware"]
     stage_rows = "\n".join(
         f"| {i + 1} | {st['init'] or 'from scratch'} | {st['steps']} | {st['batch_size']} | "
