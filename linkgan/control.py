@@ -20,7 +20,7 @@ from typing import Callable, Sequence
 import torch
 
 from .data import ATTRIBUTES
-from .data.attributes import ATTRIBUTE_PROBS, hidden_attributes
+from .data.attributes import ATTRIBUTE_PROBS, hidden_in_reading
 from .links import Link
 from .oracle import PRESERVE_CONFIDENCE
 
@@ -39,9 +39,7 @@ def _read(oracle, images: torch.Tensor):
     probs = oracle.probabilities(images)
     pred = {k: [names[k][i] for i in p.argmax(1).tolist()] for k, p in probs.items()}
     sure = {k: (p.max(1).values >= PRESERVE_CONFIDENCE).tolist() for k, p in probs.items()}
-    keys = ("glasses", "eyes", "hair_style", "beard")
-    hidden = [hidden_attributes(**{k: pred[k][i] for k in keys}) if all(k in pred for k in keys) else frozenset()
-              for i in range(len(images))]
+    hidden = [hidden_in_reading({k: v[i] for k, v in pred.items()}) for i in range(len(images))]
     return pred, sure, hidden
 
 

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from . import cameras as cams
 from .control import control_totals, summarize_totals
 from .data import ATTRIBUTES, sample_attributes
-from .data.attributes import hidden_attributes
+from .data.attributes import hidden_in_reading
 from .links import Link, Segmenter, link_metrics, region_masks, resample
 
 # Views as fractions of the camera range's (yaw, pitch) limits: the front, then the yaw ends, the pitch ends, corners.
@@ -118,14 +118,6 @@ def link_metrics_3d(G, links: Sequence[Link], *, seeds: Sequence[int], views: Se
     return out
 
 
-@torch.no_grad()
-def _hidden(reading: dict[str, str]) -> frozenset[str]:
-    """The attributes a reading of one face hides (closed eyes hide their colour, ...), where it has the four
-    attributes the rule needs."""
-    keys = ("glasses", "eyes", "hair_style", "beard")
-    return hidden_attributes(**{k: reading[k] for k in keys}) if all(k in reading for k in keys) else frozenset()
-
-
 def _agreement(readings: Sequence[dict[str, list[str]]], truth: Sequence[dict[str, str]] | None = None
                ) -> dict[str, float]:
     """readings: per view, {attribute: class name per face}. Per attribute, the mean over faces of the share of views
@@ -136,7 +128,7 @@ def _agreement(readings: Sequence[dict[str, list[str]]], truth: Sequence[dict[st
     want = truth or [{k: c.most_common(1)[0][0] for k, c in face.items()} for face in per_face]
     out = {}
     for k in readings[0]:
-        shares = [per_face[i][k][want[i][k]] / len(readings) for i in range(n) if k not in _hidden(want[i])]
+        shares = [per_face[i][k][want[i][k]] / len(readings) for i in range(n) if k not in hidden_in_reading(want[i])]
         out[k] = round(sum(shares) / len(shares), 4) if shares else None
     return out
 

@@ -21,7 +21,7 @@ from torch import nn
 
 from .cards import front_matter
 from .data import ATTRIBUTES, HELDOUT_SEEDS, TRAIN_SEEDS
-from .data.attributes import hidden_attributes
+from .data.attributes import hidden_in_reading
 from .data.pool import attribute_targets, render_faces, to_float
 from .hub import ModelHubMixin, config_to_dict
 from .runlog import RunLog, TrainRun, fp16_rounded, step_line
@@ -87,7 +87,7 @@ class AttributeOracle(nn.Module, ModelHubMixin):
 
 def _hidden(pred: dict[str, list[str]], i: int) -> frozenset[str]:
     """Attributes not visible in image i, from the oracle's own reading (the dataset's rules)."""
-    return hidden_attributes(**{k: pred[k][i] for k in ("glasses", "eyes", "hair_style", "beard")})
+    return hidden_in_reading({k: v[i] for k, v in pred.items()})
 
 
 # An attribute counts toward preservation only where the oracle reads it with at least this top-class probability

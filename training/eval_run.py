@@ -15,8 +15,7 @@ from pathlib import Path
 import torch
 
 from linkgan.data import VALIDATION_SEEDS
-from linkgan.train import Trainer, config_from_dict
-from training.export_gan import measure, save_sheets
+from training.export_gan import load_run, measure, save_sheets
 from training.script_args import add_device_args, parser, set_threads
 
 # Windows of the validation seeds: the trainer's periodic eval reads the first ones (run.eval_seeds)
@@ -34,10 +33,7 @@ def main(argv=None) -> int:
     set_threads(a)
     device = a.device or ("cuda" if torch.cuda.is_available() else "cpu")
     run = Path(a.run)
-    cfg = config_from_dict(json.loads((run / "config.json").read_text()))
-    cfg.run.init = ""                                   # the checkpoint holds everything
-    trainer = Trainer(cfg, device=device, log=lambda s: None)
-    trainer.load_checkpoint(run / "checkpoint.pt")
+    trainer = load_run(run, device)
     G = (trainer.G if a.raw else trainer.G_ema).eval()
     V = VALIDATION_SEEDS
     out = measure(G, trainer.links, seeds=V[CONTROL_START:CONTROL_START + a.eval_seeds],

@@ -85,6 +85,15 @@ def stage_records(path: Path) -> list[dict]:
     return [stage_record(path)]
 
 
+def load_run(run: Path, device: str = "cpu") -> Trainer:
+    """The trainer of a run folder as its checkpoint left it (its config.json, then checkpoint.pt)."""
+    cfg = config_from_dict(json.loads((run / "config.json").read_text()))
+    cfg.run.init = ""                                   # the checkpoint holds everything
+    trainer = Trainer(cfg, device=device, log=lambda s: None)
+    trainer.load_checkpoint(run / "checkpoint.pt")
+    return trainer
+
+
 def measure(G, links, *, seeds, fd_seeds, device, baseline: str | None = None) -> dict:
     """Everything a generator's card reports, on the faces of `seeds` (link metrics, region control) and
     `fd_seeds` (as many samples as procedural faces: Fréchet distance, attribute coverage): {"links", "control",
@@ -141,9 +150,7 @@ def main(argv=None) -> int:
     stages = [st for r in a.earlier for st in stage_records(Path(r))]
     folder = Path(a.out_dir) / a.name
     if a.weights is None:
-        cfg.run.init = ""                               # the checkpoint holds everything
-        trainer = Trainer(cfg, device="cpu", log=lambda s: None)
-        trainer.load_checkpoint(run / "checkpoint.pt")
+        trainer = load_run(run)
         trainer.export(folder, command=a.command)
         stages.append({**stage_record(run), "steps": trainer.step, "wall_min": round(trainer.wall_s / 60, 1)})
     else:

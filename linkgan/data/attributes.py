@@ -110,6 +110,13 @@ class FaceAttributes:
         return hidden_attributes(glasses=self.glasses, eyes=self.eyes, hair_style=self.hair_style, beard=self.beard)
 
 
+def hidden_in_reading(reading) -> frozenset[str]:
+    """`hidden_attributes` of a reading of one picture ({attribute: class name}, e.g. a classifier's): nothing where
+    the reading lacks one of the four attributes the rules depend on."""
+    keys = ("glasses", "eyes", "hair_style", "beard")
+    return hidden_attributes(**{k: reading[k] for k in keys}) if all(k in reading for k in keys) else frozenset()
+
+
 def hidden_attributes(*, glasses: str, eyes: str, hair_style: str, beard: str) -> frozenset[str]:
     """The rules of FaceAttributes.hidden_attributes from the four categorical values they depend on (also usable
     on a classifier's reading of a picture)."""
