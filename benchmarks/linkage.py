@@ -4,7 +4,9 @@ images, over held-out seeds, untruncated, const noise. The same regions and axes
 (trained without links) show what the regularizer buys; mse_in_vs_baseline = mse_in / the baseline's (a region
 that stopped varying scores far below 1). `control` reads content instead of pixels (linkgan.control): how often
 the attribute oracle sees the link's region attributes change under its own resample (linked, against the data's
-natural rate) and under the other axes' (unlinked), and how often other attributes change (elsewhere).
+natural rate) and under the other axes' (unlinked), and how often other attributes change (elsewhere);
+`control_data` is the same oracle reading a perfect link on the procedural faces themselves (each semantic link's
+fields swapped between two faces, linkgan.control.data_control): the best a generator can score on this metric.
 Paper (FFHQ 256, eyes, 64 of 512 axes)."""
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ PAPER = {"eyes.mse_in": 5.25, "eyes.mse_out": 2.24, "eyes.ratio": round(2.24 / 5
 
 
 def run(*, quick: bool = False) -> dict:
-    from linkgan.control import region_control
+    from linkgan.control import data_control, region_control
     from linkgan.hub import DEFAULT_GENERATOR
     from linkgan.links import generator_links, link_metrics
 
@@ -36,5 +38,6 @@ def run(*, quick: bool = False) -> dict:
     if oracle is not None:
         out["control"] = region_control(G, links, oracle, seeds=seeds)
         out["baseline"]["control"] = region_control(base, links, oracle, seeds=seeds)
+        out["control_data"] = data_control(links, oracle, seeds=seeds)
     out["paper"] = PAPER
     return out

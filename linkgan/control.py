@@ -60,15 +60,23 @@ def control_counts(synthesize: Callable[[torch.Tensor], torch.Tensor], w: torch.
     """(changed, counted) per attribute for one batch of W codes w (B, w_dim) resampled towards w_new (B, w_dim):
     "linked" and "unlinked" over the link's region attributes, "elsewhere" over every other attribute. before: the
     oracle's reading of synthesize(w) when the caller has it (several links of the same faces)."""
+    _check_attributes(link, oracle)
+    axes = link.axis_mask(w.shape[-1]).to(w.device)
+    x = _read(oracle, synthesize(w)) if before is None else before
+    return _count(x, _read(oracle, synthesize(torch.where(axes, w_new, w))),
+                  _read(oracle, synthesize(torch.where(axes, w, w_new))), link, oracle)
+
+
+def _check_attributes(link: Link, oracle) -> None:
     if not link.attributes:
         raise ValueError(f"link {link.name!r} declares no region attributes: give its spec \"attributes\"")
     unknown = [a for a in link.attributes if a not in oracle.config.attributes]
     if unknown:
         raise ValueError(f"link {link.name!r}: the oracle does not read {unknown}")
-    axes = link.axis_mask(w.shape[-1]).to(w.device)
-    x = _read(oracle, synthesize(w)) if before is None else before
-    y_linked = _read(oracle, synthesize(torch.where(axes, w_new, w)))
-    y_unlinked = _read(oracle, synthesize(torch.where(axes, w, w_new)))
+
+
+def _count(x, y_linked, y_unlinked, link: Link, oracle) -> dict[str, dict[str, tuple[int, int]]]:
+    """control_counts from the oracle's readings of the faces, their link resample and their other axes' one."""
     others = [a for a in oracle.config.attributes if a not in link.attributes]
     return {"linked": _changes(x, y_linked, link.attributes), "unlinked": _changes(x, y_unlinked, link.attributes),
             "elsewhere": _changes(x, y_linked, others),
@@ -106,12 +114,16 @@ def control_totals(G, links: Sequence[Link], oracle, *, seeds: Sequence[int], ps
         w_new = G.map(G.z_from_seeds([s + 10**9 for s in chunk], device=device), psi=psi)
         before = _read(oracle, synth(w)) if links else None          # the same faces for every link
         for link in links:
-            for kind, per in control_counts(synth, w, w_new, link, oracle, before=before).items():
-                for k, (c, n) in per.items():
-                    acc = total.setdefault(link.name, {}).setdefault(kind, {}).setdefault(k, [0, 0])
-                    acc[0] += c
-                    acc[1] += n
+            _accumulate(total, link.name, control_counts(synth, w, w_new, link, oracle, before=before))
     return total
+
+
+def _accumulate(total: dict, name: str, counts: dict[str, dict[str, tuple[int, int]]]) -> None:
+    for kind, per in counts.items():
+        for k, (c, n) in per.items():
+            acc = total.setdefault(name, {}).setdefault(kind, {}).setdefault(k, [0, 0])
+            acc[0] += c
+            acc[1] += n
 
 
 def summarize_totals(total: dict[str, dict[str, dict[str, list[int]]]], links: Sequence[Link]) -> dict[str, dict]:
@@ -125,3 +137,39 @@ def region_control(G, links: Sequence[Link], oracle, *, seeds: Sequence[int], ps
     """Region control of every link of G that declares region attributes, over the faces of `seeds`, each
     resampled towards the face of seed + 10^9. See `summarize`."""
     return summarize_totals(control_totals(G, links, oracle, seeds=seeds, psi=psi, batch_size=batch_size), links)
+
+
+@torch.no_grad()
+def data_control(links: Sequence[Link], oracle, *, seeds: Sequence[int], size: int = 64,
+                 batch_size: int = 50) -> dict[str, dict]:
+    """Region control of a perfect link, read by the same oracle on procedural faces: each face of `seeds` gets the
+    fields its link's parts draw (linkgan.data.attributes.fields_of_parts) from the face of seed + 10^9 ("linked"),
+    or every other field ("unlinked"). What the oracle reads there is the best a generator can score: "elsewhere"
+    counts the oracle's own errors on faces whose other attributes did not change. Semantic links only (a fixed box
+    has no parts); `summarize` per link."""
+    import dataclasses
+
+    from .data import PART_LABELS
+    from .data.attributes import fields_of_parts, sample_attributes
+    from .data.render import render
+
+    def images(attrs) -> torch.Tensor:
+        arr = torch.stack([torch.from_numpy(render(a, size=size)[0]) for a in attrs])
+        return arr.permute(0, 3, 1, 2).float().div(127.5).sub(1.0).to(oracle_device)
+
+    oracle_device = next(oracle.parameters()).device
+    links = [l for l in links if l.attributes and l.semantic]
+    total: dict = {}
+    seeds = list(seeds)
+    for i in range(0, len(seeds), batch_size):
+        a = [sample_attributes(s) for s in seeds[i:i + batch_size]]
+        b = [sample_attributes(s + 10**9) for s in seeds[i:i + batch_size]]
+        before = _read(oracle, images(a))
+        for link in links:
+            _check_attributes(link, oracle)
+            fields = fields_of_parts(PART_LABELS[j] for j in link.label_ids)
+            swap = lambda keep, take: [dataclasses.replace(k, **{f: getattr(t, f) for f in fields})  # noqa: E731
+                                       for k, t in zip(keep, take)]
+            _accumulate(total, link.name, _count(before, _read(oracle, images(swap(a, b))),
+                                                 _read(oracle, images(swap(b, a))), link, oracle))
+    return summarize_totals(total, links)

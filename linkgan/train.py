@@ -109,15 +109,80 @@ class LinkConfig:
 
 
 @dataclass
+class PartsConfig:
+    """Discriminators of parts (off by default): each reads one fixed crop of every real and fake image, resized to a
+    square, beside the whole-image D (as the local discriminators of face completion, Li et al. 2017, read the eyes
+    and mouth). The 64 px D sees a part of a few pixels only through its first layers, so a generator that draws the
+    same eyes on every face loses it almost nothing; a D of the crop alone, with its own minibatch-stddev, does
+    (docs/linking.md, "A discriminator of the parts")."""
+    crops: list[dict] = field(default_factory=list)   # [{"name": "eyes", "box": [x0, y0, x1, y1], "size": 32}, ...]:
+                                                      #   box in [0, 1] of the image, size a power of two >= 16
+    weight: float = 1.0           # weight of each part D's term in G's adversarial loss (the whole image's is 1)
+    channel_base: int = 2048      # the part Ds' channel schedule (linkgan.networks.DiscriminatorConfig)
+    channel_max: int = 64
+
+    def __post_init__(self):
+        names = []
+        for spec in self.crops:
+            try:
+                name, box, size = spec["name"], tuple(float(v) for v in spec["box"]), int(spec.get("size", 32))
+            except (KeyError, TypeError, ValueError) as e:
+                raise ValueError(f"bad parts crop {spec!r}: needs name, box [x0, y0, x1, y1] and size ({e})") from e
+            if len(box) != 4 or not (0 <= box[0] < box[2] <= 1 and 0 <= box[1] < box[3] <= 1):
+                raise ValueError(f"parts crop {name!r}: box must be [x0, y0, x1, y1] with 0 <= x0 < x1 <= 1 and "
+                                 f"0 <= y0 < y1 <= 1, got {list(box)}")
+            DiscriminatorConfig(resolution=size)       # checks the size
+            unknown = set(spec) - {"name", "box", "size"}
+            if unknown:
+                raise ValueError(f"parts crop {name!r}: unknown keys {sorted(unknown)}")
+            names.append(name)
+        if len(set(names)) != len(names):
+            raise ValueError(f"parts crop names must be unique, got {names}")
+
+
+class PartDiscriminators(torch.nn.Module):
+    """One StyleGAN2 discriminator per crop of PartsConfig; losses as the whole image's (non-saturating, R1)."""
+
+    def __init__(self, cfg: PartsConfig, mbstd_group: int = 4):
+        super().__init__()
+        self.boxes = {c["name"]: (tuple(float(v) for v in c["box"]), int(c.get("size", 32))) for c in cfg.crops}
+        self.nets = torch.nn.ModuleDict({
+            name: Discriminator(DiscriminatorConfig(resolution=size, channel_base=cfg.channel_base,
+                                                    channel_max=cfg.channel_max, mbstd_group=mbstd_group))
+            for name, (_, size) in self.boxes.items()})
+
+    def crop(self, images: torch.Tensor, name: str) -> torch.Tensor:
+        (x0, y0, x1, y1), size = self.boxes[name]
+        h, w = images.shape[-2:]
+        part = images[..., round(y0 * h):max(round(y1 * h), round(y0 * h) + 1),
+                      round(x0 * w):max(round(x1 * w), round(x0 * w) + 1)]
+        return F.interpolate(part, size=(size, size), mode="bilinear", align_corners=False)
+
+    def logits(self, images: torch.Tensor) -> list[torch.Tensor]:
+        return [net(self.crop(images, name)) for name, net in self.nets.items()]
+
+    def d_loss(self, fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+        return sum(F.softplus(f).mean() + F.softplus(-r).mean() for f, r in zip(self.logits(fake), self.logits(real)))
+
+    def g_loss(self, fake: torch.Tensor) -> torch.Tensor:
+        return sum(F.softplus(-f).mean() for f in self.logits(fake))
+
+    def r1(self, real: torch.Tensor) -> torch.Tensor:
+        return sum(r1_penalty(net, self.crop(real, name)) for name, net in self.nets.items())
+
+
+@dataclass
 class TrainConfig:
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
     discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     link: LinkConfig = field(default_factory=LinkConfig)
     run: RunConfig = field(default_factory=RunConfig)
+    parts: PartsConfig = field(default_factory=PartsConfig)
 
     def to_dict(self) -> dict:
-        return {k: config_to_dict(getattr(self, k)) for k in ("generator", "discriminator", "optim", "link", "run")}
+        return {k: config_to_dict(getattr(self, k))
+                for k in ("generator", "discriminator", "optim", "link", "run", "parts")}
 
 
 class StepBatches(Sampler):
@@ -206,6 +271,8 @@ class Trainer:
             self.G.load_state_dict(init_state["G"])
             if init_state.get("D") is not None:
                 self.D.load_state_dict(init_state["D"])
+        # the part discriminators start afresh in a fine-tuning run (weight sets carry none)
+        self.P = PartDiscriminators(cfg.parts, cfg.discriminator.mbstd_group).to(self.device) if cfg.parts.crops else None
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
         if init_state is not None and init_state.get("G_ema") is not None:
             self.G_ema.load_state_dict(init_state["G_ema"])
@@ -217,6 +284,8 @@ class Trainer:
         cg = o.pl_every / (o.pl_every + 1) if o.pl_weight and o.pl_every else 1.0
         self.opt_G = torch.optim.Adam(self.G.parameters(), lr=o.lr * cg, betas=(o.betas[0] ** cg, o.betas[1] ** cg))
         self.opt_D = torch.optim.Adam(self.D.parameters(), lr=o.lr * cd, betas=(o.betas[0] ** cd, o.betas[1] ** cd))
+        self.opt_P = (torch.optim.Adam(self.P.parameters(), lr=o.lr * cd, betas=(o.betas[0] ** cd, o.betas[1] ** cd))
+                      if self.P is not None else None)
         self.pl_mean = torch.zeros((), device=self.device)
         self.dataset = dataset if dataset is not None else self.default_dataset()
         self.step = 0
@@ -231,12 +300,13 @@ class Trainer:
         return {"G": self.G.state_dict(), "D": self.D.state_dict(), "G_ema": self.G_ema.state_dict(),
                 "opt_G": self.opt_G.state_dict(), "opt_D": self.opt_D.state_dict(), "step": self.step,
                 "wall_s": self.wall_s, "pl_mean": self.pl_mean, "rng": [l["rng"] for l in locals_],
-                "extra_fakes": [l["extra_fakes"] for l in locals_], "config": self.cfg.to_dict()}
+                "extra_fakes": [l["extra_fakes"] for l in locals_], "config": self.cfg.to_dict(),
+                **({"P": self.P.state_dict(), "opt_P": self.opt_P.state_dict()} if self.P is not None else {})}
 
     def check_in_sync(self) -> None:
         """Under DDP every process must hold the same weights; a cheap checksum comparison says so."""
-        sums = all_gather_objects([float(p.detach().double().sum()) for p in (*self.G.parameters(), *self.D.parameters())],
-                                  self.world)
+        nets = (self.G, self.D) + ((self.P,) if self.P is not None else ())
+        sums = all_gather_objects([float(p.detach().double().sum()) for n in nets for p in n.parameters()], self.world)
         if any(s != sums[0] for s in sums[1:]):
             raise RuntimeError("data-parallel processes hold different weights: gradients were not synchronised")
 
@@ -263,6 +333,9 @@ class Trainer:
         self.G_ema.load_state_dict(state["G_ema"])
         self.opt_G.load_state_dict(state["opt_G"])
         self.opt_D.load_state_dict(state["opt_D"])
+        if self.P is not None:
+            self.P.load_state_dict(state["P"])
+            self.opt_P.load_state_dict(state["opt_P"])
         self.step = int(state["step"])
         self.pl_mean = state.get("pl_mean", self.pl_mean).to(self.device)
         self.wall_s = float(state.get("wall_s", 0.0))
@@ -289,18 +362,29 @@ class Trainer:
             fake = tuple(torch.cat(pair) for pair in zip(fake, _as_inputs(self.extra_fakes)))
             self.extra_fakes = None
         loss_D = F.softplus(D(*fake)).mean() + F.softplus(-D(*reals)).mean()
+        if self.P is not None:
+            loss_P = self.P.d_loss(fake[0], reals[0])
+            loss_D = loss_D + loss_P
+            stats["loss_P"] = float(loss_P.detach())
         self.opt_D.zero_grad(set_to_none=True)
+        if self.P is not None:
+            self.opt_P.zero_grad(set_to_none=True)
         loss_D.backward()
         stats["loss_D"] = float(loss_D.detach())
         if o.r1_every and self.step % o.r1_every == 0:
             r1 = self.r1(reals)
+            if self.P is not None:
+                r1 = r1 + self.P.r1(reals[0])
             (o.r1_gamma / 2 * r1 * o.r1_every).backward()
             stats["r1"] = float(r1.detach())
         average_gradients(D, self.world)
         self.opt_D.step()
+        if self.P is not None:
+            average_gradients(self.P, self.world)
+            self.opt_P.step()
         # G: non-saturating loss
-        D.requires_grad_(False)
-        loss_G = F.softplus(-D(*self.fake_inputs(b))).mean()
+        self._discriminators_require_grad(False)
+        loss_G = self.g_adversarial(self.fake_inputs(b))
         lc = self.cfg.link
         if self.links and lc.every and self.step % lc.every == 0:
             loss_G = loss_G + self._link_loss(stats)
@@ -310,10 +394,22 @@ class Trainer:
         average_gradients(G, self.world)
         self.opt_G.step()
         average_buffers(G, self.world)      # w_avg: the mean over every process's w
-        D.requires_grad_(True)
+        self._discriminators_require_grad(True)
         stats["loss_G"] = float(loss_G.detach())
         self._update_ema(b * self.world)
         return stats
+
+    def g_adversarial(self, inputs: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        """G's non-saturating loss on fakes (D's inputs): the whole image's D, plus the part Ds' on the image."""
+        loss = F.softplus(-self.D(*inputs)).mean()
+        if self.P is not None:
+            loss = loss + self.cfg.parts.weight * self.P.g_loss(inputs[0])
+        return loss
+
+    def _discriminators_require_grad(self, flag: bool) -> None:
+        self.D.requires_grad_(flag)
+        if self.P is not None:
+            self.P.requires_grad_(flag)
 
     # hooks: what D reads (2D: the image alone), the batch, G's regularizers
     def real_inputs(self, real: torch.Tensor, *cond: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -398,7 +494,7 @@ class Trainer:
             spread = slice(None, None, 2 * len(self.links))       # one image per w, spread over links and kinds
             kept = d_inputs(pert, spread)
             seen = _as_inputs(kept if lc.adversarial_subset else d_inputs(pert, slice(None)))
-            loss = loss + F.softplus(-self.D(*seen)).mean()
+            loss = loss + self.g_adversarial(seen)
             self.extra_fakes = kept.detach() if torch.is_tensor(kept) else tuple(t.detach() for t in kept)
         return loss
     @torch.no_grad()

@@ -68,6 +68,9 @@ class Trainer3D(Trainer):
         if fixed:
             raise ValueError(f"3D links need semantic regions (label, labels or parts), which follow a part as the "
                              f"camera turns; {fixed} have fixed image regions")
+        if cfg.parts.crops:
+            raise ValueError("parts.crops are fixed crops of the image, which a turning camera moves: the 3D trainer "
+                             "has no part discriminators")
         if cfg.discriminator.resolution != cfg.generator.resolution:
             raise ValueError(f"discriminator.resolution {cfg.discriminator.resolution} != generator.resolution "
                              f"{cfg.generator.resolution}")

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from linkgan.networks import DiscriminatorConfig, GeneratorConfig
-from linkgan.train import TrainConfig, Trainer, replace_config
+from linkgan.train import PartDiscriminators, PartsConfig, TrainConfig, Trainer, replace_config
 
 
 def tiny_cfg(out, steps):
@@ -41,8 +41,18 @@ def variety_cfg(out, steps):
     return cfg
 
 
-@pytest.mark.parametrize("make_cfg", [tiny_cfg, linked_cfg, fast_linked_cfg, variety_cfg],
-                         ids=["plain", "linked", "fast-linked", "variety"])
+EYE_CROP = {"name": "eyes", "box": [0.25, 0.25, 0.75, 0.5], "size": 16}
+
+
+def parts_cfg(out, steps):
+    """The recipe's link settings with a discriminator of the eye crop."""
+    cfg = fast_linked_cfg(out, steps)
+    cfg.parts = PartsConfig(crops=[EYE_CROP], channel_base=128, channel_max=8)
+    return cfg
+
+
+@pytest.mark.parametrize("make_cfg", [tiny_cfg, linked_cfg, fast_linked_cfg, variety_cfg, parts_cfg],
+                         ids=["plain", "linked", "fast-linked", "variety", "parts"])
 def test_resume_continues_identically(resumes_exactly, make_cfg):
     resumes_exactly(lambda out, steps: Trainer(make_cfg(out, steps), log=lambda s: None), steps=6, stop=3)
 
@@ -300,3 +310,33 @@ def test_eval_run_measures_a_run_where_it_stands(tmp_path, training_script):
         assert out["step"] == 2 and set(out["links"]) == {"eyes"} and out["fd"] > 0
         assert set(out["control"]["eyes"]["linked"]) == {"eyes"} and out["coverage"]["mean_tv"] is not None
     assert outs[True]["links"]["eyes"]["mse_in"] != outs[False]["links"]["eyes"]["mse_in"]
+
+
+def test_a_part_discriminator_reads_its_crop_and_trains_with_g(tmp_path):
+    P = PartDiscriminators(PartsConfig(crops=[EYE_CROP], channel_base=128, channel_max=8))
+    img = torch.zeros(2, 3, 16, 16)
+    img[:, :, 4:8, 4:12] = 1.0                   # exactly the box's pixels at 16 px
+    assert P.crop(img, "eyes").shape == (2, 3, 16, 16) and bool((P.crop(img, "eyes") == 1).all())
+    t = Trainer(parts_cfg(tmp_path / "p", 1), log=lambda s: None)
+    before = {k: v.clone() for k, v in t.P.state_dict().items()}
+    G0 = {k: v.clone() for k, v in t.G.state_dict().items()}
+    stats = t.train_step(torch.rand(8, 3, 16, 16) * 2 - 1)
+    assert stats["loss_P"] > 0 and any(not torch.equal(v, before[k]) for k, v in t.P.state_dict().items())
+    # G's adversarial loss carries the part term: its gradient through the crop reaches G
+    t.G.zero_grad()
+    t.cfg.parts.weight = 1.0
+    ws = t.G.broadcast(t.G.map(torch.randn(4, 16)))
+    t.P.g_loss(t.G.synthesize(ws)).backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in t.G.synthesis.parameters())
+    assert any(not torch.equal(v, G0[k]) for k, v in t.G.state_dict().items())
+
+
+@pytest.mark.parametrize("crops, msg", [
+    ([{"name": "eyes", "box": [0.5, 0.2, 0.4, 0.6]}], "0 <= x0 < x1"),
+    ([{"name": "eyes", "box": [0.1, 0.2, 0.4, 0.6], "size": 24}], "power of two"),
+    ([{"name": "eyes", "box": [0.1, 0.2, 0.4, 0.6]}, {"name": "eyes", "box": [0, 0, 1, 1]}], "unique"),
+    ([{"box": [0.1, 0.2, 0.4, 0.6]}], "needs name"),
+    ([{"name": "eyes", "box": [0.1, 0.2, 0.4, 0.6], "colour": 1}], "unknown keys")])
+def test_bad_part_crops_are_rejected(crops, msg):
+    with pytest.raises(ValueError, match=msg):
+        replace_config(TrainConfig(), {"parts.crops": json.dumps(crops)})

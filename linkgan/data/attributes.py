@@ -54,6 +54,27 @@ BACKGROUND_RGB: dict[str, RGB] = {
 }
 COLOR_JITTER = {"hair": 14, "eye": 14, "skin": 9, "background": 12}
 
+# The parts (linkgan.data.render.PART_LABELS) each field of `FaceAttributes` draws in: a generator whose link owns
+# those parts should own those fields. Fields not named here draw in parts of several links or everywhere (skin,
+# pose, background, clothes) and belong to no part. Hair colour also colours the brows and the beard; the detail
+# seed draws the curls and the stubble; the eye spacing places the glasses and the brows too;
+# the mouth width shapes the moustache.
+FIELD_PARTS: dict[str, tuple[str, ...]] = {
+    "hair_style": ("hair",), "hair_length": ("hair",), "hair_color": ("hair", "brows", "beard"),
+    "hair_rgb": ("hair", "brows", "beard"), "detail_seed": ("hair", "beard"), "brow_tilt": ("brows",),
+    "beard": ("beard",), "eye_color": ("eyes",), "eye_rgb": ("eyes",), "eyes": ("eyes",), "eye_size": ("eyes",),
+    "gaze": ("eyes",), "eye_spacing": ("eyes", "glasses", "brows"), "glasses": ("glasses",), "frame_rgb": ("glasses",),
+    "mouth": ("mouth",), "mouth_width": ("mouth", "beard"),
+}
+
+
+def fields_of_parts(parts) -> tuple[str, ...]:
+    """The `FaceAttributes` fields drawn only within `parts` (names of PART_LABELS): what a perfect link of those
+    parts changes when its axes are resampled."""
+    parts = set(parts)
+    return tuple(f for f, drawn in FIELD_PARTS.items() if set(drawn) <= parts)
+
+
 # Continuous pose jitter, in fractions of the image side (dx, dy), relative scale and degrees of tilt.
 # `render.EYES_BOX` / `MOUTH_BOX` are chosen so the parts stay inside them over these ranges.
 MAX_SHIFT = 0.025
