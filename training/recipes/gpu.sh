@@ -21,7 +21,7 @@ cd "$(dirname "$0")/../.."
 PY=${PYTHON:-python}
 OUT=${OUT:?set OUT to the folder the run folders are copied to}
 BUDGET=${BUDGET:-420}
-source <(sed -n '/^SEMANTIC=/p; /^SEMANTIC_SETTINGS=/p; /^VARIETY=/p' training/recipes/toyfaces64.sh)
+source <(sed -n '/^SEMANTIC=/p; /^SEMANTIC_SETTINGS=/p; /^VARIETY=/p; /^PARTS=/p' training/recipes/toyfaces64.sh)
 source <(sed -n '/^LINKS3D=/p; /^LINK_SETTINGS3D=/p' training/recipes/heads3d.sh)
 SEGMENTER=${SEGMENTER:-runs/exports/heads3d64-segmenter}
 H3_STEPS=${H3_STEPS:-20000}
@@ -42,6 +42,9 @@ config() {   # config NAME: sets OVERRIDES to its settings, SCRIPT to its traine
     sV-colour) START=${LINKED_INIT:-checkpoints/toyfaces64-linked}                 # the same, the variety measured
       OVERRIDES=("$SEMANTIC" $SEMANTIC_SETTINGS $VARIETY link.variety_per_part=true  #   on each part's mean colour
                  link.lambda_in=10 link.lambda_out=30 link.variety_measure=colour) ;;
+    sV-parts) START=${LINKED_INIT:-checkpoints/toyfaces64-linked}                  # the colour run with
+      OVERRIDES=("$SEMANTIC" $SEMANTIC_SETTINGS $VARIETY link.variety_per_part=true  #   discriminators of the
+                 link.lambda_in=10 link.lambda_out=30 link.variety_measure=colour "$PARTS") ;;  # eyes and mouth
     base5) OVERRIDES=() ;;                                                        # the baseline at the same total
     sC) OVERRIDES=("$SEMANTIC" $SEMANTIC_SETTINGS) ;;                             # the recipe's semantic links
     sC-out30) OVERRIDES=("$SEMANTIC" $SEMANTIC_SETTINGS link.lambda_out=30) ;;    # a stronger outside term
@@ -56,7 +59,7 @@ config() {   # config NAME: sets OVERRIDES to its settings, SCRIPT to its traine
 }
 
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(sV-part sV-colour sV base5)
+[ ${#names[@]} -gt 0 ] || names=(sV-parts sV-colour sV-part base5)
 for name in "${names[@]}"; do config "$name"; done   # every name known, and what it needs there, before any run starts
 mkdir -p "$OUT" runs
 pids=()

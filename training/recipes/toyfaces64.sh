@@ -47,6 +47,8 @@ SEMANTIC='link.links=[{"name": "eyes", "axes": [0, 32], "parts": ["eyes", "glass
 SEMANTIC_SETTINGS="link.lambda_in=3 link.lambda_out=10 link.ramp_kimg=20 link.perturb=resample link.batch_shrink=2 link.adversarial_subset=true"
 # The variety term: a link's resample must change its region as much as two real faces differ there (docs/linking.md)
 VARIETY="link.lambda_var=3"
+# Discriminators of the eye and mouth boxes (linkgan.data.EYES_BOX, MOUTH_BOX), each read at 32 x 32 (docs/linking.md)
+PARTS='parts.crops=[{"name": "eyes", "box": [0.25, 0.33, 0.75, 0.58], "size": 32}, {"name": "mouth", "box": [0.35, 0.58, 0.65, 0.77], "size": 32}]'
 
 stage() {   # stage NAME STEPS INIT [overrides...]
   local name=$1 steps=$2 init=$3; shift 3
