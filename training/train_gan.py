@@ -6,7 +6,7 @@
         'link.links=[{"name": "eyes", "axes": [0, 32], "box": [0.25, 0.33, 0.75, 0.58]}]'
     torchrun --nproc_per_node 2 training/train_gan.py --out runs/ddp64    # data-parallel (gloo on CPU)
 
-Overrides are `section.field=value` for the sections generator / discriminator / optim / link / run
+Overrides are `section.field=value` for the sections generator / discriminator / optim / link / run / parts
 (values are JSON where they parse as JSON). `--init` fine-tunes from a run checkpoint or a weight set
 (registry name, folder, Hub repo id): the paper's recipe; `--data` trains on a folder of images.
 """
