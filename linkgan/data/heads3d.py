@@ -30,6 +30,7 @@ _HEAD = {"round": (0.185, 0.225, 0.205), "oval": (0.165, 0.245, 0.2), "square": 
 _EYE_DY, _EYE_X = 0.03, 0.068                     # eye centres: height above HEAD_Y, distance from the centre line
 _EYE_R = (0.038, 0.027, 0.028)                     # eyeball semi-axes
 _MOUTH_DY = -0.135                                 # mouth height relative to HEAD_Y
+_MOUTH_TILT = 17.0                                 # degrees the lips are turned up from the face's normal
 _LIGHT = np.array([-0.35, 0.55, 0.75]) / np.linalg.norm([-0.35, 0.55, 0.75])   # fixed in the world
 _AMBIENT = 0.45                                    # shade = ambient + (1 - ambient) * max(0, n . light)
 _DARK = (36, 26, 28)                               # lashes, lid lines (the 2D renderer's outline colour)
@@ -153,6 +154,10 @@ def _eyes(sc: _Scene, a: FaceAttributes, h: _Head) -> None:
 
 def _mouth(sc: _Scene, a: FaceAttributes, h: _Head) -> None:
     p, n = h.front(0.0, HEAD_Y + _MOUTH_DY)
+    # The face's normal there points about 34 degrees down, so a camera above the head saw the lips nearly edge-on
+    # and read a frown as a neutral mouth; the lips face halfway between it and straight ahead.
+    t = math.radians(_MOUTH_TILT)
+    n = np.array([n[0], n[1] * math.cos(t) + n[2] * math.sin(t), n[2] * math.cos(t) - n[1] * math.sin(t)])
     ry = 0.06 if a.mouth == "open" else 0.05
     # Sticks out 0.032 from the face: through a beard's shell (0.018 thick at most) on every view.
     sc.add(p + 0.012 * n, (0.085 * a.mouth_width, ry, 0.02), _mix(a.skin_rgb, _LIP, 0.85), "mouth",
@@ -297,17 +302,21 @@ def _patterns(colour2, colour, label, kind, param, local):
     colour = paint((kind == EYE_CLOSED) & ((y + 0.15).abs() < 0.13) & (z > 0.3), colour2)
     # mouth: lips in a shape per mouth kind; the rest of the primitive is skin
     bend, r = 1 - x.square(), torch.sqrt(x.square() + y.square())
+    smile = (y > 0.6 - 1.5 * bend) & (y < 0.6 - 0.3 * bend) & (x.abs() < 0.95)
     lips = torch.stack([
-        (y.abs() < 0.3) & (x.abs() < 0.85),                                           # neutral
-        (y > 0.55 - 1.25 * bend) & (y < 0.55 - 0.45 * bend) & (x.abs() < 0.95),       # smile: corners up
+        (y.abs() < 0.25) & (x.abs() < 0.75),                                          # neutral
+        smile,                                                                        # smile: corners up
         r <= 1.0,                                                                     # open: all of it is mouth
-        ((y - (-0.5 + 0.9 * bend)).abs() < 0.24) & (x.abs() < 0.9),                   # frown: corners down
+        ((y - (-0.8 + 1.3 * bend)).abs() < 0.25) & (x.abs() < 0.95),                  # frown: corners down
     ], dim=-1).gather(-1, param.long().clamp(0, 3)[:, None])[:, 0]
     mouth = kind == MOUTH
     opening = mouth & (param == MOUTH_KIND["open"]) & (r < 0.75)
     colour = paint(opening, rgb(_rgb((72, 16, 26))))
     colour = paint(opening & (y > 0.4), rgb(_rgb((246, 244, 236))))                  # teeth
     colour = paint(opening & (y < -0.35), rgb(_rgb((210, 92, 102))))                 # tongue
+    # a smile shows its upper teeth: told from a neutral mouth by colour where its shape is foreshortened
+    grin = mouth & (param == MOUTH_KIND["smile"]) & smile & (y > 0.6 - 1.0 * bend) & (x.abs() < 0.8)
+    colour = paint(grin, rgb(_rgb((246, 244, 236))))
     colour = paint(mouth & ~lips, colour2)
     label = torch.where(mouth & ~lips, LABEL["skin"], label)
     # stubble: specks fixed to the surface (a hash of the cell of the local point), about 45 % of it
