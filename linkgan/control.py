@@ -147,29 +147,29 @@ def data_control(links: Sequence[Link], oracle, *, seeds: Sequence[int], size: i
     or every other field ("unlinked"). What the oracle reads there is the best a generator can score: "elsewhere"
     counts the oracle's own errors on faces whose other attributes did not change. Semantic links only (a fixed box
     has no parts); `summarize` per link."""
-    import dataclasses
-
     from .data import PART_LABELS
     from .data.attributes import fields_of_parts, sample_attributes
-    from .data.render import render
+    from .data.pool import render_attributes, to_float
 
-    def images(attrs) -> torch.Tensor:
-        arr = torch.stack([torch.from_numpy(render(a, size=size)[0]) for a in attrs])
-        return arr.permute(0, 3, 1, 2).float().div(127.5).sub(1.0).to(oracle_device)
-
-    oracle_device = next(oracle.parameters()).device
+    device = next(oracle.parameters()).device
+    read = lambda attrs: _read(oracle, to_float(render_attributes(attrs, size=size)).to(device))  # noqa: E731
     links = [l for l in links if l.attributes and l.semantic]
+    for link in links:
+        _check_attributes(link, oracle)
+    fields = {l.name: fields_of_parts(PART_LABELS[j] for j in l.label_ids) for l in links}
     total: dict = {}
     seeds = list(seeds)
     for i in range(0, len(seeds), batch_size):
         a = [sample_attributes(s) for s in seeds[i:i + batch_size]]
         b = [sample_attributes(s + 10**9) for s in seeds[i:i + batch_size]]
-        before = _read(oracle, images(a))
+        before = read(a)
         for link in links:
-            _check_attributes(link, oracle)
-            fields = fields_of_parts(PART_LABELS[j] for j in link.label_ids)
-            swap = lambda keep, take: [dataclasses.replace(k, **{f: getattr(t, f) for f in fields})  # noqa: E731
-                                       for k, t in zip(keep, take)]
-            _accumulate(total, link.name, _count(before, _read(oracle, images(swap(a, b))),
-                                                 _read(oracle, images(swap(b, a))), link, oracle))
+            f = fields[link.name]
+            _accumulate(total, link.name, _count(before, read(_swap(a, b, f)), read(_swap(b, a, f)), link, oracle))
     return summarize_totals(total, links)
+
+
+def _swap(keep, take, fields: Sequence[str]) -> list:
+    """Each face of `keep` with `fields` taken from the face of `take` at the same place."""
+    import dataclasses
+    return [dataclasses.replace(k, **{f: getattr(t, f) for f in fields}) for k, t in zip(keep, take)]

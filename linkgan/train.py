@@ -125,7 +125,7 @@ class PartsConfig:
         names = []
         for spec in self.crops:
             try:
-                name, box, size = spec["name"], tuple(float(v) for v in spec["box"]), int(spec.get("size", 32))
+                name, (box, size) = _crop(spec)
             except (KeyError, TypeError, ValueError) as e:
                 raise ValueError(f"bad parts crop {spec!r}: needs name, box [x0, y0, x1, y1] and size ({e})") from e
             if len(box) != 4 or not (0 <= box[0] < box[2] <= 1 and 0 <= box[1] < box[3] <= 1):
@@ -139,13 +139,22 @@ class PartsConfig:
         if len(set(names)) != len(names):
             raise ValueError(f"parts crop names must be unique, got {names}")
 
+    def boxes(self) -> dict[str, tuple[tuple[float, ...], int]]:
+        """{name: (box, size)} of every crop."""
+        return dict(_crop(spec) for spec in self.crops)
+
+
+def _crop(spec: dict) -> tuple[str, tuple[tuple[float, ...], int]]:
+    """(name, (box, size)) of a crop spec (size 32 when not given)."""
+    return spec["name"], (tuple(float(v) for v in spec["box"]), int(spec.get("size", 32)))
+
 
 class PartDiscriminators(torch.nn.Module):
     """One StyleGAN2 discriminator per crop of PartsConfig; losses as the whole image's (non-saturating, R1)."""
 
     def __init__(self, cfg: PartsConfig, mbstd_group: int = 4):
         super().__init__()
-        self.boxes = {c["name"]: (tuple(float(v) for v in c["box"]), int(c.get("size", 32))) for c in cfg.crops}
+        self.boxes = cfg.boxes()
         self.nets = torch.nn.ModuleDict({
             name: Discriminator(DiscriminatorConfig(resolution=size, channel_base=cfg.channel_base,
                                                     channel_max=cfg.channel_max, mbstd_group=mbstd_group))

@@ -15,7 +15,12 @@ from .render import render
 def render_faces(seeds, *, size: int = 64) -> tuple[torch.Tensor, list[FaceAttributes]]:
     """uint8 images (N, size, size, 3) and the FaceAttributes of `seeds`."""
     attrs = [sample_attributes(int(s)) for s in seeds]
-    return torch.from_numpy(np.stack([render(a, size=size)[0] for a in attrs])), attrs
+    return render_attributes(attrs, size=size), attrs
+
+
+def render_attributes(attrs: list[FaceAttributes], *, size: int = 64) -> torch.Tensor:
+    """uint8 images (N, size, size, 3) of faces given by their attributes."""
+    return torch.from_numpy(np.stack([render(a, size=size)[0] for a in attrs]))
 
 
 def to_float(images_u8: torch.Tensor) -> torch.Tensor:
