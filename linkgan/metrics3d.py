@@ -214,6 +214,9 @@ def frechet_distance_3d(generators: dict, segmenter, *, seeds: Sequence[int], re
     from .data.heads3d import toy_heads
     from .quality import frechet_distance, segmenter_features
 
-    real = segmenter_features(segmenter, toy_heads(list(real_seeds)).image)
+    sizes = {G.config.resolution for G in generators.values()}
+    if len(sizes) != 1:
+        raise ValueError(f"the generators compared in one Fréchet distance must share a resolution, got {sorted(sizes)}")
+    real = segmenter_features(segmenter, toy_heads(list(real_seeds), size=sizes.pop()).image)
     return {name: round(frechet_distance(segmenter_features(segmenter, generated_views(G, seeds)), real), 4)
             for name, G in generators.items()}

@@ -142,11 +142,18 @@ def test_export_gan3d_writes_weights_samples_and_metrics_over_views(tmp_path, tr
     trainer(cfg).train()                                  # a baseline: measured on the links given to the export
     export = training_script("export_gan3d").main
     assert export(["--run", str(tmp_path / "run"), "--name", "h3", "--out-dir", str(tmp_path / "out"),
-                   "--command", "pytest", "--links", json.dumps([LINK]), "--eval-seeds", "2", "--views", "2"]) == 0
+                   "--command", "pytest", "--links", json.dumps([LINK]), "--eval-seeds", "2", "--views", "2",
+                   "--fd-images", "4"]) == 0
     folder = tmp_path / "out" / "h3"
-    for name in ("config.json", "model.safetensors", "discriminator/config.json", "samples.png", "metrics.json"):
+    for name in ("config.json", "model.safetensors", "discriminator/config.json", "samples.png", "metrics.json",
+                 "README.md"):
         assert (folder / name).is_file(), name
     metrics = json.loads((folder / "metrics.json").read_text())
     assert {"mse_in", "depth_ratio"} <= set(metrics["links"]["mouth"]) and metrics["render_ms_per_view"] > 0
-    assert metrics["stages"][0]["steps"] == 1
+    assert metrics["stages"][0]["steps"] == 1 and metrics["fd"] >= 0 and metrics["fd_images"] == 4
+    card = (folder / "README.md").read_text()           # the card says what was measured, as metrics.json has it
+    assert card.startswith("---\n") and "pipeline_tag: unconditional-image-generation" in card and "# h3" in card
+    assert "```\npytest\n```" in card and "without links" in card
+    mouth = metrics["links"]["mouth"]
+    assert f"| mouth | {mouth['mse_in']:.2f} | {mouth['mse_out']:.2f} |" in card and f"**{metrics['fd']:.3f}**" in card
     assert TriplaneGenerator.from_pretrained(folder).config == cfg.generator

@@ -60,6 +60,24 @@ def stage_record(run: Path) -> dict:
             "lambda_out": cfg["link"]["lambda_out"] if cfg["link"]["links"] else None}
 
 
+def stages_text(stages: list[dict]) -> str:
+    """The card's account of a model's training: total steps, images, wall time and hardware, then a row per stage."""
+    steps, wall = sum(st["steps"] for st in stages), sum(st["wall_min"] for st in stages)
+    hardware = list(dict.fromkeys(h for st in stages for h in st["hardware"])) or ["unrecorded hardware"]
+    rows = "\n".join(
+        f"| {i + 1} | {st['init'] or 'from scratch'} | {st['steps']} | {st['batch_size']} | "
+        f"{'-' if st['lambda_in'] is None else st['lambda_in']} / {'-' if st['lambda_out'] is None else st['lambda_out']} | "
+        f"{st['wall_min']:.1f} | {'; '.join(st['hardware'])} |" for i, st in enumerate(stages))
+    images = sum(st["steps"] * st["batch_size"] for st in stages) / 1000
+    return f"""- steps: {steps} in {len(stages)} stage(s) ({images:.0f}k images); wall time
+  {wall:.0f} min of training on {" and ".join(hardware)}
+
+| stage | starts from | steps | batch | lambda_in / lambda_out | wall min | hardware |
+| --- | --- | --- | --- | --- | --- | --- |
+{rows}
+"""
+
+
 def is_weight_set(path: Path) -> bool:
     """An exported weight set (no run log, a metrics.json), as opposed to a run folder."""
     return not (path / "log.jsonl").is_file() and (path / "metrics.json").is_file()
@@ -174,11 +192,6 @@ def main(argv=None) -> int:
     metrics, control, fd, coverage = m["links"], m["control"], m["fd"], m["coverage"]
     dropped = "; ".join(f"{k} {', '.join(v)}" for k, v in coverage["dropped"].items()) or "none"
     save_sheets(G, links if generator_links(G) else [], folder)
-    hardware = list(dict.fromkeys(h for st in stages for h in st["hardware"])) or ["unrecorded hardware"]
-    stage_rows = "\n".join(
-        f"| {i + 1} | {st['init'] or 'from scratch'} | {st['steps']} | {st['batch_size']} | "
-        f"{'-' if st['lambda_in'] is None else st['lambda_in']} / {'-' if st['lambda_out'] is None else st['lambda_out']} | "
-        f"{st['wall_min']:.1f} | {'; '.join(st['hardware'])} |" for i, st in enumerate(stages))
     commands = "\n".join(a.command)
     params = sum(p.numel() for p in G.parameters())
     rows = "\n".join(f"| {k} | {l.axes[0]}-{l.axes[1]} | {v['mse_in']:.2f} | {v['mse_out']:.2f} | {v['ratio']:.3f} "
@@ -215,13 +228,7 @@ toy faces {"with LinkGAN links: resampling a link's axes of W changes only its r
 {commands}
 ```
 
-- steps: {steps} in {len(stages)} stage(s) ({sum(st["steps"] * st["batch_size"] for st in stages) / 1000:.0f}k images); wall time
-  {wall:.0f} min of training on {" and ".join(hardware)}
-
-| stage | starts from | steps | batch | lambda_in / lambda_out | wall min | hardware |
-| --- | --- | --- | --- | --- | --- | --- |
-{stage_rows}
-
+{stages_text(stages)}
 The last stage's settings:
 - optimisation: Adam lr {cfg.optim.lr}, betas {tuple(cfg.optim.betas)}, R1 gamma {cfg.optim.r1_gamma} every
   {cfg.optim.r1_every}, style mixing {cfg.optim.mixing_prob}, EMA half-life {cfg.optim.ema_kimg} kimg
