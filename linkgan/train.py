@@ -574,11 +574,13 @@ class Trainer:
         return make_dataset(self.cfg.run.data, self.cfg.generator.resolution, pool=self.cfg.run.pool,
                             cache=self.cfg.run.cache)
 
-    def export(self, folder: str | os.PathLike, *, discriminator: bool = True, **card) -> Path:
+    def export(self, folder: str | os.PathLike, *, discriminator: bool = True, dtype: torch.dtype | None = None,
+               **card) -> Path:
         """Save G_ema as a shippable weight set; its links travel in config.json for the editors. With
-        `discriminator`, D goes to <folder>/discriminator, so `--init <folder>` fine-tunes with both networks."""
+        `discriminator`, D goes to <folder>/discriminator, so `--init <folder>` fine-tunes with both networks.
+        dtype: what G's parameters are stored in (e.g. float16 to halve the file; they load back as float32)."""
         extra = {"links": self.cfg.link.links, "training": {"step": self.step, "config": self.cfg.to_dict(), **card}}
-        path = self.G_ema.save_pretrained(folder, extra=extra)
+        path = self.G_ema.save_pretrained(folder, extra=extra, dtype=dtype)
         if discriminator:
             # float16: D only starts a fine-tuning run, and the shipped zoo must stay small (checkpoints/ < 40 MB)
             self.D.save_pretrained(Path(folder) / "discriminator", extra={"training": {"step": self.step}},

@@ -4,7 +4,7 @@ import json
 import pytest
 import torch
 
-from linkgan.networks import DiscriminatorConfig, GeneratorConfig
+from linkgan.networks import DiscriminatorConfig, Generator, GeneratorConfig
 from linkgan.train import PartDiscriminators, PartsConfig, TrainConfig, Trainer, replace_config
 
 
@@ -283,6 +283,24 @@ def test_export_counts_the_stages_of_an_earlier_weight_set(tmp_path, training_sc
         export.stage_records(shipped)
     with pytest.raises(FileNotFoundError, match="every stage needs its run log"):
         export.stage_records(tmp_path / "nothing")
+
+
+def test_an_export_in_float16_halves_the_weights_and_draws_the_same_faces(tmp_path):
+    t = Trainer(linked_cfg(tmp_path / "r", 1), log=lambda s: None)
+    t.train()
+    t.export(tmp_path / "f32")
+    t.export(tmp_path / "f16", dtype=torch.float16)
+    from safetensors import safe_open
+    with safe_open(tmp_path / "f16" / "model.safetensors", "pt") as f:
+        params = {k for k, _ in t.G_ema.named_parameters()}     # buffers (w_avg, const noise) stay exact
+        assert {f.get_slice(k).get_dtype() for k in f.keys()} == {"F16", "F32"}
+        assert all((f.get_slice(k).get_dtype() == "F16") == (k in params) for k in f.keys())
+    G = Generator.from_pretrained(tmp_path / "f16")
+    assert next(G.parameters()).dtype == torch.float32 and torch.equal(G.w_avg, t.G_ema.w_avg)
+    z = torch.randn(4, G.config.z_dim, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        a, b = (g.synthesize(g.map(z), noise_mode="const") for g in (t.G_ema, G))
+    assert 0 < (a - b).abs().max() < 0.02                          # rounded, not retrained
 
 
 def test_the_link_weight_ramps_up_from_zero(tmp_path):

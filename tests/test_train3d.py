@@ -143,7 +143,7 @@ def test_export_gan3d_writes_weights_samples_and_metrics_over_views(tmp_path, tr
     export = training_script("export_gan3d").main
     assert export(["--run", str(tmp_path / "run"), "--name", "h3", "--out-dir", str(tmp_path / "out"),
                    "--command", "pytest", "--links", json.dumps([LINK]), "--eval-seeds", "2", "--views", "2",
-                   "--fd-images", "4"]) == 0
+                   "--fd-images", "4", "--weights-dtype", "float16"]) == 0
     folder = tmp_path / "out" / "h3"
     for name in ("config.json", "model.safetensors", "discriminator/config.json", "samples.png", "metrics.json",
                  "README.md"):
@@ -156,4 +156,9 @@ def test_export_gan3d_writes_weights_samples_and_metrics_over_views(tmp_path, tr
     assert "```\npytest\n```" in card and "without links" in card
     mouth = metrics["links"]["mouth"]
     assert f"| mouth | {mouth['mse_in']:.2f} | {mouth['mse_out']:.2f} |" in card and f"**{metrics['fd']:.3f}**" in card
-    assert TriplaneGenerator.from_pretrained(folder).config == cfg.generator
+    G = TriplaneGenerator.from_pretrained(folder)
+    assert G.config == cfg.generator and json.loads((folder / "config.json").read_text())["weights_dtype"] == "float16"
+    from safetensors import safe_open
+    with safe_open(folder / "model.safetensors", "pt") as f:        # parameters halved, buffers (w_avg) exact
+        assert f.get_slice("mapping.layers.0.weight").get_dtype() == "F16" and f.get_slice("w_avg").get_dtype() == "F32"
+    assert next(G.parameters()).dtype == torch.float32              # and they load back as float32

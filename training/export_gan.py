@@ -161,6 +161,9 @@ def main(argv=None) -> int:
     p.add_argument("--eval-seeds", type=int, default=300)
     p.add_argument("--fd-images", type=int, default=2000)
     p.add_argument("--out-dir", default="checkpoints")
+    p.add_argument("--weights-dtype", choices=("float32", "float16"), default="float32",
+                   help="what the generator's parameters are stored in; float16 halves the file, and every metric "
+                        "is measured on the stored weights")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="where to measure")
     a = p.parse_args(argv)
     run = Path(a.run)
@@ -169,7 +172,7 @@ def main(argv=None) -> int:
     folder = Path(a.out_dir) / a.name
     if a.weights is None:
         trainer = load_run(run)
-        trainer.export(folder, command=a.command)
+        trainer.export(folder, command=a.command, dtype=getattr(torch, a.weights_dtype))
         stages.append({**stage_record(run), "steps": trainer.step, "wall_min": round(trainer.wall_s / 60, 1)})
     else:
         if Path(a.weights).resolve() != folder.resolve():

@@ -16,6 +16,8 @@ import json
 import shutil
 from pathlib import Path
 
+import torch
+
 from linkgan.cards import front_matter
 from training.export_gan import stage_record, stages_text
 from training.script_args import parser
@@ -24,6 +26,7 @@ from linkgan.links import links_from_specs
 from linkgan.metrics3d import frechet_distance_3d, link_metrics_3d, metric_views, render_ms
 from linkgan.segmenter import Segmenter
 from linkgan.train import config_from_dict
+from linkgan.networks3d import TriplaneGenerator
 from linkgan.train3d import TrainConfig3D, Trainer3D
 
 
@@ -39,6 +42,9 @@ def main(argv=None) -> int:
     p.add_argument("--views", type=int, default=5, help="views the metrics average over (linkgan.metrics3d)")
     p.add_argument("--fd-images", type=int, default=1000, help="samples and procedural heads of the Fréchet distance")
     p.add_argument("--out-dir", default="checkpoints")
+    p.add_argument("--weights-dtype", choices=("float32", "float16"), default="float32",
+                   help="what the generator's parameters are stored in; float16 halves the file, and every metric "
+                        "is measured on the stored weights")
     a = p.parse_args(argv)
     run = Path(a.run)
     cfg = config_from_dict(json.loads((run / "config.json").read_text()), TrainConfig3D)
@@ -49,7 +55,9 @@ def main(argv=None) -> int:
     trainer = Trainer3D(cfg, device="cpu", segmenter=seg, log=lambda s: None)
     trainer.load_checkpoint(run / "checkpoint.pt")
     folder = Path(a.out_dir) / a.name
-    trainer.export(folder, command=a.command)
+    trainer.export(folder, command=a.command, dtype=getattr(torch, a.weights_dtype))
+    # from here on the generator is the one stored (float16 weights round), so that every metric is the shipped model's
+    trainer.G_ema.load_state_dict(TriplaneGenerator.from_pretrained(folder).state_dict())
     trainer.out = folder
     shutil.move(trainer.save_samples(), folder / "samples.png")
 

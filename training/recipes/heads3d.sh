@@ -44,8 +44,9 @@ gan() {   # gan NAME EXPORT [overrides...]: train runs/NAME to STEPS (resuming i
   fi
   local measure=()    # the baseline is measured on the linked model's axes and regions
   [ -f "$SEGMENTER/config.json" ] && measure=(--links "${LINKS3D#link.links=}" --segmenter "$SEGMENTER")
+  # float16 weights: the zoo's size budget (checkpoints/ < 40 MB); the metrics are measured on the stored weights
   $PY training/export_gan3d.py --run "$RUNS/$name" --name "$export" --out-dir "$RUNS/exports" \
-    --eval-seeds "${EVAL_SEEDS:-200}" --command "$CMD" "${measure[@]}"
+    --eval-seeds "${EVAL_SEEDS:-200}" --command "$CMD" --weights-dtype float16 "${measure[@]}"
 }
 
 segmenter() {
