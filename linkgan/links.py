@@ -245,21 +245,28 @@ def region_change(link: Link, a: torch.Tensor, b: torch.Tensor, m_a: torch.Tenso
 
 @torch.no_grad()
 def region_variety(links: Sequence[Link], a: torch.Tensor, b: torch.Tensor,
-                   segmenter: Segmenter | None = None, measure: str = "pixels") -> dict[str, float]:
-    """{link name: `region_change` of the image pairs (a[i], b[i]) (pixels in [-1, 1]), averaged}, the region taken
-    as the regularizer takes it: how much two faces of the data differ there, the target of the regularizer's
-    variety term."""
+                   segmenter: Segmenter | None = None, measure: str = "pixels", root: bool = False) -> dict[str, float]:
+    """{link name: `region_change` of the image pairs (a[i], b[i]) (pixels in [-1, 1]), averaged (with `root`, its
+    square root per pair, as `pair_change`)}, the region taken as the regularizer takes it: how much two faces of the
+    data differ there, the target of the regularizer's variety term."""
     m_a, m_b = region_masks(links, a, segmenter), None
     if any(l.follow for l in links):
         m_b = region_masks(links, b, segmenter)
-    return {l.name: float(region_change(l, a, b, m_a[:, i], lambda: m_b[:, i], measure).mean())
+    return {l.name: float(pair_change(region_change(l, a, b, m_a[:, i], lambda: m_b[:, i], measure), root).mean())
             for i, l in enumerate(links)}
+
+
+def pair_change(change: torch.Tensor, root: bool) -> torch.Tensor:
+    """`region_change` per pair (B,), or with `root` its square root: a distance rather than a squared one, whose
+    gradient keeps its size as the change goes to 0 (the square's shrinks with it), so a variety term on it can
+    still pull a region that has stopped varying back out."""
+    return (change + 1e-8).sqrt() if root else change
 
 
 def link_regularizer(synthesize: Callable[[torch.Tensor], torch.Tensor], w: torch.Tensor, links: Sequence[Link], *,
                      alpha: float | torch.Tensor, lambda_in: float, lambda_out: float, segmenter: Segmenter | None = None,
                      w_swap: torch.Tensor | None = None, variety: dict[str, float] | None = None,
-                     lambda_var: float = 0.0, variety_measure: str = "pixels"
+                     lambda_var: float = 0.0, variety_measure: str = "pixels", variety_root: bool = False
                      ) -> tuple[torch.Tensor, dict[str, float], torch.Tensor]:
     """LinkGAN's regularizer on a batch of w (B, w_dim):
         L_in  = || M * (G(w with unlinked axes moved) - G(w)) ||^2   (the region ignores the other axes)
@@ -272,7 +279,8 @@ def link_regularizer(synthesize: Callable[[torch.Tensor], torch.Tensor], w: torc
     docs/linking.md, "Variety"):
         L_var = max(0, 1 - e / v),   e = the region's change when the linked axes move (mean over the batch)
     so a link must change its region as much as two real faces differ there, and nothing pays for more; the change
-    is measured in pixels or in the region's mean colour (`region_change`, variety_measure). Keyed by
+    is measured in pixels or in the region's mean colour (`region_change`, variety_measure), with `variety_root` as
+    the root of each pair's change (`pair_change`; v must then be measured so too). Keyed by
     the names of `part_links(link)` instead ("eyes.eyes", "eyes.glasses"), the term is taken per part and averaged
     over the link's parts: a large part (glasses) cannot then meet it for a small one (the eyes).
     G(w) and every link's two perturbed batches are rendered by one call of `synthesize` on (1 + 2L) * B codes
@@ -316,9 +324,9 @@ def link_regularizer(synthesize: Callable[[torch.Tensor], torch.Tensor], w: torc
             l_var = x.new_zeros(())
             for p in parts:                    # what the link's own axes change in each part (or the whole region)
                 m_px = m0 if p is l else region_masks([p], x, labels=labels.get(0))[:, 0]
-                edit = region_change(p, x, pert[i, 0], m_px,
-                                     lambda: region_masks([p], x, labels=labels.get(1 + 2 * i))[:, 0],
-                                     variety_measure).mean()
+                edit = pair_change(region_change(p, x, pert[i, 0], m_px,
+                                                 lambda: region_masks([p], x, labels=labels.get(1 + 2 * i))[:, 0],
+                                                 variety_measure), variety_root).mean()
                 l_var = l_var + torch.relu(1 - edit / variety[p.name]) / len(parts)
                 stats[f"{p.name}.edit_in"] = float(edit.detach())
             loss = loss + lambda_var * l_var

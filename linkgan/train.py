@@ -85,6 +85,8 @@ class LinkConfig:
                                   #   part such as the eyes is otherwise outweighed by a large one such as glasses)
     variety_measure: str = "pixels"  # what the variety term compares: "pixels" (mean squared difference) or "colour"
                                   #   (the part's mean colour: met by a change of content, not by pixel noise)
+    variety_root: bool = False    # compare the root of each pair's change (an L1-like distance) with the data's: its
+                                  #   gradient does not vanish as a region stops varying, where the square's does
     every: int = 8                # lazy interval (the paper: every 8 G steps); the loss is scaled by it
     ramp_kimg: float = 0.0        # the regularizer's weight grows linearly from 0 over this many thousand images of
                                   #   the run (0 = full weight at once). Fine-tuning a converged G at full weight
@@ -461,8 +463,9 @@ class Trainer:
             links = ([p for l in self.links for p in part_links(l)] if self.cfg.link.variety_per_part
                      else self.links)
             self._variety = region_variety(links, images[:n], images[n:], self.segmenter,
-                                           self.cfg.link.variety_measure)
-            self.log(f"variety targets (two real faces, {self.cfg.link.variety_measure} change in the region): "
+                                           self.cfg.link.variety_measure, root=self.cfg.link.variety_root)
+            self.log(f"variety targets (two real faces, {self.cfg.link.variety_measure} change in the region"
+                     f"{', root' if self.cfg.link.variety_root else ''}): "
                      + ", ".join(f"{k} {v:.4f}" for k, v in self._variety.items()))
         return self._variety
 
@@ -494,7 +497,7 @@ class Trainer:
             synthesize, w, self.links, alpha=lc.alpha * w.detach().std(0, keepdim=True), lambda_in=lc.lambda_in,
             lambda_out=lc.lambda_out, segmenter=self.segmenter, w_swap=w_swap,
             variety=self.variety_targets() if lc.lambda_var else None, lambda_var=lc.lambda_var,
-            variety_measure=lc.variety_measure)
+            variety_measure=lc.variety_measure, variety_root=lc.variety_root)
         stats.update(link_stats)
         ramp = min(1.0, self.step * self.cfg.optim.batch_size / (lc.ramp_kimg * 1000)) if lc.ramp_kimg > 0 else 1.0
         loss = lc.every * ramp * reg

@@ -1,5 +1,7 @@
 """Region control (linkgan.control) and regions that follow a changing part (Link.follow): on tiny examples whose
 answer is known by construction."""
+import math
+
 import pytest
 import torch
 
@@ -181,6 +183,31 @@ def test_the_variety_term_is_not_met_by_a_region_that_stops_varying_or_a_link_th
     assert 0.3 < s_half["eyes.L_var"] < 0.7
     loss.backward()
     assert scale.grad < 0                                                # more variation lowers the loss
+
+
+@pytest.mark.parametrize("root", [False, True])
+def test_the_variety_term_on_the_root_keeps_its_pull_on_a_region_that_stops_varying(root):
+    """A region drawn by the link's axes at scale s: the term on each pair's squared change pulls with a force that
+    shrinks with s (a region that has all but stopped varying is left there); on its root, the pull stays."""
+    torch.manual_seed(0)
+    w, w_swap = torch.randn(256, 8), torch.randn(256, 8)
+    target = region_variety([LINK], painter(0, 5)(w), painter(0, 5)(w_swap), root=root)
+    # a - b ~ N(0, 2) in the box: E (a - b)^2 = 2, E |a - b| = 2 / sqrt(pi)
+    assert target["eyes"] == pytest.approx(2 / math.sqrt(math.pi) if root else 2.0, rel=0.2)
+    kw = dict(alpha=1.0, lambda_in=0.0, lambda_out=0.0, w_swap=w_swap, variety=target, lambda_var=1.0,
+              variety_root=root)
+
+    def pull(s: float) -> float:
+        scale = torch.tensor(s, requires_grad=True)
+        loss, _, _ = link_regularizer(lambda w_: scale * painter(0, 5)(w_), w, [LINK], **kw)
+        loss.backward()
+        return -float(scale.grad)
+    near_still, half = pull(0.01), pull(0.5)
+    assert half > 0 and near_still > 0
+    if root:
+        assert near_still == pytest.approx(half, rel=0.05)
+    else:
+        assert near_still < 0.05 * half
 
 
 def test_the_variety_term_per_part_is_not_met_by_a_large_part_for_a_small_one():
