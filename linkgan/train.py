@@ -282,8 +282,13 @@ class Trainer:
             self.G.load_state_dict(init_state["G"])
             if init_state.get("D") is not None:
                 self.D.load_state_dict(init_state["D"])
-        # the part discriminators start afresh in a fine-tuning run (weight sets carry none)
         self.P = PartDiscriminators(cfg.parts, cfg.discriminator.mbstd_group).to(self.device) if cfg.parts.crops else None
+        # a fine-tuning run keeps the part discriminators of a run checkpoint with the same crops and sizes (its
+        # weight in G's loss may differ); otherwise they start afresh (weight sets carry none)
+        if self.P is not None and init_state is not None and init_state.get("P") is not None:
+            same = lambda c: {k: v for k, v in c.items() if k != "weight"}  # noqa: E731
+            if same(init_state["parts"]) == same(dataclasses.asdict(cfg.parts)):
+                self.P.load_state_dict(init_state["P"])
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
         if init_state is not None and init_state.get("G_ema") is not None:
             self.G_ema.load_state_dict(init_state["G_ema"])
@@ -691,7 +696,8 @@ def _read_init(cfg: TrainConfig, name: str, device, trainer: type[Trainer] = Tra
         saved = _with_defaults(state["config"], type(cfg))
         cfg = dataclasses.replace(cfg, generator=gen_class.config_class(**saved["generator"]),
                                   discriminator=disc_class.config_class(**saved["discriminator"]))
-        return cfg, {"G": state["G"], "D": state["D"], "G_ema": state["G_ema"]}
+        return cfg, {"G": state["G"], "D": state["D"], "G_ema": state["G_ema"], "P": state.get("P"),
+                     "parts": saved.get("parts")}
     G = gen_class.from_pretrained(name, device=device)
     state = {"G": G.state_dict(), "G_ema": G.state_dict(), "D": None}
     dcfg = disc_class.config_class(resolution=G.config.resolution, channel_base=G.config.channel_base,

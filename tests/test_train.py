@@ -1,4 +1,5 @@
 """GAN training loop: it learns (losses finite, G moves), checkpoints atomically and resumes exactly."""
+import dataclasses
 import json
 
 import pytest
@@ -301,6 +302,21 @@ def test_an_export_in_float16_halves_the_weights_and_draws_the_same_faces(tmp_pa
     with torch.no_grad():
         a, b = (g.synthesize(g.map(z), noise_mode="const") for g in (t.G_ema, G))
     assert 0 < (a - b).abs().max() < 0.02                          # rounded, not retrained
+
+
+def test_fine_tuning_from_a_run_keeps_its_part_discriminators_when_the_crops_match(tmp_path):
+    first = Trainer(parts_cfg(tmp_path / "a", 1), log=lambda s: None)
+    first.train()
+    ckpt = str(tmp_path / "a" / "checkpoint.pt")
+
+    def fine_tune(name, **parts):
+        cfg = parts_cfg(tmp_path / name, 1)
+        cfg.run.init, cfg.parts = ckpt, dataclasses.replace(cfg.parts, **parts)
+        return Trainer(cfg, log=lambda s: None).P.state_dict()
+    kept = fine_tune("b", weight=3.0)                       # a new weight in G's loss: the same discriminators
+    assert all(torch.equal(v, first.P.state_dict()[k]) for k, v in kept.items())
+    fresh = fine_tune("c", crops=[{**EYE_CROP, "box": [0.2, 0.25, 0.8, 0.5]}])   # another crop: started afresh
+    assert not all(torch.equal(v, first.P.state_dict()[k]) for k, v in fresh.items())
 
 
 def test_the_link_weight_ramps_up_from_zero(tmp_path):
