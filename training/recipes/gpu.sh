@@ -9,7 +9,8 @@
 #   OUT=/tmp/gpu BUDGET=420 bash training/recipes/gpu.sh sV base5     # some of them
 #   OUT=/tmp/gpu BUDGET=420 bash training/recipes/gpu.sh h3-base h3-linked   # the 3D pair (training/recipes/heads3d.sh)
 #
-# A run folder already under runs/ (carried from the CPU machine) is resumed, not restarted. Small runs leave
+# A run folder already under runs/ (carried from the CPU machine) is resumed, not restarted; a name that is not one
+# of the configurations below resumes the 2D run folder runs/NAME with its own settings. Small runs leave
 # most of an H100 idle, so the runs share it (about 9-12 steps/s each with four at once).
 # The 3D runs start from scratch with train_gan3d.py; h3-linked needs the 3D heads' segmenter, carried from the CPU
 # machine (runs/exports/heads3d64-segmenter: `bash training/recipes/heads3d.sh segmenter`) or named by SEGMENTER.
@@ -59,7 +60,9 @@ config() {   # config NAME: sets OVERRIDES to its settings, SCRIPT to its traine
     h3-linked) SCRIPT=training/train_gan3d.py START=""                            # the 3D links, the same budget
       [ -f "$SEGMENTER/config.json" ] || { echo "h3-linked needs the 3D segmenter at $SEGMENTER" >&2; exit 2; }
       OVERRIDES=(run.steps="$H3_STEPS" "$LINKS3D" $LINK_SETTINGS3D run.segmenter="$SEGMENTER") ;;
-    *) echo "unknown configuration $1" >&2; exit 2 ;;
+    *) [ -f "runs/$1/checkpoint.pt" ] || { echo "unknown configuration $1 (and no run folder runs/$1 to resume)" >&2
+                                            exit 2; }
+      OVERRIDES=() ;;                          # any other run folder carried here resumes with its own settings
   esac
 }
 
