@@ -18,7 +18,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PYTHON:-python}
-CMD="bash training/recipes/heads3d.sh $*"
+# the card's re-create command names the settings that change the model (a run with EXTRA or its own STEPS)
+CMD="${EXTRA:+EXTRA='${EXTRA//$'\n'/ }' }${STEPS:+STEPS=$STEPS }bash training/recipes/heads3d.sh $*"
 THREADS=${THREADS:-2}
 RUNS=${RUNS:-runs}
 STEPS=${STEPS:-20000}
