@@ -78,6 +78,22 @@ def stages_text(stages: list[dict]) -> str:
 """
 
 
+def optimisation_text(o) -> str:
+    """The card's line on a run's optimiser settings (OptimConfig)."""
+    return (f"- optimisation: Adam lr {o.lr}, betas {tuple(o.betas)}, R1 gamma {o.r1_gamma} every\n"
+            f"  {o.r1_every}, style mixing {o.mixing_prob}, EMA half-life {o.ema_kimg} kimg")
+
+
+WEIGHTS_DTYPES = {"float32": torch.float32, "float16": torch.float16}
+
+
+def add_weights_dtype(p: argparse.ArgumentParser) -> None:
+    """--weights-dtype of the exports (a key of WEIGHTS_DTYPES)."""
+    p.add_argument("--weights-dtype", choices=WEIGHTS_DTYPES, default="float32",
+                   help="what the generator's parameters are stored in; float16 halves the file, and every metric "
+                        "is measured on the stored weights")
+
+
 def is_weight_set(path: Path) -> bool:
     """An exported weight set (no run log, a metrics.json), as opposed to a run folder."""
     return not (path / "log.jsonl").is_file() and (path / "metrics.json").is_file()
@@ -161,9 +177,7 @@ def main(argv=None) -> int:
     p.add_argument("--eval-seeds", type=int, default=300)
     p.add_argument("--fd-images", type=int, default=2000)
     p.add_argument("--out-dir", default="checkpoints")
-    p.add_argument("--weights-dtype", choices=("float32", "float16"), default="float32",
-                   help="what the generator's parameters are stored in; float16 halves the file, and every metric "
-                        "is measured on the stored weights")
+    add_weights_dtype(p)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="where to measure")
     a = p.parse_args(argv)
     run = Path(a.run)
@@ -172,7 +186,7 @@ def main(argv=None) -> int:
     folder = Path(a.out_dir) / a.name
     if a.weights is None:
         trainer = load_run(run)
-        trainer.export(folder, command=a.command, dtype=getattr(torch, a.weights_dtype))
+        trainer.export(folder, command=a.command, dtype=WEIGHTS_DTYPES[a.weights_dtype])
         stages.append({**stage_record(run), "steps": trainer.step, "wall_min": round(trainer.wall_s / 60, 1)})
     else:
         if Path(a.weights).resolve() != folder.resolve():
@@ -233,8 +247,7 @@ toy faces {"with LinkGAN links: resampling a link's axes of W changes only its r
 
 {stages_text(stages)}
 The last stage's settings:
-- optimisation: Adam lr {cfg.optim.lr}, betas {tuple(cfg.optim.betas)}, R1 gamma {cfg.optim.r1_gamma} every
-  {cfg.optim.r1_every}, style mixing {cfg.optim.mixing_prob}, EMA half-life {cfg.optim.ema_kimg} kimg
+{optimisation_text(cfg.optim)}
 - links: `{json.dumps(cfg.link.links)}`; lambda_in {cfg.link.lambda_in}, lambda_out {cfg.link.lambda_out},
   alpha {cfg.link.alpha} x the batch's per-axis std of w, every {cfg.link.every} steps
 

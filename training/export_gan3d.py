@@ -16,10 +16,10 @@ import json
 import shutil
 from pathlib import Path
 
-import torch
 
 from linkgan.cards import front_matter
-from training.export_gan import stage_record, stages_text
+from training.export_gan import (WEIGHTS_DTYPES, add_weights_dtype, optimisation_text, stage_record,
+                                 stages_text)
 from training.script_args import parser
 from linkgan.data import HELDOUT_SEEDS
 from linkgan.links import links_from_specs
@@ -42,9 +42,7 @@ def main(argv=None) -> int:
     p.add_argument("--views", type=int, default=5, help="views the metrics average over (linkgan.metrics3d)")
     p.add_argument("--fd-images", type=int, default=1000, help="samples and procedural heads of the Fréchet distance")
     p.add_argument("--out-dir", default="checkpoints")
-    p.add_argument("--weights-dtype", choices=("float32", "float16"), default="float32",
-                   help="what the generator's parameters are stored in; float16 halves the file, and every metric "
-                        "is measured on the stored weights")
+    add_weights_dtype(p)
     a = p.parse_args(argv)
     run = Path(a.run)
     cfg = config_from_dict(json.loads((run / "config.json").read_text()), TrainConfig3D)
@@ -55,7 +53,7 @@ def main(argv=None) -> int:
     trainer = Trainer3D(cfg, device="cpu", segmenter=seg, log=lambda s: None)
     trainer.load_checkpoint(run / "checkpoint.pt")
     folder = Path(a.out_dir) / a.name
-    trainer.export(folder, command=a.command, dtype=getattr(torch, a.weights_dtype))
+    trainer.export(folder, command=a.command, dtype=WEIGHTS_DTYPES[a.weights_dtype])
     # from here on the generator is the one stored (float16 weights round), so that every metric is the shipped model's
     trainer.G_ema.load_state_dict(TriplaneGenerator.from_pretrained(folder).state_dict())
     trainer.out = folder
@@ -117,8 +115,7 @@ yaw +-{r.yaw_deg:g} and pitch +-{r.pitch_deg:g} degrees.
 
 {stages_text(summary["stages"])}
 The last stage's settings:
-- optimisation: Adam lr {cfg.optim.lr}, betas {tuple(cfg.optim.betas)}, R1 gamma {cfg.optim.r1_gamma} every
-  {cfg.optim.r1_every}, style mixing {cfg.optim.mixing_prob}, EMA half-life {cfg.optim.ema_kimg} kimg
+{optimisation_text(cfg.optim)}
 - links: `{json.dumps(cfg.link.links)}`; lambda_in {cfg.link.lambda_in}, lambda_out {cfg.link.lambda_out}
 
 ## Metrics
