@@ -46,11 +46,9 @@ config() {   # config NAME: sets OVERRIDES to its settings, SCRIPT to its traine
     sV-parts) START=${LINKED_INIT:-checkpoints/toyfaces64-linked}                  # the colour run with
       OVERRIDES=("$SEMANTIC" $SEMANTIC_SETTINGS $VARIETY link.variety_per_part=true  #   discriminators of the
                  link.lambda_in=10 link.lambda_out=30 link.variety_measure=colour "$PARTS") ;;  # eyes and mouth
-    bP) OVERRIDES=("$SEMANTIC" $SEMANTIC_SETTINGS $VARIETY link.variety_per_part=true  # the baseline fine-tuned with
-                   link.lambda_in=10 link.lambda_out=30 link.variety_measure=colour "$PARTS") ;;  # sV-parts' terms
-    bP-root) OVERRIDES=("$SEMANTIC" $SEMANTIC_SETTINGS $VARIETY link.variety_per_part=true  # the same, the variety
-                   link.lambda_in=10 link.lambda_out=30 link.variety_measure=colour "$PARTS"  #   term on the root of
-                   link.variety_root=true) ;;                                                 #   each pair's change
+    bP) config sV-parts; START=$INIT ;;                                          # the baseline with sV-parts' terms
+    bP-root) config bP; OVERRIDES+=(link.variety_root=true) ;;                    # the same, the variety term on the
+                                                                                  #   root of each pair's change
     base5) OVERRIDES=() ;;                                                        # the baseline at the same total
     sC) OVERRIDES=("$SEMANTIC" $SEMANTIC_SETTINGS) ;;                             # the recipe's semantic links
     sC-out30) OVERRIDES=("$SEMANTIC" $SEMANTIC_SETTINGS link.lambda_out=30) ;;    # a stronger outside term
