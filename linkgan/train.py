@@ -43,6 +43,8 @@ class OptimConfig:
     pl_weight: float = 0.0        # path-length regularisation weight (StyleGAN2: 2; off by default at 64 px)
     pl_every: int = 4             # lazy path-length interval
     pl_decay: float = 0.01        # EMA rate of the path-length target
+    reuse_fakes: bool = True      # G's step reads the fakes D's step was shown (rendered once, with G's graph)
+                                  #   instead of fresh ones: one synthesis forward fewer per step
 
 
 @dataclass
@@ -59,6 +61,7 @@ class RunConfig:
     pool: int = 0                 # toyfaces: 0 = every face drawn when read (all TRAIN_SEEDS); N = the first N faces
                                   #   rendered once into `cache` and read from there (linkgan.data.cache)
     cache: str = DEFAULT_CACHE    # folder of rendered pools, shared by runs
+    hold_memory: bool = True      # CPU, glibc: keep freed tensor memory for reuse (linkgan.train.hold_freed_memory)
     init: str = ""                # fine-tune from: a weight set (registry name, folder, Hub id) or a checkpoint.pt
     segmenter: str = "toyfaces64-segmenter"  # weights of the segmenter for semantic links (loaded when needed)
     oracle: str = "toyfaces64-oracle"  # attribute oracle of the region-control eval, for links that declare region
@@ -213,6 +216,26 @@ class StepBatches(Sampler):
         return max(0, self.steps - self.start)
 
 
+def hold_freed_memory() -> bool:
+    """Have glibc's malloc keep the memory of freed tensors for the next ones instead of handing it back to the
+    system: by default each activation of a few MB is mapped fresh and the kernel faults in and zeroes every page
+    of it again (tens of thousands of page faults per 64 px training step). Process-wide and lasting; memory stays
+    at the run's peak. Returns False (and changes nothing) where the C library is not glibc."""
+    import ctypes
+    import ctypes.util
+    import platform
+
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    except OSError:
+        return False
+    m_trim_threshold, m_top_pad, m_mmap_threshold = -1, -2, -3      # mallopt parameters, <malloc.h>
+    return all(libc.mallopt(k, v) == 1 for k, v in ((m_mmap_threshold, 32 << 20),  # glibc's largest allowed
+                                                      (m_trim_threshold, 1 << 30), (m_top_pad, 64 << 20)))
+
+
 def mixed_ws(G: Generator, batch: int, mixing_prob: float, device) -> torch.Tensor:
     """Mapped ws (B, num_ws, w_dim) with style mixing: rows after a random cutoff come from a second z."""
     z = torch.randn(2, batch, G.config.z_dim, device=device)
@@ -250,6 +273,8 @@ class Trainer:
         self.rank, self.world = dist_info()
         self.log = log if self.rank == 0 else (lambda msg: None)
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        if cfg.run.hold_memory and self.device.type == "cpu":
+            hold_freed_memory()
         init_state = None
         if cfg.run.init and load_init:   # fine-tuning (the paper's recipe): the init weights give the architecture
             cfg, init_state = _read_init(cfg, cfg.run.init, self.device, type(self))
@@ -371,9 +396,11 @@ class Trainer:
         o, G, D, b = self.cfg.optim, self.G, self.D, real.shape[0]
         stats: dict[str, float] = {}
         reals = self.real_inputs(real, *cond)
-        # D: logistic loss on real vs fake
+        # D: logistic loss on real vs fake. With optim.reuse_fakes the fakes are rendered once, with G's graph, and G's
+        # step below reads the same ones (G has not changed in between): one synthesis forward fewer per step.
+        g_fake = self.fake_inputs(b) if o.reuse_fakes else None
         with torch.no_grad():
-            fake = self.fake_inputs(b)
+            fake = tuple(t.detach() for t in g_fake) if g_fake is not None else self.fake_inputs(b)
         if self.extra_fakes is not None:      # LinkGAN: perturbed images are shown to D as fakes too
             fake = tuple(torch.cat(pair) for pair in zip(fake, _as_inputs(self.extra_fakes)))
             self.extra_fakes = None
@@ -400,7 +427,7 @@ class Trainer:
             self.opt_P.step()
         # G: non-saturating loss
         self._discriminators_require_grad(False)
-        loss_G = self.g_adversarial(self.fake_inputs(b))
+        loss_G = self.g_adversarial(g_fake if g_fake is not None else self.fake_inputs(b))
         lc = self.cfg.link
         if self.links and lc.every and self.step % lc.every == 0:
             loss_G = loss_G + self._link_loss(stats)
@@ -514,6 +541,7 @@ class Trainer:
             loss = loss + self.g_adversarial(seen)
             self.extra_fakes = kept.detach() if torch.is_tensor(kept) else tuple(t.detach() for t in kept)
         return loss
+
     @torch.no_grad()
     def _update_ema(self, batch: int) -> None:
         beta = 0.5 ** (batch / max(self.cfg.optim.ema_kimg * 1000, 1e-8))

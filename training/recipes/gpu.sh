@@ -49,6 +49,8 @@ config() {   # config NAME: sets OVERRIDES to its settings, SCRIPT to its traine
     bP) config sV-parts; START=$INIT ;;                                          # the baseline with sV-parts' terms
     bP-root) config bP; OVERRIDES+=(link.variety_root=true) ;;                    # the same, the variety term on the
                                                                                   #   root of each pair's change
+    bP-slow) config bP; OVERRIDES+=(link.ramp_kimg=100) ;;                        # the same, the link terms grown
+                                                                                  #   over 100 kimg instead of 20
     base5) OVERRIDES=() ;;                                                        # the baseline at the same total
     sC) OVERRIDES=("$SEMANTIC" $SEMANTIC_SETTINGS) ;;                             # the recipe's semantic links
     sC-out30) OVERRIDES=("$SEMANTIC" $SEMANTIC_SETTINGS link.lambda_out=30) ;;    # a stronger outside term
