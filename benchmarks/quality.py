@@ -6,7 +6,9 @@ fd_parts says where each FD comes from (its mean term, and the FD of each block 
 levels' channel means, and the deepest level pooled 2 x 2, which is coarse layout); std_gap is the mean per-pixel
 standard deviation of the samples minus that of the procedural faces (below 0: less varied). coverage says which
 modes a generator draws too rarely: per attribute, the total variation distance between the attribute oracle's
-reading of the samples and of the procedural faces, and the classes drawn at under half their share."""
+reading of the samples and of the procedural faces, and the classes drawn at under half their share.
+label_disagreement: on how many faces the segmenter (the links' regions) and the oracle (region control) disagree
+on whether a part is drawn (linkgan.control.label_disagreement), for each generator and the procedural faces."""
 from __future__ import annotations
 
 from linkgan.data import HELDOUT_SEEDS
@@ -17,6 +19,7 @@ PAPER = {"fd_linked": 5.00, "fd_baseline": 3.98, "fd_ratio": round(5.00 / 3.98, 
 
 
 def run(*, quick: bool = False) -> dict:
+    from linkgan.control import label_disagreement
     from linkgan.hub import DEFAULT_GENERATOR
     from linkgan.oracle import attribute_frequencies, coverage_gap
     from linkgan.quality import (FEATURE_SPACE, fd_breakdown, feature_blocks, frechet_distance, generated_images,
@@ -32,6 +35,7 @@ def run(*, quick: bool = False) -> dict:
     oracle = _weights.oracle()
     reference = attribute_frequencies(oracle, procedural)
     fd, parts, std_gap, coverage = {}, {}, {}, {}
+    disagreement = {"procedural": label_disagreement(procedural, seg, oracle)}
     for key, name in (("fd_linked", DEFAULT_GENERATOR), ("fd_baseline", _weights.BASELINE_GENERATOR)):
         images = generated_images(_weights.generator(name), n)
         feats = segmenter_features(seg, images)
@@ -39,8 +43,9 @@ def run(*, quick: bool = False) -> dict:
         parts[key] = fd_breakdown(feats, real, feature_blocks(seg))
         std_gap[key] = round(float(images.std(0).mean() - procedural.std(0).mean()), 4)
         coverage[key] = coverage_gap(attribute_frequencies(oracle, images), reference)
+        disagreement[key.removeprefix("fd_")] = label_disagreement(images, seg, oracle)
     return {"fd_linked": round(fd["fd_linked"], 4), "fd_baseline": round(fd["fd_baseline"], 4),
             "fd_ratio": round(fd["fd_linked"] / fd["fd_baseline"], 4), "feature_space": FEATURE_SPACE,
             "fd_procedural": round(frechet_distance(real2, real), 4), "fd_parts": parts, "std_gap": std_gap,
-            "coverage": coverage,
+            "coverage": coverage, "label_disagreement": disagreement,
             "images": n, "paper": PAPER}

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from linkgan.control import control_counts, natural_rate, region_control, summarize
+from linkgan.control import control_counts, label_disagreement, natural_rate, region_control, summarize
 from linkgan.links import (Link, editing_precision, link_regularizer, links_from_specs, part_links, region_variety,
                            validate_links)
 from linkgan.networks import Generator, GeneratorConfig
@@ -322,3 +322,27 @@ def test_a_perfect_link_on_the_data_scores_near_the_ideal():
     hair = out["hair"]
     assert hair["linked"]["hair_style"] > 0.6 and hair["linked"]["hair_color"] > 0.6
     assert max(hair["unlinked"].values()) <= 0.05 and hair["elsewhere"] <= 0.05
+
+
+class _Reads:
+    """An oracle or a segmenter that reads what it was told: `predict` returns the given reads."""
+
+    def __init__(self, reads):
+        self.reads = reads
+
+    def predict(self, images):
+        return self.reads
+
+
+def test_label_disagreement_counts_the_faces_where_segmenter_and_oracle_part():
+    from linkgan.data import PART_LABELS
+
+    images = torch.zeros(4, 3, 64, 64)
+    labels = torch.zeros(4, 64, 64, dtype=torch.long)
+    labels[:2, 40:50, 20:44] = PART_LABELS.index("beard")            # a beard of 240 px on faces 0 and 1
+    labels[2, 40:43, 20:24] = PART_LABELS.index("beard")             # 12 px on face 2: a speck, not a beard
+    labels[:, :10] = PART_LABELS.index("hair")
+    reads = {"beard": ["full", "stubble", "none", "none"], "glasses": ["none"] * 4, "hair_style": ["short"] * 4}
+    assert label_disagreement(images, _Reads(labels), _Reads(reads)) == {"beard": 0.0, "glasses": 0.0, "hair": 0.0}
+    reads = {**reads, "beard": ["none", "full", "none", "full"], "hair_style": ["bald", "short", "short", "short"]}
+    assert label_disagreement(images, _Reads(labels), _Reads(reads)) == {"beard": 0.5, "glasses": 0.0, "hair": 0.25}

@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 
 from linkgan.cards import front_matter
-from linkgan.control import region_control
+from linkgan.control import label_disagreement, region_control
 from linkgan.data import HELDOUT_SEEDS
 from linkgan.links import generator_links, link_metrics, links_from_specs, resample_strip
 from linkgan.networks import Generator
@@ -130,8 +130,8 @@ def load_run(run: Path, device: str = "cpu") -> Trainer:
 
 def measure(G, links, *, seeds, fd_seeds, device, baseline: str | None = None) -> dict:
     """Everything a generator's card reports, on the faces of `seeds` (link metrics, region control) and
-    `fd_seeds` (as many samples as procedural faces: Fréchet distance, attribute coverage): {"links", "control",
-    "fd", "coverage"}. With `baseline` (a weight set), each link's mse_in is also given against the baseline's."""
+    `fd_seeds` (as many samples as procedural faces: Fréchet distance, attribute coverage, the segmenter's and the
+    oracle's disagreement on which parts are drawn): {"links", "control", "fd", "coverage", "label_disagreement"}. With `baseline` (a weight set), each link's mse_in is also given against the baseline's."""
     seg = Segmenter.from_pretrained("toyfaces64-segmenter", device=device)
     metrics = link_metrics(G, links, seeds=seeds, segmenter=seg.predict) if links else {}
     procedural = procedural_images(fd_seeds, G.config.resolution)
@@ -140,13 +140,15 @@ def measure(G, links, *, seeds, fd_seeds, device, baseline: str | None = None) -
     oracle = AttributeOracle.from_pretrained("toyfaces64-oracle", device=device).eval()
     coverage = coverage_gap(attribute_frequencies(oracle, samples), attribute_frequencies(oracle, procedural))
     control = region_control(G, links, oracle, seeds=seeds)
+    agreement = {"samples": label_disagreement(samples, seg, oracle),
+                 "procedural": label_disagreement(procedural, seg, oracle)}
     if control and baseline:
         base = Generator.from_pretrained(baseline, device=device)
         base_in = {k: v["mse_in"] for k, v in link_metrics(base, links, seeds=seeds, segmenter=seg.predict).items()}
         for k, v in metrics.items():
             if k in base_in:
                 v["mse_in_vs_baseline"] = round(v["mse_in"] / max(base_in[k], 1e-12), 3)
-    return {"links": metrics, "control": control, "fd": fd, "coverage": coverage}
+    return {"links": metrics, "control": control, "fd": fd, "coverage": coverage, "label_disagreement": agreement}
 
 
 @torch.no_grad()
@@ -206,7 +208,8 @@ def main(argv=None) -> int:
     start = HELDOUT_SEEDS.start
     m = measure(G, links, seeds=range(start, start + a.eval_seeds), fd_seeds=range(start, start + a.fd_images),
                 device=a.device, baseline=a.baseline)
-    metrics, control, fd, coverage = m["links"], m["control"], m["fd"], m["coverage"]
+    metrics, control, fd, coverage, agreement = (m[k] for k in ("links", "control", "fd", "coverage",
+                                                                "label_disagreement"))
     dropped = "; ".join(f"{k} {', '.join(v)}" for k, v in coverage["dropped"].items()) or "none"
     save_sheets(G, links if generator_links(G) else [], folder)
     commands = "\n".join(a.command)
@@ -271,11 +274,15 @@ total variation distance between the two distributions, averaged over the attrib
 (0: every attribute drawn as often as in the data). Drawn at under half their share (samples / data):
 {dropped}.
 
+Do the instruments read these faces alike? Share of faces where the segmenter (whose regions the links use) and
+the oracle (which reads region control) disagree on whether a part is drawn (linkgan.control.label_disagreement),
+samples / procedural faces: {"; ".join(f"{k} {v} / {agreement['procedural'][k]}" for k, v in agreement["samples"].items())}.
+
 `samples.png`: seeds 0-31, untruncated.{" `resample.png`: per link, two faces (psi 0.7) with the link's axes moved towards another face's (untruncated), t = 0, 0.25, 0.5, 0.75, 1." if linked else ""}
 """
     (folder / "README.md").write_text(card)
     summary = {"name": a.name, "step": steps, "wall_min": round(wall, 1), "stages": stages, "fd": round(fd, 4),
-               "links": metrics, "control": control, "coverage": coverage}
+               "links": metrics, "control": control, "coverage": coverage, "label_disagreement": agreement}
     (folder / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(json.dumps(summary, indent=2))
     return 0
