@@ -665,14 +665,18 @@ def _explore_tab(page: _Page) -> dict:
                 strength = gr.Number(label="Strength", value=2.0, elem_id="explore-strength")
             apply_btn = gr.Button("Apply", elem_id="explore-btn")
             directions = gr.JSON(label="Directions of this method", visible=False)
-    method.change(h["explore_method"], [method, session], sliders, api_name=False)
+    # Two events redraw the sliders: choosing a method, and the refresh below. They share one queue, so they finish
+    # in the order they were sent: a slow refresh of the method shown before cannot land after the choice of another
+    # and put back the old method's names and strengths.
+    in_order = dict(concurrency_id="explore-sliders", concurrency_limit=1)
+    method.change(h["explore_method"], [method, session], sliders, api_name=False, **in_order)
     method.change(h["explore_directions"], method, directions, api_name="explore_directions")
     for i, slider in enumerate(sliders):
         page.edit(slider.release, h["explore_slider"](i), [method, slider, session])
     page.edit(apply_btn.click, h["explore"], [method, direction, strength, session], "explore")
     # the sliders show the current image's Explore edit: refreshed when the tab opens (edits made elsewhere) and
     # after undo, reset and loading a latent file, which can be done from any tab
-    refresh = _refresh(h["explore_refresh"], [method, session], sliders)
+    refresh = {**_refresh(h["explore_refresh"], [method, session], sliders), **in_order}
     tab.select(**refresh)
     return refresh
 

@@ -51,6 +51,7 @@ config() {   # config NAME: sets OVERRIDES to its settings, SCRIPT to its traine
                                                                                   #   root of each pair's change
     bP-slow) config bP; OVERRIDES+=(link.ramp_kimg=100) ;;                        # the same, the link terms grown
                                                                                   #   over 100 kimg instead of 20
+    bP-slower) config bP; OVERRIDES+=(link.ramp_kimg=300) ;;                      # over 300 kimg
     base5) OVERRIDES=() ;;                                                        # the baseline at the same total
     sC) OVERRIDES=("$SEMANTIC" $SEMANTIC_SETTINGS) ;;                             # the recipe's semantic links
     sC-out30) OVERRIDES=("$SEMANTIC" $SEMANTIC_SETTINGS link.lambda_out=30) ;;    # a stronger outside term
@@ -67,7 +68,7 @@ config() {   # config NAME: sets OVERRIDES to its settings, SCRIPT to its traine
 }
 
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(sV-parts sV-colour sV-part base5)
+[ ${#names[@]} -gt 0 ] || names=(bP-slow bP-slower base5)
 for name in "${names[@]}"; do config "$name"; done   # every name known, and what it needs there, before any run starts
 mkdir -p "$OUT" runs
 pids=()
