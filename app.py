@@ -308,7 +308,7 @@ def _handlers(studio, presets: dict, files: OutputFiles | None = None):
         strengths = studio.explore_strengths(session, method)
         top = MAX_EXPLORE_STRENGTH[method]
         return [gr.update(visible=i < len(names), label=names[i] if i < len(names) else "", minimum=-top, maximum=top,
-                          value=strengths.get(i, 0.0)) for i in range(EXPLORE_SLIDERS)]
+                          value=strengths.get(i, 0.0)) for i in range(EXPLORE_SLIDERS)] + [sliders_of(method, names)]
 
     def explore_refresh(method, session):
         """explore_method after undo, reset, a loaded file or opening the tab: sliders left as they are, without a
@@ -316,7 +316,7 @@ def _handlers(studio, presets: dict, files: OutputFiles | None = None):
         try:
             return explore_method.__wrapped__(method, session)
         except StudioError:
-            return [gr.update()] * EXPLORE_SLIDERS
+            return [gr.update()] * (EXPLORE_SLIDERS + 1)
 
     @guard
     def invert_photo(photo, method, steps, session, progress=gr.Progress()):
@@ -381,6 +381,12 @@ def global_presets(studio) -> dict[str, dict]:
         return {}
 
 
+def sliders_of(method: str, names: list[str]) -> str:
+    """The line above the Explore sliders: whose directions they are."""
+    from linkgan.studio import EXPLORE_METHODS
+    return f"The {min(len(names), EXPLORE_SLIDERS)} best directions of {EXPLORE_METHODS[method]}:" if names else ""
+
+
 def explore_names(studio, method: str) -> list[str]:
     """The names of a method's directions for the Explore sliders at start-up; a method that fails to load (a damaged
     file) is reported and shows no sliders rather than stopping the app (choosing it again shows the message)."""
@@ -435,8 +441,13 @@ class _Page:
 
     def edit(self, listener, fn, inputs, api_name=False, outputs=None, compare_api=False):
         """An event whose handler returns a new session (`shown`); once it succeeds, the browser fills the
-        before/after slider with a second, cheap call (the images are files already written)."""
-        event = listener(fn, inputs, outputs or self.shown, api_name=api_name)
+        before/after slider with a second, cheap call (the images are files already written).
+        A slider's release runs "always_last": the browser releases a slider again when its number box gains focus
+        and when a number is typed, and Gradio's default for such events drops a release that comes while the last
+        one runs, so the typed value could be lost and the earlier one applied last."""
+        mode = "always_last" if getattr(listener, "event_name", "") == "release" else None
+        event = listener(fn, inputs, outputs or self.shown, api_name=api_name,
+                         **({"trigger_mode": mode} if mode else {}))
         event.success(self.h["compare"], [self.session], self.compare, api_name=compare_api, show_progress="hidden",
                       concurrency_limit=None)
         return event
@@ -657,6 +668,7 @@ def _explore_tab(page: _Page) -> dict:
                           label="Method", elem_id="explore-method")
         names = explore_names(studio, usable[0]) if usable else []
         top = MAX_EXPLORE_STRENGTH[usable[0]] if usable else 5.0
+        shown = gr.Markdown(sliders_of(usable[0], names) if usable else "", elem_id="explore-of")
         sliders = [gr.Slider(-top, top, value=0.0, step=0.25, label=names[i] if i < len(names) else "",
                              visible=i < len(names), elem_id=f"explore-{i}") for i in range(EXPLORE_SLIDERS)]
         with gr.Accordion("Any direction, by number", open=False):
@@ -669,14 +681,14 @@ def _explore_tab(page: _Page) -> dict:
     # in the order they were sent: a slow refresh of the method shown before cannot land after the choice of another
     # and put back the old method's names and strengths.
     in_order = dict(concurrency_id="explore-sliders", concurrency_limit=1)
-    method.change(h["explore_method"], [method, session], sliders, api_name=False, **in_order)
+    method.change(h["explore_method"], [method, session], [*sliders, shown], api_name=False, **in_order)
     method.change(h["explore_directions"], method, directions, api_name="explore_directions")
     for i, slider in enumerate(sliders):
         page.edit(slider.release, h["explore_slider"](i), [method, slider, session])
     page.edit(apply_btn.click, h["explore"], [method, direction, strength, session], "explore")
     # the sliders show the current image's Explore edit: refreshed when the tab opens (edits made elsewhere) and
     # after undo, reset and loading a latent file, which can be done from any tab
-    refresh = {**_refresh(h["explore_refresh"], [method, session], sliders), **in_order}
+    refresh = {**_refresh(h["explore_refresh"], [method, session], [*sliders, shown]), **in_order}
     tab.select(**refresh)
     return refresh
 
@@ -794,10 +806,10 @@ def _heads_tab(studio3d, files: OutputFiles, missing: str | None) -> None:
     undo_btn.click(h["undo3d"], [yaw, pitch, session], shown, api_name="undo3d").success(**spin)
     latent_in.upload(h["load_latent3d"], [latent_in, yaw, pitch, session], shown,
                      api_name="load_latent3d").success(**spin)
-    for slider in (yaw, pitch):
+    for slider in (yaw, pitch):      # always_last: the view of the camera the sliders end at (see _Page.edit)
         slider.release(h["view3d"], [yaw, pitch, session], head, api_name="view3d" if slider is yaw else False,
-                       show_progress="hidden")
-    pitch.release(h["turntable3d"], [pitch, session], turn, api_name="turntable3d")
+                       show_progress="hidden", trigger_mode="always_last")
+    pitch.release(h["turntable3d"], [pitch, session], turn, api_name="turntable3d", trigger_mode="always_last")
     save_btn.click(h["download3d"], [yaw, pitch, session], [png_file, latent_file], api_name="download3d")
 
 

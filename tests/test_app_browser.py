@@ -254,7 +254,8 @@ def test_new_user_walkthrough(page, photo_file, expected):
     page.get_by_role("tab", name="5 · Explore").click()
     page.locator("#explore-method").get_by_label("SeFa").check()
     names = expected.explore_directions("sefa")
-    expect(page.locator("#explore-1")).to_contain_text(names[1])               # the sliders now name SeFa's
+    expect(page.locator("#explore-of")).to_contain_text("directions of SeFa")  # the sliders are SeFa's now
+    expect(page.locator("#explore-1")).to_contain_text(names[1])
     src, _ = displayed(page)
     page.locator("#explore-1 input[type=number]").fill("1.5")
     page.locator("#explore-1 input[type=number]").blur()                # leaving the box releases the slider
