@@ -95,6 +95,9 @@ class LinkConfig:
                                   #   the run (0 = full weight at once). Fine-tuning a converged G at full weight
                                   #   made its lazy steps dwarf the adversarial ones and collapsed G within 100
                                   #   steps (docs/linking.md, "Fine-tuning")
+    ramp_variety: bool = True     # the ramp also grows the variety term; False: the variety term at full weight from
+                                  #   the start and only lambda_in / lambda_out ramped, so that a region's variation
+                                  #   is defended before the terms that a still region meets grow
     adversarial: bool = True      # perturbed images also enter G's adversarial loss and D's fakes
     adversarial_subset: bool = False   # G's adversarial term sees only the images D is shown (one per w) instead
                                   #   of all 2 L B perturbed ones: much cheaper, the same images on both sides
@@ -525,14 +528,15 @@ class Trainer:
         fakes."""
         G, lc = self.G, self.cfg.link
         w_swap = G.map(torch.randn(len(w), G.config.z_dim, device=self.device)) if lc.perturb == "resample" else None
+        ramp = min(1.0, self.step * self.cfg.optim.batch_size / (lc.ramp_kimg * 1000)) if lc.ramp_kimg > 0 else 1.0
+        terms = 1.0 if lc.ramp_variety else ramp          # the paper's two terms' ramp, inside the regularizer
         reg, link_stats, perturbed = link_regularizer(
-            synthesize, w, self.links, alpha=lc.alpha * w.detach().std(0, keepdim=True), lambda_in=lc.lambda_in,
-            lambda_out=lc.lambda_out, segmenter=self.segmenter, w_swap=w_swap,
+            synthesize, w, self.links, alpha=lc.alpha * w.detach().std(0, keepdim=True),
+            lambda_in=lc.lambda_in * terms, lambda_out=lc.lambda_out * terms, segmenter=self.segmenter, w_swap=w_swap,
             variety=self.variety_targets() if lc.lambda_var else None, lambda_var=lc.lambda_var,
             variety_measure=lc.variety_measure, variety_root=lc.variety_root)
         stats.update(link_stats)
-        ramp = min(1.0, self.step * self.cfg.optim.batch_size / (lc.ramp_kimg * 1000)) if lc.ramp_kimg > 0 else 1.0
-        loss = lc.every * ramp * reg
+        loss = lc.every * (ramp if lc.ramp_variety else 1.0) * reg
         if lc.adversarial:
             pert = perturbed.flatten(0, 2)                        # (2 L B, 3, H, W): link-major, then kind
             spread = slice(None, None, 2 * len(self.links))       # one image per w, spread over links and kinds

@@ -329,6 +329,21 @@ def test_the_link_weight_ramps_up_from_zero(tmp_path):
     assert t._link_loss({}) > 0
 
 
+def test_without_ramp_variety_only_the_papers_terms_ramp(tmp_path):
+    """link.ramp_variety=False: at the run's first step the variety term pulls at full weight while lambda_in and
+    lambda_out are still 0 (the default ramps all three: nothing at all)."""
+    cfg = variety_cfg(tmp_path / "r", 2)
+    cfg.link.adversarial, cfg.link.ramp_kimg, cfg.link.ramp_variety = False, 0.004, False
+    t = Trainer(cfg, log=lambda s: None)
+    stats = {}
+    loss = t._link_loss(stats)
+    assert stats["eyes.L_in"] > 0 and stats["eyes.L_var"] > 0           # the terms are there, unweighted
+    want = cfg.link.every * cfg.link.lambda_var * stats["eyes.L_var"]
+    assert float(loss) == pytest.approx(want, rel=1e-5)               # only the variety term counts
+    cfg.link.ramp_variety = True
+    assert float(Trainer(cfg, log=lambda s: None)._link_loss({})) == 0
+
+
 def test_eval_run_measures_a_run_where_it_stands(tmp_path, training_script):
     """training/eval_run.py: the card's measures (link metrics, region control, FD, coverage) and sheets of a run's
     EMA or raw generator, on validation faces, written beside the checkpoint; the two generators differ."""

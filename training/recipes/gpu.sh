@@ -52,6 +52,8 @@ config() {   # config NAME: sets OVERRIDES to its settings, SCRIPT to its traine
     bP-slow) config bP; OVERRIDES+=(link.ramp_kimg=100) ;;                        # the same, the link terms grown
                                                                                   #   over 100 kimg instead of 20
     bP-slower) config bP; OVERRIDES+=(link.ramp_kimg=300) ;;                      # over 300 kimg
+    bP-slow-var) config bP-slow; OVERRIDES+=(link.ramp_variety=false) ;;          # bP-slow with the variety term
+                                                                                  #   at full weight from the start
     base5) OVERRIDES=() ;;                                                        # the baseline at the same total
     sC) OVERRIDES=("$SEMANTIC" $SEMANTIC_SETTINGS) ;;                             # the recipe's semantic links
     sC-out30) OVERRIDES=("$SEMANTIC" $SEMANTIC_SETTINGS link.lambda_out=30) ;;    # a stronger outside term
@@ -68,7 +70,7 @@ config() {   # config NAME: sets OVERRIDES to its settings, SCRIPT to its traine
 }
 
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(bP-slow bP-slower base5)
+[ ${#names[@]} -gt 0 ] || names=(bP-slow-var bP-slow bP-slower base5)
 for name in "${names[@]}"; do config "$name"; done   # every name known, and what it needs there, before any run starts
 mkdir -p "$OUT" runs
 pids=()
