@@ -33,17 +33,19 @@ def run(*, quick: bool = False) -> dict:
     real = segmenter_features(seg, procedural)
     real2 = segmenter_features(seg, procedural_images(range(start + n, start + 2 * n), size))
     oracle = _weights.oracle()
-    reference = attribute_frequencies(oracle, procedural)
+    reads = oracle.predict(procedural)                                 # read once: coverage and agreement
+    reference = attribute_frequencies(oracle, procedural, reads=reads)
     fd, parts, std_gap, coverage = {}, {}, {}, {}
-    disagreement = {"procedural": label_disagreement(procedural, seg, oracle)}
+    disagreement = {"procedural": label_disagreement(procedural, seg, oracle, reads=reads)}
     for key, name in (("fd_linked", DEFAULT_GENERATOR), ("fd_baseline", _weights.BASELINE_GENERATOR)):
         images = generated_images(_weights.generator(name), n)
         feats = segmenter_features(seg, images)
         fd[key] = frechet_distance(feats, real)
         parts[key] = fd_breakdown(feats, real, feature_blocks(seg))
         std_gap[key] = round(float(images.std(0).mean() - procedural.std(0).mean()), 4)
-        coverage[key] = coverage_gap(attribute_frequencies(oracle, images), reference)
-        disagreement[key.removeprefix("fd_")] = label_disagreement(images, seg, oracle)
+        reads = oracle.predict(images)
+        coverage[key] = coverage_gap(attribute_frequencies(oracle, images, reads=reads), reference)
+        disagreement[key.removeprefix("fd_")] = label_disagreement(images, seg, oracle, reads=reads)
     return {"fd_linked": round(fd["fd_linked"], 4), "fd_baseline": round(fd["fd_baseline"], 4),
             "fd_ratio": round(fd["fd_linked"] / fd["fd_baseline"], 4), "feature_space": FEATURE_SPACE,
             "fd_procedural": round(frechet_distance(real2, real), 4), "fd_parts": parts, "std_gap": std_gap,

@@ -177,16 +177,18 @@ PRESENT_SHARE = 20 / 64**2
 
 
 @torch.no_grad()
-def label_disagreement(images: torch.Tensor, segmenter, oracle) -> dict[str, float]:
+def label_disagreement(images: torch.Tensor, segmenter, oracle, *, reads: dict[str, list[str]] | None = None
+                       ) -> dict[str, float]:
     """{part: share of the images where the segmenter and the oracle disagree on whether the part is drawn}, for
     the parts of PRESENCE. The regularizer takes its regions from the segmenter and region control reads content
     with the oracle; both were trained on procedural faces, where they agree. On a generator's faces they can part
     (a faint shade on the chin: a beard to one, none to the other), and then both the regions and the control
-    numbers of those parts rest on guesses: compare with the same measure on procedural faces."""
+    numbers of those parts rest on guesses: compare with the same measure on procedural faces. reads:
+    oracle.predict(images) where the caller has it."""
     from .data import PART_LABELS
 
     labels = segmenter.predict(images)
-    reads = oracle.predict(images)
+    reads = oracle.predict(images) if reads is None else reads
     drawn_px = PRESENT_SHARE * images.shape[-1] * images.shape[-2]
     out = {}
     for part, attribute, absent in PRESENCE:

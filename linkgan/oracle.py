@@ -141,10 +141,12 @@ def oracle_confidence(oracle: AttributeOracle, images: torch.Tensor) -> dict[str
     return {k: round(float(p.max(1).values.median()), 3) for k, p in oracle.probabilities(images).items()}
 
 
-def attribute_frequencies(oracle, images: torch.Tensor) -> dict[str, dict[str, float]]:
+def attribute_frequencies(oracle, images: torch.Tensor, *, reads: dict[str, list[str]] | None = None
+                          ) -> dict[str, dict[str, float]]:
     """Share of each class per attribute as the oracle reads `images`, over the images where the attribute is
-    visible (by the oracle's own reading; {} for an attribute hidden in all of them)."""
-    pred = oracle.predict(images)
+    visible (by the oracle's own reading; {} for an attribute hidden in all of them). reads: oracle.predict(images)
+    where the caller has it."""
+    pred = oracle.predict(images) if reads is None else reads
     out = {}
     for k, classes in oracle.config.attributes.items():
         seen = Counter(pred[k][i] for i in range(len(images)) if k not in _hidden(pred, i))

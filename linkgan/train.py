@@ -401,9 +401,13 @@ class Trainer:
         reals = self.real_inputs(real, *cond)
         # D: logistic loss on real vs fake. With optim.reuse_fakes the fakes are rendered once, with G's graph, and G's
         # step below reads the same ones (G has not changed in between): one synthesis forward fewer per step.
-        g_fake = self.fake_inputs(b) if o.reuse_fakes else None
-        with torch.no_grad():
-            fake = tuple(t.detach() for t in g_fake) if g_fake is not None else self.fake_inputs(b)
+        if o.reuse_fakes:
+            g_fake = self.fake_inputs(b)
+            fake = tuple(t.detach() for t in g_fake)
+        else:
+            g_fake = None
+            with torch.no_grad():
+                fake = self.fake_inputs(b)
         if self.extra_fakes is not None:      # LinkGAN: perturbed images are shown to D as fakes too
             fake = tuple(torch.cat(pair) for pair in zip(fake, _as_inputs(self.extra_fakes)))
             self.extra_fakes = None
@@ -529,14 +533,15 @@ class Trainer:
         G, lc = self.G, self.cfg.link
         w_swap = G.map(torch.randn(len(w), G.config.z_dim, device=self.device)) if lc.perturb == "resample" else None
         ramp = min(1.0, self.step * self.cfg.optim.batch_size / (lc.ramp_kimg * 1000)) if lc.ramp_kimg > 0 else 1.0
-        terms = 1.0 if lc.ramp_variety else ramp          # the paper's two terms' ramp, inside the regularizer
+        # the ramp weighs the whole regularizer, or (ramp_variety off) only the paper's two terms inside it
+        outer, inner = (ramp, 1.0) if lc.ramp_variety else (1.0, ramp)
         reg, link_stats, perturbed = link_regularizer(
             synthesize, w, self.links, alpha=lc.alpha * w.detach().std(0, keepdim=True),
-            lambda_in=lc.lambda_in * terms, lambda_out=lc.lambda_out * terms, segmenter=self.segmenter, w_swap=w_swap,
+            lambda_in=lc.lambda_in * inner, lambda_out=lc.lambda_out * inner, segmenter=self.segmenter, w_swap=w_swap,
             variety=self.variety_targets() if lc.lambda_var else None, lambda_var=lc.lambda_var,
             variety_measure=lc.variety_measure, variety_root=lc.variety_root)
         stats.update(link_stats)
-        loss = lc.every * (ramp if lc.ramp_variety else 1.0) * reg
+        loss = lc.every * outer * reg
         if lc.adversarial:
             pert = perturbed.flatten(0, 2)                        # (2 L B, 3, H, W): link-major, then kind
             spread = slice(None, None, 2 * len(self.links))       # one image per w, spread over links and kinds

@@ -131,17 +131,19 @@ def load_run(run: Path, device: str = "cpu") -> Trainer:
 def measure(G, links, *, seeds, fd_seeds, device, baseline: str | None = None) -> dict:
     """Everything a generator's card reports, on the faces of `seeds` (link metrics, region control) and
     `fd_seeds` (as many samples as procedural faces: Fréchet distance, attribute coverage, the segmenter's and the
-    oracle's disagreement on which parts are drawn): {"links", "control", "fd", "coverage", "label_disagreement"}. With `baseline` (a weight set), each link's mse_in is also given against the baseline's."""
+    oracle's disagreement on which parts are drawn): {"links", "control", "fd", "coverage", "label_disagreement"}.
+    With `baseline` (a weight set), each link's mse_in is also given against the baseline's."""
     seg = Segmenter.from_pretrained("toyfaces64-segmenter", device=device)
     metrics = link_metrics(G, links, seeds=seeds, segmenter=seg.predict) if links else {}
     procedural = procedural_images(fd_seeds, G.config.resolution)
     samples = generated_images(G, len(procedural))
     fd = frechet_distance(segmenter_features(seg, samples), segmenter_features(seg, procedural))
     oracle = AttributeOracle.from_pretrained("toyfaces64-oracle", device=device).eval()
-    coverage = coverage_gap(attribute_frequencies(oracle, samples), attribute_frequencies(oracle, procedural))
+    faces = {"samples": samples, "procedural": procedural}
+    reads = {k: oracle.predict(v) for k, v in faces.items()}            # read once: coverage and agreement
+    coverage = coverage_gap(*(attribute_frequencies(oracle, v, reads=reads[k]) for k, v in faces.items()))
     control = region_control(G, links, oracle, seeds=seeds)
-    agreement = {"samples": label_disagreement(samples, seg, oracle),
-                 "procedural": label_disagreement(procedural, seg, oracle)}
+    agreement = {k: label_disagreement(v, seg, oracle, reads=reads[k]) for k, v in faces.items()}
     if control and baseline:
         base = Generator.from_pretrained(baseline, device=device)
         base_in = {k: v["mse_in"] for k, v in link_metrics(base, links, seeds=seeds, segmenter=seg.predict).items()}
@@ -211,6 +213,7 @@ def main(argv=None) -> int:
     metrics, control, fd, coverage, agreement = (m[k] for k in ("links", "control", "fd", "coverage",
                                                                 "label_disagreement"))
     dropped = "; ".join(f"{k} {', '.join(v)}" for k, v in coverage["dropped"].items()) or "none"
+    agreement_text = "; ".join(f"{k} {v} / {agreement['procedural'][k]}" for k, v in agreement["samples"].items())
     save_sheets(G, links if generator_links(G) else [], folder)
     commands = "\n".join(a.command)
     params = sum(p.numel() for p in G.parameters())
@@ -276,7 +279,7 @@ total variation distance between the two distributions, averaged over the attrib
 
 Do the instruments read these faces alike? Share of faces where the segmenter (whose regions the links use) and
 the oracle (which reads region control) disagree on whether a part is drawn (linkgan.control.label_disagreement),
-samples / procedural faces: {"; ".join(f"{k} {v} / {agreement['procedural'][k]}" for k, v in agreement["samples"].items())}.
+samples / procedural faces: {agreement_text}.
 
 `samples.png`: seeds 0-31, untruncated.{" `resample.png`: per link, two faces (psi 0.7) with the link's axes moved towards another face's (untruncated), t = 0, 0.25, 0.5, 0.75, 1." if linked else ""}
 """

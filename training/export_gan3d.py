@@ -16,7 +16,6 @@ import json
 import shutil
 from pathlib import Path
 
-
 from linkgan.cards import front_matter
 from training.export_gan import (WEIGHTS_DTYPES, add_weights_dtype, optimisation_text, stage_record,
                                  stages_text)
