@@ -417,9 +417,13 @@ def test_holding_freed_memory_stops_the_page_faults_of_fresh_activations():
     import subprocess
     import sys
     code = """
-import resource, sys, torch
+import ctypes, resource, sys, torch
 from linkgan.train import hold_freed_memory
-held = hold_freed_memory() if sys.argv[1] == "hold" else None
+if sys.argv[1] == "hold":
+    held = hold_freed_memory()
+else:                            # glibc's documented defaults, fixed: its dynamic threshold makes runs differ
+    libc = ctypes.CDLL("libc.so.6")
+    held = libc.mallopt(-3, 128 * 1024) == 1 and libc.mallopt(-1, 128 * 1024) == 1
 x = torch.randn(16, 32, 64, 64)
 def step():                      # a layer's worth of activations alive at once, then freed
     ys = [torch.nn.functional.leaky_relu(x * k, 0.2) for k in range(6)]
@@ -435,5 +439,6 @@ print(held, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0)
                                 env={**os.environ, "OMP_NUM_THREADS": "1"}).stdout.split()
            for mode in ("default", "hold")}
     one_tensor = 16 * 32 * 64 * 64 * 4 // 4096          # pages of one activation
-    assert out["hold"][0] == "True"
-    assert int(out["hold"][1]) < one_tensor < 10 * one_tensor < int(out["default"][1])
+    assert out["hold"][0] == "True" and out["default"][0] == "True"
+    assert int(out["hold"][1]) < 5 * one_tensor                       # at most a late growth of the heap
+    assert int(out["default"][1]) > 50 * one_tensor                   # most of the 120 activations fault in
