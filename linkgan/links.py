@@ -443,3 +443,54 @@ def link_metrics(G, links: Sequence[Link], *, seeds: Sequence[int], psi: float =
         avg["ratio"] = avg["mse_out"] / max(avg["mse_in"], 1e-12)
         out[link.name] = {k: round(v, 4) for k, v in avg.items()}
     return out
+
+
+def region_sensitivity(G, links: Sequence[Link], *, seeds: Sequence[int], segmenter: Segmenter | None = None,
+                       batch_size: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
+    """How each direction of W moves each link's region and the rest of the image, to first order:
+    (C_in, C_out), each (L, w_dim, w_dim), C = E[J^T diag(m) J] / |m| with J = d G(w) / d w (w broadcast to every
+    W+ row, const noise) and m the link's region in G(w) (its complement for C_out), averaged over the faces of
+    `seeds`. v^T C_in v is the mean squared change per region pixel of a small step along the unit vector v. Each
+    face contributes one random projection of J (a vector-Jacobian product with Gaussian pixel noise inside the
+    mask), whose outer product has that expectation."""
+    seeds, d, n = list(seeds), G.config.w_dim, 0
+    device = G.w_avg.device
+    c_in, c_out = torch.zeros(2, len(links), d, d, device=device)
+    for i in range(0, len(seeds), batch_size):
+        w = G.map(G.z_from_seeds(seeds[i:i + batch_size], device=device)).detach().requires_grad_(True)
+        x = G.synthesize(w, noise_mode="const")
+        masks = region_masks(links, x.detach(), segmenter)
+        for k in range(len(links)):
+            for m, c in ((masks[:, k], c_in), (1 - masks[:, k], c_out)):
+                probe = torch.randn_like(x) * (m / m.flatten(1).sum(1).clamp_min(1).view(-1, 1, 1)).sqrt().unsqueeze(1)
+                g, = torch.autograd.grad(x, w, probe, retain_graph=True)
+                c[k] += g.T @ g
+        n += w.shape[0]
+    return c_in / n, c_out / n
+
+
+def align_axes(G, links: Sequence[Link], *, seeds: Sequence[int], segmenter: Segmenter | None = None,
+               outside_weight: float = 10.0, batch_size: int = 32) -> torch.Tensor:
+    """An orthonormal basis of W (rows: (w_dim, w_dim)) in which each link's axes are the directions that change
+    its region most and the rest of the image least, for `Generator.rotate_w`: a start for fine-tuning with the
+    links whose link axes already move their regions, instead of the first channels of a W that was never told
+    about regions (the paper's default). Links take their directions in turn, each from what the links before it
+    left: the top eigenvectors of C_in - outside_weight * C_out (`region_sensitivity`, per-pixel means); the
+    axes no link owns get the remaining directions. A larger outside_weight gives links that change less outside
+    and less inside (to first order: G's W is not disentangled, so no basis makes its links perfect)."""
+    d = G.config.w_dim
+    validate_links(links, w_dim=d, resolution=G.config.resolution)
+    c_in, c_out = region_sensitivity(G, links, seeds=seeds, segmenter=segmenter, batch_size=batch_size)
+    rotation = torch.zeros(d, d, device=c_in.device)
+    free = torch.eye(d, device=c_in.device)                              # columns: directions not yet taken
+    for k, link in enumerate(links):
+        a, b = link.axes
+        values, vectors = torch.linalg.eigh(free.T @ (c_in[k] - outside_weight * c_out[k]) @ free)
+        order = values.argsort(descending=True)
+        rotation[a:b] = (free @ vectors[:, order[:b - a]]).T
+        free = free @ vectors[:, order[b - a:]]                          # the rest, still orthonormal
+    owned = torch.zeros(d, dtype=torch.bool)
+    for l in links:
+        owned |= l.axis_mask(d)
+    rotation[~owned.to(rotation.device)] = free.T
+    return rotation

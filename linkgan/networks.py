@@ -37,6 +37,8 @@ class GeneratorConfig:
     w_avg_beta: float = 0.995     # EMA decay of the tracked w_avg (used by truncation)
     noise: bool = True            # per-pixel noise inputs; False for domains without stochastic detail (then
                                   #   no variation can bypass W, which LinkGAN's regularizer only sees)
+    w_basis: bool = False         # the mapping ends in a fixed orthonormal change of W's basis (buffer
+                                  #   mapping.basis), set by `Generator.rotate_w` (linkgan.links.align_axes)
 
     def __post_init__(self):
         self.blur_taps = tuple(self.blur_taps)
@@ -74,12 +76,14 @@ class MappingNetwork(nn.Module):
         dims = [cfg.z_dim] + [cfg.w_dim] * cfg.n_mlp
         self.layers = nn.ModuleList(
             EqualLinear(dims[i], dims[i + 1], lr_mul=cfg.lr_mlp, activate=True) for i in range(cfg.n_mlp))
+        if cfg.w_basis:
+            self.register_buffer("basis", torch.eye(cfg.w_dim))
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         x = z * torch.rsqrt(z.square().mean(dim=1, keepdim=True) + 1e-8)
         for layer in self.layers:
             x = layer(x)
-        return x
+        return x @ self.basis.T if hasattr(self, "basis") else x
 
 
 class SynthesisNetwork(nn.Module):
@@ -213,6 +217,25 @@ class Generator(nn.Module, ModelHubMixin):
 
     def forward(self, z: torch.Tensor, *, psi: float = 1.0, noise_mode: NoiseMode = "random") -> torch.Tensor:
         return self.synthesize(self.map(z, psi=psi), noise_mode=noise_mode)
+
+    @torch.no_grad()
+    def rotate_w(self, rotation: torch.Tensor) -> None:
+        """Express W in another orthonormal basis, w' = rotation @ w, without changing a single image: the mapping
+        ends in the rotation and every style affine reads w' through weight @ rotation^T (styles, and so images,
+        are those of before, up to float error). Which axes a link owns is then a choice of basis
+        (`linkgan.links.align_axes`). Rotations compose; W+ codes, directions and encoders of the old basis no
+        longer apply."""
+        d = self.config.w_dim
+        r = rotation.detach().to(self.w_avg)
+        if r.shape != (d, d) or not torch.allclose(r @ r.T, torch.eye(d, device=r.device), atol=1e-4):
+            raise ValueError(f"rotation must be an orthonormal ({d}, {d}) matrix")
+        if not self.config.w_basis:
+            self.config.w_basis = True
+            self.mapping.register_buffer("basis", torch.eye(d, device=r.device))
+        self.mapping.basis.copy_(r @ self.mapping.basis)
+        for _, conv, _ in self.synthesis.style_layers():
+            conv.affine.weight.copy_(conv.affine.weight @ r.T)
+        self.w_avg.copy_(r @ self.w_avg)
 
     def z_from_seeds(self, seeds, device=None) -> torch.Tensor:
         """The z of each seed, independent of batch composition: z(seed) is the same alone or in a batch."""

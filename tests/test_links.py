@@ -125,3 +125,51 @@ def test_link_metrics_report_every_link_and_the_ratio():
         assert v["mse_in"] > 0 and abs(v["ratio"] - v["mse_out"] / v["mse_in"]) < 1e-2
     chunked, whole = link_metrics(G, [EYES], seeds=range(6), batch_size=4), link_metrics(G, [EYES], seeds=range(6))
     assert chunked["eyes"] == pytest.approx(whole["eyes"], rel=1e-3)      # batching does not change the metric
+
+
+def test_rotating_w_changes_no_image_and_survives_saving(tmp_path):
+    torch.manual_seed(3)
+    G = Generator(CFG)
+    z = torch.randn(4, 16)
+    before = G(z, noise_mode="const")
+    r1, r2 = (torch.linalg.qr(torch.randn(16, 16))[0] for _ in range(2))
+    G.rotate_w(r1)
+    G.rotate_w(r2)                                           # rotations compose
+    assert G.config.w_basis
+    assert torch.allclose(G(z, noise_mode="const"), before, atol=1e-5)
+    assert torch.allclose(G.map(z), G.mapping.layers[-1](G.mapping.layers[0](z * torch.rsqrt(
+        z.square().mean(1, keepdim=True) + 1e-8))) @ (r2 @ r1).T, atol=1e-5)
+    G.save_pretrained(tmp_path / "g")
+    H = Generator.from_pretrained(tmp_path / "g")
+    assert torch.allclose(H(z, noise_mode="const"), before, atol=1e-5)
+    with pytest.raises(ValueError, match="orthonormal"):
+        G.rotate_w(2 * torch.eye(16))
+
+
+def test_aligned_axes_take_the_directions_that_move_the_region_most():
+    """After align_axes + rotate_w, a link's axes score the best value any subspace of their size can score on the
+    objective they were chosen by (Ky Fan: the sum of the top eigenvalues of C_in - weight * C_out), and far more
+    than the first channels of the unaligned W; the second link takes its directions from what the first left."""
+    from linkgan.links import align_axes, region_sensitivity
+    torch.manual_seed(4)
+    G = Generator(CFG).requires_grad_(False)
+    links = [EYES, Link("mouth", (4, 8), box=(0.3, 0.6, 0.7, 0.8))]
+    seeds = range(64)
+
+    def score(c_in, c_out, k, a, b):
+        s = c_in[k] - 10 * c_out[k]
+        return float(torch.diagonal(s)[a:b].sum()), s
+    torch.manual_seed(5)                          # the same probes each time: the estimates are then R C R^T
+    c_in, c_out = region_sensitivity(G, links, seeds=seeds)
+    before, s = score(c_in, c_out, 0, 0, 4)
+    best = float(torch.linalg.eigvalsh(s)[-4:].sum())
+    torch.manual_seed(5)
+    R = align_axes(G, links, seeds=seeds, outside_weight=10)
+    assert torch.allclose(R @ R.T, torch.eye(16), atol=1e-4)
+    G.rotate_w(R)
+    torch.manual_seed(5)
+    c_in2, c_out2 = region_sensitivity(G, links, seeds=seeds)
+    after, _ = score(c_in2, c_out2, 0, 0, 4)
+    assert after == pytest.approx(best, rel=1e-3, abs=1e-3) and best > before + 1
+    assert float(torch.diagonal(c_in2[1] - 10 * c_out2[1])[4:8].sum()) > float(torch.diagonal(
+        c_in[1] - 10 * c_out[1])[4:8].sum())

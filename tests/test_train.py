@@ -442,3 +442,32 @@ print(held, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0)
     assert out["hold"][0] == "True" and out["default"][0] == "True"
     assert int(out["hold"][1]) < 5 * one_tensor                       # at most a late growth of the heap
     assert int(out["default"][1]) > 50 * one_tensor                   # most of the 120 activations fault in
+
+
+def test_a_run_fine_tunes_from_an_aligned_copy_and_resumes_it(tmp_path, training_script):
+    """training/align_links.py writes a copy of a weight set whose W is aligned with the links (the same images, the
+    discriminator beside it); a run started from it keeps the basis through its checkpoint and its export."""
+    t = Trainer(linked_cfg(tmp_path / "r", 1), log=lambda s: None)
+    t.train()
+    t.export(tmp_path / "src", discriminator=True)
+    src = Generator.from_pretrained(tmp_path / "src")
+    assert not src.config.w_basis
+    script = training_script("align_links")
+    assert script.main(["--generator", str(tmp_path / "src"), "--links", json.dumps([EYES]), "--out",
+                        str(tmp_path / "al"), "--faces", "8", "--threads", "1"]) == 0
+    al = Generator.from_pretrained(tmp_path / "al")
+    z = torch.randn(2, src.config.z_dim)
+    assert al.config.w_basis and al.metadata["links"] == [EYES]
+    assert not torch.allclose(al.map(z), src.map(z), atol=1e-3)
+    assert torch.allclose(al(z, noise_mode="const"), src(z, noise_mode="const"), atol=1e-4)
+    assert (tmp_path / "al" / "discriminator" / "config.json").is_file()
+    cfg = linked_cfg(tmp_path / "ft", 2)
+    cfg.run.init = str(tmp_path / "al")
+    ft = Trainer(cfg, log=lambda s: None)
+    assert torch.equal(ft.G.mapping.basis, al.mapping.basis)
+    ft.train()
+    again = Trainer(ft.cfg, log=lambda s: None, load_init=False)       # as --resume builds it: the run's config
+    again.load_checkpoint(tmp_path / "ft" / "checkpoint.pt")
+    assert again.G.config.w_basis and torch.equal(again.G.mapping.basis, al.mapping.basis)
+    with pytest.raises(SystemExit):
+        script.main(["--generator", str(tmp_path / "src"), "--links", "[{", "--out", str(tmp_path / "x")])
