@@ -45,6 +45,13 @@ class OptimConfig:
     pl_decay: float = 0.01        # EMA rate of the path-length target
     reuse_fakes: bool = True      # G's step reads the fakes D's step was shown (rendered once, with G's graph)
                                   #   instead of fresh ones: one synthesis forward fewer per step
+    mapping_lr_mul: float = 1.0   # the mapping network's lr, times lr (and its equalised lr_mlp): a fine-tune may
+                                  #   let W itself move faster, e.g. to carry each region's factors in its link's axes
+
+    def __post_init__(self):
+        self.betas = tuple(self.betas)
+        if not self.mapping_lr_mul >= 0:
+            raise ValueError(f"optim.mapping_lr_mul must be >= 0, got {self.mapping_lr_mul}")
 
 
 @dataclass
@@ -326,7 +333,10 @@ class Trainer:
         # lazy regularisation: scale lr and betas so the effective schedule matches non-lazy R1 / PL
         cd = o.r1_every / (o.r1_every + 1) if o.r1_every else 1.0
         cg = o.pl_every / (o.pl_every + 1) if o.pl_weight and o.pl_every else 1.0
-        self.opt_G = torch.optim.Adam(self.G.parameters(), lr=o.lr * cg, betas=(o.betas[0] ** cg, o.betas[1] ** cg))
+        mapping = {id(p) for p in self.G.mapping.parameters()}
+        groups = [{"params": [p for p in self.G.parameters() if id(p) not in mapping], "lr": o.lr * cg},
+                  {"params": list(self.G.mapping.parameters()), "lr": o.lr * cg * o.mapping_lr_mul}]
+        self.opt_G = torch.optim.Adam(groups, lr=o.lr * cg, betas=(o.betas[0] ** cg, o.betas[1] ** cg))
         self.opt_D = torch.optim.Adam(self.D.parameters(), lr=o.lr * cd, betas=(o.betas[0] ** cd, o.betas[1] ** cd))
         self.opt_P = (torch.optim.Adam(self.P.parameters(), lr=o.lr * cd, betas=(o.betas[0] ** cd, o.betas[1] ** cd))
                       if self.P is not None else None)

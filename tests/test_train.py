@@ -1,4 +1,5 @@
 """GAN training loop: it learns (losses finite, G moves), checkpoints atomically and resumes exactly."""
+import copy
 import dataclasses
 import json
 
@@ -471,3 +472,22 @@ def test_a_run_fine_tunes_from_an_aligned_copy_and_resumes_it(tmp_path, training
     assert again.G.config.w_basis and torch.equal(again.G.mapping.basis, al.mapping.basis)
     with pytest.raises(SystemExit):
         script.main(["--generator", str(tmp_path / "src"), "--links", "[{", "--out", str(tmp_path / "x")])
+
+
+def test_the_mapping_network_has_a_learning_rate_of_its_own(tmp_path):
+    """optim.mapping_lr_mul scales the mapping network's steps only: at 0 the mapping keeps its weights while the
+    synthesis network trains; a negative value is refused."""
+    moved = {}
+    for mul in (0.0, 1.0):
+        cfg = tiny_cfg(tmp_path / f"m{mul}", 2)
+        cfg.optim.mapping_lr_mul = mul
+        t = Trainer(cfg, log=lambda s: None)
+        before = copy.deepcopy(t.G.state_dict())
+        t.train()
+        after = t.G.state_dict()
+        moved[mul] = {part: any(not torch.equal(before[k], after[k]) for k in before if k.startswith(part))
+                      for part in ("mapping.", "synthesis.")}
+    assert moved[0.0] == {"mapping.": False, "synthesis.": True}
+    assert moved[1.0] == {"mapping.": True, "synthesis.": True}
+    with pytest.raises(ValueError, match="mapping_lr_mul"):
+        replace_config(tiny_cfg(tmp_path / "x", 1), {"optim.mapping_lr_mul": "-1"})
