@@ -470,8 +470,9 @@ def test_a_run_fine_tunes_from_an_aligned_copy_and_resumes_it(tmp_path, training
     again = Trainer(ft.cfg, log=lambda s: None, load_init=False)       # as --resume builds it: the run's config
     again.load_checkpoint(tmp_path / "ft" / "checkpoint.pt")
     assert again.G.config.w_basis and torch.equal(again.G.mapping.basis, al.mapping.basis)
-    with pytest.raises(SystemExit):
-        script.main(["--generator", str(tmp_path / "src"), "--links", "[{", "--out", str(tmp_path / "x")])
+    for bad in ("[{", str(tmp_path / "none.json")):              # broken JSON, a file that is not there
+        with pytest.raises(SystemExit):
+            script.main(["--generator", str(tmp_path / "src"), "--links", bad, "--out", str(tmp_path / "x")])
 
 
 def test_the_mapping_network_has_a_learning_rate_of_its_own(tmp_path):

@@ -37,7 +37,11 @@ def main(argv=None) -> int:
     a = p.parse_args(argv)
     set_threads(a)
     device = a.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    text = Path(a.links).read_text() if Path(a.links).is_file() else a.links
+    text = a.links if a.links.lstrip().startswith("[") else None
+    try:
+        text = text if text is not None else Path(a.links).read_text()
+    except OSError as e:
+        p.error(f"--links is neither a JSON list of link specs nor a readable file: {e}")
     try:
         specs = json.loads(text)
     except json.JSONDecodeError as e:

@@ -30,6 +30,13 @@ INIT=${BASELINE_INIT:-checkpoints/toyfaces64-baseline}
 COMMON="generator.noise=false optim.r1_gamma=1 optim.batch_size=32 optim.ema_kimg=10 run.workers=3 run.steps=100000
         run.ckpt_every=500 run.sample_every=1000 run.eval_every=1000 run.eval_seeds=64"
 
+aligned() {   # aligned WEIGHT: the folder of the baseline with W aligned to the semantic links (made once, printed)
+  local out=runs/exports/aligned-ow$1
+  [ -f "$out/config.json" ] || $PY training/align_links.py --generator "$INIT" --links "${SEMANTIC#link.links=}" \
+    --out "$out" --outside-weight "$1" >&2 || return 1
+  echo "$out"
+}
+
 config() {   # config NAME: sets OVERRIDES to its settings, SCRIPT to its trainer and START to its init ("": none)
   SCRIPT=training/train_gan.py START=$INIT
   case "$1" in
@@ -54,6 +61,10 @@ config() {   # config NAME: sets OVERRIDES to its settings, SCRIPT to its traine
     bP-slower) config bP; OVERRIDES+=(link.ramp_kimg=300) ;;                      # over 300 kimg
     bP-slow-var) config bP-slow; OVERRIDES+=(link.ramp_variety=false) ;;          # bP-slow with the variety term
                                                                                   #   at full weight from the start
+    aA3) START=$(aligned 3) || exit 2                                             # the baseline with W aligned to
+      OVERRIDES=("$SEMANTIC" $SEMANTIC_SETTINGS $VARIETY link.ramp_variety=false) ;;  # the links (outside weight 3)
+    aM3) config aA3; OVERRIDES+=(optim.mapping_lr_mul=10) ;;                      # the same, the mapping network
+                                                                                  #   learning 10x faster
     base5) OVERRIDES=() ;;                                                        # the baseline at the same total
     sC) OVERRIDES=("$SEMANTIC" $SEMANTIC_SETTINGS) ;;                             # the recipe's semantic links
     sC-out30) OVERRIDES=("$SEMANTIC" $SEMANTIC_SETTINGS link.lambda_out=30) ;;    # a stronger outside term
