@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import inspect
 import os
 import shutil
 import sys
@@ -149,6 +150,71 @@ def guard(fn):
             raise gr.Error("something went wrong on the server (it is logged); your image and history are "
                            "unchanged") from None
     return wrapped
+
+
+class EditOrder:
+    """One user's edits, run one at a time, each on the session the edit before it left.
+
+    Gradio hands every event the user's session (gr.State) as it is when the event starts, and runs events of
+    different listeners side by side. Two edits of one user sent close together (a region edit, then undo) would both
+    start from the same session, and whichever finished last would win, dropping the other. Here each user's edits
+    (by Gradio's session hash) take a lock of that user's, and an edit that was handed an older session than the
+    last one an edit of that user returned runs on that one instead. Edits of different users still run side by
+    side. Sessions carry a revision number ("rev") for that comparison. The last `capacity` users are remembered
+    (Gradio keeps as many sessions: --max-sessions)."""
+
+    def __init__(self, capacity: int = 1000):
+        self.capacity = capacity
+        self._lock = threading.Lock()
+        self._users: OrderedDict[str, list] = OrderedDict()        # session hash -> [lock, last session returned]
+
+    def _user(self, key: str) -> list:
+        with self._lock:
+            entry = self._users.get(key)
+            if entry is None:
+                entry = self._users[key] = [threading.Lock(), None]
+                while len(self._users) > self.capacity:
+                    self._users.popitem(last=False)
+            self._users.move_to_end(key)
+            return entry
+
+    def wrap(self, fn):
+        """fn(..., session, ...) -> (*outputs, new session), run in order per user. fn names its session input
+        `session`. Gradio passes the request (for its session hash) to the wrapper as a last argument, found by its
+        annotation like gr.SelectData."""
+        import gradio as gr
+
+        signature = inspect.signature(fn)
+        if "session" not in signature.parameters:
+            raise TypeError(f"{fn.__name__} has no parameter named 'session' to keep in order")
+        request = inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None,
+                                    annotation=gr.Request)
+        with_request = signature.replace(parameters=[*signature.parameters.values(), request])
+
+        @functools.wraps(fn)
+        def ordered(*args, **kwargs):
+            given = with_request.bind(*args, **kwargs).arguments      # in parameter order: passed on positionally
+            key = getattr(given.pop("request", None), "session_hash", None)
+            if key is None:                              # called without a browser session (tests, scripts)
+                return fn(*given.values())
+            user = self._user(key)
+            with user[0]:
+                last = user[1]
+                if isinstance(last, dict) and last.get("rev", 0) > _rev(given["session"]):
+                    given["session"] = last              # an edit of this user finished after this one was sent
+                out = fn(*given.values())
+                new = out[-1]
+                if isinstance(new, dict):
+                    new["rev"] = max(_rev(last), _rev(given["session"])) + 1
+                    user[1] = new
+                return out
+        ordered.__signature__ = with_request
+        ordered.__annotations__ = {**getattr(fn, "__annotations__", {}), "request": gr.Request}
+        return ordered
+
+
+def _rev(session) -> int:
+    return session.get("rev", 0) if isinstance(session, dict) else 0
 
 
 def _history_text(studio, session) -> str:
@@ -434,8 +500,9 @@ class _Page:
     """What every tab wires to: the Studio, the handlers, the user's session (gr.State) and the components an edit
     updates: the current image and history at the left, and the before/after slider below the tabs."""
 
-    def __init__(self, studio, handlers: dict, session, current, history, compare):
+    def __init__(self, studio, handlers: dict, session, current, history, compare, order: EditOrder | None = None):
         self.studio, self.h, self.session = studio, handlers, session
+        self.order = order or EditOrder()
         self.current, self.history, self.compare = current, history, compare
         self.shown = [current, history, session]          # what every edit handler returns
 
@@ -444,9 +511,10 @@ class _Page:
         before/after slider with a second, cheap call (the images are files already written).
         A slider's release runs "always_last": the browser releases a slider again when its number box gains focus
         and when a number is typed, and Gradio's default for such events drops a release that comes while the last
-        one runs, so the typed value could be lost and the earlier one applied last."""
+        one runs, so the typed value could be lost and the earlier one applied last. Edits of one user run one at a
+        time, each on the session the one before left (EditOrder)."""
         mode = "always_last" if getattr(listener, "event_name", "") == "release" else None
-        event = listener(fn, inputs, outputs or self.shown, api_name=api_name,
+        event = listener(self.order.wrap(fn), inputs, outputs or self.shown, api_name=api_name,
                          **({"trigger_mode": mode} if mode else {}))
         event.success(self.h["compare"], [self.session], self.compare, api_name=compare_api, show_progress="hidden",
                       concurrency_limit=None)
@@ -639,7 +707,8 @@ def _photo_tab(page: _Page) -> None:
             invert_btn = gr.Button("Invert", variant="primary", elem_id="photo-btn")
             stop_btn = gr.Button("Stop", elem_id="photo-stop")
     # not `page.edit`: the "before" of an inverted photo is the photo itself, not the starting image
-    event = invert_btn.click(h["invert_photo"], [photo, method, steps, session], page.shown, api_name="invert_photo")
+    event = invert_btn.click(page.order.wrap(h["invert_photo"]), [photo, method, steps, session], page.shown,
+                             api_name="invert_photo")
     event.success(h["photo_compare"], [photo, session], page.compare, api_name="photo_compare",
                   show_progress="hidden", concurrency_limit=None)
     stop_btn.click(None, None, None, cancels=[event], api_name=False)
@@ -752,7 +821,7 @@ def _handlers3d(studio3d, files: OutputFiles):
                 download3d=download3d, load_latent3d=load_latent3d)
 
 
-def _heads_tab(studio3d, files: OutputFiles, missing: str | None) -> None:
+def _heads_tab(studio3d, files: OutputFiles, missing: str | None, order: EditOrder) -> None:
     """3D heads: a tri-plane generator's head from any camera of its range, its turntable, region resampling
     that shows from every angle, undo and latent files. Its own session: a 3D code is not a 2D one. missing: why no
     3D generator is loaded (the tab then says so)."""
@@ -800,11 +869,13 @@ def _heads_tab(studio3d, files: OutputFiles, missing: str | None) -> None:
             latent_in = gr.File(label="Load a latent file", file_types=[".npz"], elem_id="latent-in3d")
     shown = [head, history, session]
     spin = _refresh(h["turntable3d"], [pitch, session], turn)
-    gen_btn.click(h["generate3d"], [seed, psi, yaw, pitch, session], shown, api_name="generate3d").success(**spin)
+    edit = order.wrap                    # the head's edits in order per user, as the faces' (EditOrder)
+    gen_btn.click(edit(h["generate3d"]), [seed, psi, yaw, pitch, session], shown,
+                  api_name="generate3d").success(**spin)
     region_in = [regions, new_seed, t, yaw, pitch, session]
-    region_btn.click(h["region3d"], region_in, shown, api_name="region3d").success(**spin)
-    undo_btn.click(h["undo3d"], [yaw, pitch, session], shown, api_name="undo3d").success(**spin)
-    latent_in.upload(h["load_latent3d"], [latent_in, yaw, pitch, session], shown,
+    region_btn.click(edit(h["region3d"]), region_in, shown, api_name="region3d").success(**spin)
+    undo_btn.click(edit(h["undo3d"]), [yaw, pitch, session], shown, api_name="undo3d").success(**spin)
+    latent_in.upload(edit(h["load_latent3d"]), [latent_in, yaw, pitch, session], shown,
                      api_name="load_latent3d").success(**spin)
     for slider in (yaw, pitch):      # always_last: the view of the camera the sliders end at (see _Page.edit)
         slider.release(h["view3d"], [yaw, pitch, session], head, api_name="view3d" if slider is yaw else False,
@@ -813,9 +884,10 @@ def _heads_tab(studio3d, files: OutputFiles, missing: str | None) -> None:
     save_btn.click(h["download3d"], [yaw, pitch, session], [png_file, latent_file], api_name="download3d")
 
 
-def build_app(studio, studio3d=None, missing3d: str | None = None):
+def build_app(studio, studio3d=None, missing3d: str | None = None, *, max_sessions: int = 1000):
     """The Blocks for a loaded Studio: the panel of the current image at the left, one tab per way to change it, and
-    the before/after slider below the tabs; the 3D tab on studio3d (a Studio3D), or saying missing3d when None."""
+    the before/after slider below the tabs; the 3D tab on studio3d (a Studio3D), or saying missing3d when None.
+    max_sessions: the users whose edits are kept in order (as many as Gradio keeps sessions of)."""
     import gradio as gr
 
     presets = global_presets(studio)
@@ -834,7 +906,8 @@ def build_app(studio, studio3d=None, missing3d: str | None = None):
                 with gr.Row():
                     with gr.Column(scale=1, min_width=300):
                         panel = _current_panel()
-                    page = _Page(studio, handlers, session, panel.current, panel.history, compare)
+                    page = _Page(studio, handlers, session, panel.current, panel.history, compare,
+                                 EditOrder(max_sessions))
                     with gr.Column(scale=2):
                         with gr.Tabs():
                             _generate_tab(page)
@@ -843,7 +916,8 @@ def build_app(studio, studio3d=None, missing3d: str | None = None):
                             _photo_tab(page)
                             explore_refresh = _explore_tab(page)
                         compare.render()
-            _heads_tab(studio3d, files, missing3d or NO_3D)      # a page of its own: a head is not a face's code
+            _heads_tab(studio3d, files, missing3d or NO_3D,      # a page of its own: a head is not a face's code
+                       EditOrder(max_sessions))
         _wire_current_panel(page, panel, [explore_refresh, region_refresh])
     _values_as_sent(demo)
     return demo
@@ -913,7 +987,7 @@ def main(argv=None) -> int:
     if a.encoder != "auto":
         studio.use_encoder(None if a.encoder == "none" else a.encoder)
     studio3d, missing3d = load_studio3d(a.model3d, device)
-    demo = build_app(studio, studio3d, missing3d)
+    demo = build_app(studio, studio3d, missing3d, max_sessions=a.max_sessions)
     demo.queue(default_concurrency_limit=a.concurrency, max_size=256)
     demo.launch(server_name=a.host, server_port=a.port, show_error=True, css=CSS,
                 max_file_size=int(a.max_upload_mb * 1e6), state_session_capacity=a.max_sessions)
