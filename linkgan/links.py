@@ -470,27 +470,36 @@ def region_sensitivity(G, links: Sequence[Link], *, seeds: Sequence[int], segmen
 
 
 def align_axes(G, links: Sequence[Link], *, seeds: Sequence[int], segmenter: Segmenter | None = None,
-               outside_weight: float = 10.0, batch_size: int = 32) -> torch.Tensor:
+               outside_weight: float = 10.0, rounds: int = 0, batch_size: int = 32) -> torch.Tensor:
     """An orthonormal basis of W (rows: (w_dim, w_dim)) in which each link's axes are the directions that change
     its region most and the rest of the image least, for `Generator.rotate_w`: a start for fine-tuning with the
     links whose link axes already move their regions, instead of the first channels of a W that was never told
-    about regions (the paper's default). Links take their directions in turn, each from what the links before it
-    left: the top eigenvectors of C_in - outside_weight * C_out (`region_sensitivity`, per-pixel means); the
-    axes no link owns get the remaining directions. A larger outside_weight gives links that change less outside
-    and less inside (to first order: G's W is not disentangled, so no basis makes its links perfect)."""
+    about regions (the paper's default). Each link's axes span the top eigenvectors of C_in - outside_weight * C_out
+    (`region_sensitivity`, per-pixel means) among the directions the other links leave: taken in turn in the
+    links' order, then `rounds` more times each link again given all the others (each such step raises the sum of
+    the links' objectives, so a link taken late can win back directions an earlier one valued less). The axes no
+    link owns get the remaining directions. A larger outside_weight gives links that change less outside and less
+    inside (to first order: G's W is not disentangled, so no basis makes its links perfect)."""
     d = G.config.w_dim
     validate_links(links, w_dim=d, resolution=G.config.resolution)
     c_in, c_out = region_sensitivity(G, links, seeds=seeds, segmenter=segmenter, batch_size=batch_size)
     rotation = torch.zeros(d, d, device=c_in.device)
-    free = torch.eye(d, device=c_in.device)                              # columns: directions not yet taken
-    for k, link in enumerate(links):
-        a, b = link.axes
+    taken = torch.zeros(d, dtype=torch.bool, device=c_in.device)       # rows of `rotation` set so far
+    for k in [*range(len(links))] * (1 + rounds):
+        a, b = links[k].axes
+        taken[a:b] = False
+        free = _complement(rotation[taken])                               # directions the other links leave
         values, vectors = torch.linalg.eigh(free.T @ (c_in[k] - outside_weight * c_out[k]) @ free)
-        order = values.argsort(descending=True)
-        rotation[a:b] = (free @ vectors[:, order[:b - a]]).T
-        free = free @ vectors[:, order[b - a:]]                          # the rest, still orthonormal
-    owned = torch.zeros(d, dtype=torch.bool)
-    for l in links:
-        owned |= l.axis_mask(d)
-    rotation[~owned.to(rotation.device)] = free.T
+        rotation[a:b] = (free @ vectors[:, values.argsort(descending=True)[:b - a]]).T
+        taken[a:b] = True
+    rotation[~taken] = _complement(rotation[taken]).T
     return rotation
+
+
+def _complement(rows: torch.Tensor) -> torch.Tensor:
+    """An orthonormal basis (columns, (d, d - r)) of the directions orthogonal to the r orthonormal rows (r, d)."""
+    d = rows.shape[1]
+    if rows.shape[0] == 0:
+        return torch.eye(d, device=rows.device)
+    q, _ = torch.linalg.qr(rows.T, mode="complete")
+    return q[:, rows.shape[0]:]

@@ -173,3 +173,23 @@ def test_aligned_axes_take_the_directions_that_move_the_region_most():
     assert after == pytest.approx(best, rel=1e-3, abs=1e-3) and best > before + 1
     assert float(torch.diagonal(c_in2[1] - 10 * c_out2[1])[4:8].sum()) > float(torch.diagonal(
         c_in[1] - 10 * c_out[1])[4:8].sum())
+
+
+def test_more_rounds_of_alignment_never_lower_the_links_total_objective():
+    from linkgan.links import align_axes, region_sensitivity
+    torch.manual_seed(6)
+    G = Generator(CFG).requires_grad_(False)
+    links = [EYES, Link("mouth", (4, 8), box=(0.3, 0.6, 0.7, 0.8)), Link("left", (8, 12), box=(0.0, 0.8, 0.3, 1.0))]
+    torch.manual_seed(7)
+    c_in, c_out = region_sensitivity(G, links, seeds=range(64))
+
+    def total(R):
+        return sum(float(torch.trace(R[a:b] @ (c_in[k] - 3 * c_out[k]) @ R[a:b].T))
+                   for k, (a, b) in enumerate(l.axes for l in links))
+    totals = []
+    for rounds in (0, 1, 3):
+        torch.manual_seed(7)                          # the same probes: the same C_in, C_out as above
+        R = align_axes(G, links, seeds=range(64), outside_weight=3, rounds=rounds)
+        assert torch.allclose(R @ R.T, torch.eye(16), atol=1e-4)
+        totals.append(total(R))
+    assert totals[0] <= totals[1] + 1e-4 <= totals[2] + 2e-4

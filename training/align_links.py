@@ -32,6 +32,8 @@ def main(argv=None) -> int:
     p.add_argument("--out", required=True, help="folder of the aligned weight set")
     p.add_argument("--outside-weight", type=float, default=10.0,
                    help="how much a link's change outside its region counts against its change inside")
+    p.add_argument("--rounds", type=int, default=0,
+                   help="after taking directions link by link, re-choose each link's given all others this many times")
     p.add_argument("--faces", type=int, default=512, help="generated faces the directions are measured on")
     add_device_args(p, threads=None)
     a = p.parse_args(argv)
@@ -51,13 +53,13 @@ def main(argv=None) -> int:
     seg = Segmenter.from_pretrained("toyfaces64-segmenter", device=device) if any(l.semantic for l in links) else None
     seeds = VALIDATION_SEEDS[ALIGN_START:ALIGN_START + a.faces]
     rotation = align_axes(G, links, seeds=seeds, segmenter=seg.predict if seg else None,
-                          outside_weight=a.outside_weight)
+                          outside_weight=a.outside_weight, rounds=a.rounds)
     G.rotate_w(rotation)
     out = Path(a.out)
     meta = {k: v for k, v in getattr(G, "metadata", {}).items() if k != "links"}
     G.save_pretrained(out, extra={**meta, "links": [l.to_spec() for l in links],
                                   "aligned": {"from": str(a.generator), "outside_weight": a.outside_weight,
-                                              "faces": a.faces}})
+                                              "rounds": a.rounds, "faces": a.faces}})
     disc = Path(G.source_folder) / "discriminator"
     if disc.is_dir():
         shutil.copytree(disc, out / "discriminator", dirs_exist_ok=True)
