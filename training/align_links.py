@@ -35,6 +35,7 @@ def main(argv=None) -> int:
     p.add_argument("--rounds", type=int, default=0,
                    help="after taking directions link by link, re-choose each link's given all others this many times")
     p.add_argument("--faces", type=int, default=512, help="generated faces the directions are measured on")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random projections (the same copy every time)")
     add_device_args(p, threads=None)
     a = p.parse_args(argv)
     set_threads(a)
@@ -52,6 +53,7 @@ def main(argv=None) -> int:
     G = Generator.from_pretrained(a.generator, device=device)
     seg = Segmenter.from_pretrained("toyfaces64-segmenter", device=device) if any(l.semantic for l in links) else None
     seeds = VALIDATION_SEEDS[ALIGN_START:ALIGN_START + a.faces]
+    torch.manual_seed(a.seed)
     rotation = align_axes(G, links, seeds=seeds, segmenter=seg.predict if seg else None,
                           outside_weight=a.outside_weight, rounds=a.rounds)
     G.rotate_w(rotation)
@@ -59,7 +61,8 @@ def main(argv=None) -> int:
     meta = {k: v for k, v in getattr(G, "metadata", {}).items() if k != "links"}
     G.save_pretrained(out, extra={**meta, "links": [l.to_spec() for l in links],
                                   "aligned": {"from": str(a.generator), "outside_weight": a.outside_weight,
-                                              "rounds": a.rounds, "faces": a.faces}})
+                                              "rounds": a.rounds, "faces": a.faces,
+                                              "seed": a.seed}})
     disc = Path(G.source_folder) / "discriminator"
     if disc.is_dir():
         shutil.copytree(disc, out / "discriminator", dirs_exist_ok=True)
