@@ -462,6 +462,9 @@ def test_a_run_fine_tunes_from_an_aligned_copy_and_resumes_it(tmp_path, training
     assert not torch.allclose(al.map(z), src.map(z), atol=1e-3)
     assert torch.allclose(al(z, noise_mode="const"), src(z, noise_mode="const"), atol=1e-4)
     assert (tmp_path / "al" / "discriminator" / "config.json").is_file()
+    assert script.main(["--generator", str(tmp_path / "src"), "--links", json.dumps([EYES]), "--out",
+                        str(tmp_path / "al2"), "--faces", "8", "--threads", "1"]) == 0
+    assert torch.equal(Generator.from_pretrained(tmp_path / "al2").mapping.basis, al.mapping.basis)  # reproducible
     cfg = linked_cfg(tmp_path / "ft", 2)
     cfg.run.init = str(tmp_path / "al")
     ft = Trainer(cfg, log=lambda s: None)
