@@ -333,9 +333,11 @@ class Trainer:
         # lazy regularisation: scale lr and betas so the effective schedule matches non-lazy R1 / PL
         cd = o.r1_every / (o.r1_every + 1) if o.r1_every else 1.0
         cg = o.pl_every / (o.pl_every + 1) if o.pl_weight and o.pl_every else 1.0
-        mapping = {id(p) for p in self.G.mapping.parameters()}
-        groups = [{"params": [p for p in self.G.parameters() if id(p) not in mapping], "lr": o.lr * cg},
-                  {"params": list(self.G.mapping.parameters()), "lr": o.lr * cg * o.mapping_lr_mul}]
+        groups = list(self.G.parameters())    # one group, as every checkpoint before mapping_lr_mul holds
+        if o.mapping_lr_mul != 1:
+            mapping = {id(p) for p in self.G.mapping.parameters()}
+            groups = [{"params": [p for p in self.G.parameters() if id(p) not in mapping]},
+                      {"params": list(self.G.mapping.parameters()), "lr": o.lr * cg * o.mapping_lr_mul}]
         self.opt_G = torch.optim.Adam(groups, lr=o.lr * cg, betas=(o.betas[0] ** cg, o.betas[1] ** cg))
         self.opt_D = torch.optim.Adam(self.D.parameters(), lr=o.lr * cd, betas=(o.betas[0] ** cd, o.betas[1] ** cd))
         self.opt_P = (torch.optim.Adam(self.P.parameters(), lr=o.lr * cd, betas=(o.betas[0] ** cd, o.betas[1] ** cd))

@@ -495,3 +495,17 @@ def test_the_mapping_network_has_a_learning_rate_of_its_own(tmp_path):
     assert moved[1.0] == {"mapping.": True, "synthesis.": True}
     with pytest.raises(ValueError, match="mapping_lr_mul"):
         replace_config(tiny_cfg(tmp_path / "x", 1), {"optim.mapping_lr_mul": "-1"})
+
+
+def test_a_checkpoint_of_the_trainer_before_mapping_lr_mul_still_resumes(tmp_path):
+    """A run's checkpoint holds G's optimiser as one parameter group; with the default mapping_lr_mul (1) the trainer
+    keeps it that way, so runs started before the setting existed resume."""
+    t = Trainer(tiny_cfg(tmp_path / "r", 1), log=lambda s: None)
+    t.train()
+    state = torch.load(tmp_path / "r" / "checkpoint.pt", weights_only=True)
+    assert len(state["opt_G"]["param_groups"]) == 1
+    del state["config"]["optim"]["mapping_lr_mul"]            # as an older trainer wrote it
+    torch.save(state, tmp_path / "r" / "checkpoint.pt")
+    again = Trainer(tiny_cfg(tmp_path / "r", 2), log=lambda s: None)
+    again.load_checkpoint(tmp_path / "r" / "checkpoint.pt")
+    assert again.step == 1
