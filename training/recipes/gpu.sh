@@ -30,10 +30,10 @@ INIT=${BASELINE_INIT:-checkpoints/toyfaces64-baseline}
 COMMON="generator.noise=false optim.r1_gamma=1 optim.batch_size=32 optim.ema_kimg=10 run.workers=3 run.steps=100000
         run.ckpt_every=500 run.sample_every=1000 run.eval_every=1000 run.eval_seeds=64"
 
-aligned() {   # aligned WEIGHT: the folder of the baseline with W aligned to the semantic links (made once, printed)
-  local out=runs/exports/aligned-ow$1
+aligned() {   # aligned WEIGHT [ROUNDS]: the baseline with W aligned to the semantic links (made once; its folder printed)
+  local out=runs/exports/aligned-ow$1${2:+-r$2}
   [ -f "$out/config.json" ] || $PY training/align_links.py --generator "$INIT" --links "${SEMANTIC#link.links=}" \
-    --out "$out" --outside-weight "$1" >&2 || return 1
+    --out "$out" --outside-weight "$1" --rounds "${2:-0}" >&2 || return 1
   echo "$out"
 }
 
@@ -65,6 +65,8 @@ config() {   # config NAME: sets OVERRIDES to its settings, SCRIPT to its traine
       OVERRIDES=("$SEMANTIC" $SEMANTIC_SETTINGS $VARIETY link.ramp_variety=false) ;;  # the links (outside weight 3)
     aM3) config aA3; OVERRIDES+=(optim.mapping_lr_mul=10) ;;                      # the same, the mapping network
                                                                                   #   learning 10x faster
+    aR3) config aA3; START=$(aligned 3 3) || exit 2 ;;                            # aA3 from the alignment with
+                                                                                  #   3 rounds
     base5) OVERRIDES=() ;;                                                        # the baseline at the same total
     sC) OVERRIDES=("$SEMANTIC" $SEMANTIC_SETTINGS) ;;                             # the recipe's semantic links
     sC-out30) OVERRIDES=("$SEMANTIC" $SEMANTIC_SETTINGS link.lambda_out=30) ;;    # a stronger outside term
@@ -81,7 +83,7 @@ config() {   # config NAME: sets OVERRIDES to its settings, SCRIPT to its traine
 }
 
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(bP-slow-var bP-slow bP-slower base5)
+[ ${#names[@]} -gt 0 ] || names=(aA3 aR3 aM3 base5)
 for name in "${names[@]}"; do config "$name"; done   # every name known, and what it needs there, before any run starts
 mkdir -p "$OUT" runs
 pids=()
