@@ -67,6 +67,8 @@ config() {   # config NAME: sets OVERRIDES to its settings, SCRIPT to its traine
                                                                                   #   learning 10x faster
     aR3) config aA3; START=$(aligned 3 3) || exit 2 ;;                            # aA3 from the alignment with
                                                                                   #   3 rounds
+    aL10) START=$(aligned 10) || exit 2                                           # local links (outside weight
+      OVERRIDES=("$SEMANTIC" $SEMANTIC_SETTINGS $VARIETY) ;;                      #   10), the variety term ramped
     base5) OVERRIDES=() ;;                                                        # the baseline at the same total
     sC) OVERRIDES=("$SEMANTIC" $SEMANTIC_SETTINGS) ;;                             # the recipe's semantic links
     sC-out30) OVERRIDES=("$SEMANTIC" $SEMANTIC_SETTINGS link.lambda_out=30) ;;    # a stronger outside term
