@@ -85,7 +85,7 @@ config() {   # config NAME: sets OVERRIDES to its settings, SCRIPT to its traine
 }
 
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(aA3 aR3 aM3 base5)
+[ ${#names[@]} -gt 0 ] || names=(aA3 aR3 aL10 base5)
 for name in "${names[@]}"; do config "$name"; done   # every name known, and what it needs there, before any run starts
 mkdir -p "$OUT" runs
 pids=()
