@@ -58,10 +58,12 @@ def run(*, quick: bool = False) -> dict:
     n, views = (16, metric_views(G.config.camera_range, 3)) if quick else (200, metric_views(G.config.camera_range, 5))
     seeds = range(HELDOUT_SEEDS.start, HELDOUT_SEEDS.start + n)
     out.update({"generator": LINKED, "seeds": n, "views": [list(v) for v in views], "psi": 1.0})
-    out.update(link_metrics_3d(G, links, seeds=seeds, views=views, segmenter=segmenter))
-    out["baseline"] = link_metrics_3d(base, links, seeds=seeds, views=views, segmenter=segmenter)
-    for g, target in ((G, out), (base, out["baseline"])):     # the 2D section's region control, over the same views
-        for name, control in region_control_3d(g, links, oracle, seeds=seeds, views=views).items():
+    out["baseline"] = {}
+    for g, target in ((G, out), (base, out["baseline"])):
+        renders: dict = {}             # both metrics read the same faces: rendered once
+        target.update(link_metrics_3d(g, links, seeds=seeds, views=views, segmenter=segmenter, renders=renders))
+        for name, control in region_control_3d(g, links, oracle, seeds=seeds, views=views,   # the 2D section's
+                                               renders=renders).items():                      # region control
             target[name]["control"] = control
     m = 100 if quick else 1000          # FD: generated seeds from 0, real heads the first held-out ones (as 2D quality)
     fd = frechet_distance_3d({"linked": G, "baseline": base}, seg_net, seeds=range(m),

@@ -48,7 +48,10 @@ class FromView:
         return getattr(self.G, name)
 
     def render(self, ws: torch.Tensor, *, noise_mode: str = "const") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(image (B, 3, H, W), depth (B, n, n), opacity (B, n, n)) of codes ws seen from this view."""
+        """(image (B, 3, H, W), depth (B, n, n), opacity (B, n, n)) of codes ws (W+, or W broadcast to every row)
+        seen from this view."""
+        if ws.ndim == 2:
+            ws = self.G.broadcast(ws)              # one key for a code however it is passed
         key = (tuple(ws.shape), noise_mode, ws.detach().cpu().numpy().tobytes())
         if noise_mode == "random" or key not in self._renders:
             out = self.G.render(ws, self.camera.expand(ws.shape[0], -1), noise_mode=noise_mode)
@@ -59,6 +62,17 @@ class FromView:
 
     def synthesize(self, ws: torch.Tensor, *, noise_mode: str = "const") -> torch.Tensor:
         return self.render(ws, noise_mode=noise_mode)[0]
+
+
+def _view(G, yaw: float, pitch: float, renders: dict | None) -> FromView:
+    """G seen from (yaw, pitch); kept in `renders` (a dict a caller passes to several metrics of the same G and faces)
+    so that the next metric finds the renders this one made."""
+    if renders is None:
+        return FromView(G, yaw, pitch)
+    view = renders.get((float(yaw), float(pitch)))
+    if view is None or view.G is not G:
+        view = renders[(float(yaw), float(pitch))] = FromView(G, yaw, pitch)
+    return view
 
 
 def depth_change(depth_x: torch.Tensor, depth_y: torch.Tensor, region: torch.Tensor,
@@ -86,15 +100,17 @@ def _depth_sums(view: FromView, link: Link, w: torch.Tensor, w_new: torch.Tensor
 
 @torch.no_grad()
 def link_metrics_3d(G, links: Sequence[Link], *, seeds: Sequence[int], views: Sequence[tuple[float, float]],
-                    segmenter: Segmenter | None = None, psi: float = 1.0, batch_size: int = 25) -> dict[str, dict]:
+                    segmenter: Segmenter | None = None, psi: float = 1.0, batch_size: int = 25,
+                    renders: dict | None = None) -> dict[str, dict]:
     """Per link, over the faces of `seeds` (each resampled towards seed + 10^9, as linkgan.links.link_metrics) and the
     given views: mse_in, mse_out, leak_in, leak_out (x1e-3, means over the views), ratio = mse_out / mse_in; depth_in
     and depth_out (mean |change of expected depth| inside the region and on the head outside it, x1e-3 world units,
-    pooled over views and pixels), depth_ratio = depth_out / depth_in; and mse_in / mse_out of each view."""
+    pooled over views and pixels), depth_ratio = depth_out / depth_in; and mse_in / mse_out of each view. `renders`:
+    a dict shared with `region_control_3d` on the same G, faces and batch size, which then renders nothing again."""
     seeds, links = list(seeds), list(links)
     per_view, depth = [], {l.name: [0.0, 0.0, 0.0, 0.0] for l in links}
     for yaw, pitch in views:
-        view = FromView(G, yaw, pitch)
+        view = _view(G, yaw, pitch, renders)
         per_view.append(link_metrics(view, links, seeds=seeds, psi=psi, segmenter=segmenter, batch_size=batch_size))
         device = G.w_avg.device
         for i in range(0, len(seeds), batch_size):             # the same codes: the renders are view's own
@@ -163,13 +179,16 @@ def heads_view_consistency(read: Callable[[torch.Tensor], dict[str, list[str]]],
 
 @torch.no_grad()
 def region_control_3d(G, links: Sequence[Link], oracle, *, seeds: Sequence[int],
-                      views: Sequence[tuple[float, float]], psi: float = 1.0) -> dict[str, dict]:
+                      views: Sequence[tuple[float, float]], psi: float = 1.0, batch_size: int = 25,
+                      renders: dict | None = None) -> dict[str, dict]:
     """The 2D region control (`linkgan.control`: linked / unlinked / natural per region attribute, elsewhere) of G's
     links, with the oracle's reads pooled over the faces of `seeds` seen from every view: an edit counts in every view
-    where the oracle sees it."""
+    where the oracle sees it. `renders`: as `link_metrics_3d`'s (the faces it rendered, at the same batch size, are
+    not rendered again)."""
     total: dict = {}
     for yaw, pitch in views:
-        control_totals(FromView(G, yaw, pitch), links, oracle, seeds=seeds, psi=psi, total=total)
+        control_totals(_view(G, yaw, pitch, renders), links, oracle, seeds=seeds, psi=psi, batch_size=batch_size,
+                       total=total)
     return summarize_totals(total, links)
 
 

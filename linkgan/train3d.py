@@ -74,6 +74,7 @@ class Trainer3D(Trainer):
         if cfg.discriminator.resolution != cfg.generator.resolution:
             raise ValueError(f"discriminator.resolution {cfg.discriminator.resolution} != generator.resolution "
                              f"{cfg.generator.resolution}")
+        self._renders: dict | None = None      # during an eval: the renders its metrics share (evaluate)
         super().__init__(cfg, **kw)
 
     def default_dataset(self):
@@ -144,15 +145,24 @@ class Trainer3D(Trainer):
         from .metrics3d import metric_views
         return metric_views(self.cfg.generator.camera_range, self.cfg.run.eval_views)
 
+    def evaluate(self) -> dict[str, dict]:
+        self._renders = {}             # the link metrics' renders, which the region control reads again
+        try:
+            return super().evaluate()
+        finally:
+            self._renders = None
+
     def eval_link_metrics(self, seeds) -> dict[str, dict]:
         """mse and leakage (x1e-3) and the depth change of G_ema over views (linkgan.metrics3d)."""
         from .metrics3d import link_metrics_3d
-        return link_metrics_3d(self.G_ema, self.links, seeds=seeds, views=self._eval_views(), segmenter=self.segmenter)
+        return link_metrics_3d(self.G_ema, self.links, seeds=seeds, views=self._eval_views(), segmenter=self.segmenter,
+                               renders=self._renders)
 
     def eval_region_control(self, seeds) -> dict[str, dict]:
         """Region control of G_ema with the oracle's reads pooled over views (linkgan.metrics3d.region_control_3d)."""
         from .metrics3d import region_control_3d
-        return region_control_3d(self.G_ema, self.links, self._oracle, seeds=seeds, views=self._eval_views())
+        return region_control_3d(self.G_ema, self.links, self._oracle, seeds=seeds, views=self._eval_views(),
+                                 renders=self._renders)
 
     @torch.no_grad()
     def save_samples(self, n: int = 8):

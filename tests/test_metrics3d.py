@@ -256,3 +256,24 @@ def test_region_control_over_views_tells_a_perfect_link_from_a_broken_one():
     broken = region_control_3d(TwoHalves(broken=True), [link], HalvesOracle(), seeds=range(40), views=VIEWS)["cap"]
     assert perfect["linked"]["eyes"] > 0.3 and perfect["unlinked"]["eyes"] == 0 and perfect["elsewhere"] == 0
     assert broken["elsewhere"] > 0.1                                    # axis 0 also turns the lower half's colour
+
+
+def test_region_control_after_the_link_metrics_renders_no_face_again():
+    """Sharing `renders`, region control over views reads the faces the link metrics rendered (the same codes at the
+    same batch size) and gives what it gives alone."""
+    from linkgan.metrics3d import region_control_3d
+    link = Link("cap", axes=(0, 2), label=1, attributes=("eyes",))
+
+    class Counted(TwoHalves):
+        calls = 0
+
+        def render(self, ws, camera, noise_mode="const"):
+            Counted.calls += 1
+            return super().render(ws, camera, noise_mode)
+    G, renders = Counted(), {}
+    link_metrics_3d(G, [link], seeds=range(8), views=VIEWS, segmenter=red_is_the_cap, batch_size=4, renders=renders)
+    before = Counted.calls
+    shared = region_control_3d(G, [link], HalvesOracle(), seeds=range(8), views=VIEWS, batch_size=4, renders=renders)
+    assert Counted.calls == before
+    alone = region_control_3d(G, [link], HalvesOracle(), seeds=range(8), views=VIEWS, batch_size=4)
+    assert Counted.calls > before and alone == shared
