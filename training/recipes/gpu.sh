@@ -67,6 +67,8 @@ config() {   # config NAME: sets OVERRIDES to its settings, SCRIPT to its traine
                                                                                   #   learning 10x faster
     aR3) config aA3; START=$(aligned 3 3) || exit 2 ;;                            # aA3 from the alignment with
                                                                                   #   3 rounds
+    aV3) config aA3; OVERRIDES+=(link.ramp_variety=true) ;;                       # aA3 with the variety term ramped
+                                                                                  #   with the others
     aL10) START=$(aligned 10) || exit 2                                           # local links (outside weight
       OVERRIDES=("$SEMANTIC" $SEMANTIC_SETTINGS $VARIETY) ;;                      #   10), the variety term ramped
     base5) OVERRIDES=() ;;                                                        # the baseline at the same total
@@ -85,7 +87,7 @@ config() {   # config NAME: sets OVERRIDES to its settings, SCRIPT to its traine
 }
 
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(aA3 aR3 aL10 base5)
+[ ${#names[@]} -gt 0 ] || names=(aA3 aR3 aV3 base5)
 for name in "${names[@]}"; do config "$name"; done   # every name known, and what it needs there, before any run starts
 mkdir -p "$OUT" runs
 pids=()
