@@ -76,6 +76,7 @@ class MappingNetwork(nn.Module):
         dims = [cfg.z_dim] + [cfg.w_dim] * cfg.n_mlp
         self.layers = nn.ModuleList(
             EqualLinear(dims[i], dims[i + 1], lr_mul=cfg.lr_mlp, activate=True) for i in range(cfg.n_mlp))
+        self.w_basis = cfg.w_basis            # a plain flag: forward is called every step, the buffer rarely there
         if cfg.w_basis:
             self.register_buffer("basis", torch.eye(cfg.w_dim))
 
@@ -83,7 +84,7 @@ class MappingNetwork(nn.Module):
         x = z * torch.rsqrt(z.square().mean(dim=1, keepdim=True) + 1e-8)
         for layer in self.layers:
             x = layer(x)
-        return x @ self.basis.T if hasattr(self, "basis") else x
+        return x @ self.basis.T if self.w_basis else x
 
 
 class SynthesisNetwork(nn.Module):
@@ -230,7 +231,7 @@ class Generator(nn.Module, ModelHubMixin):
         if r.shape != (d, d) or not torch.allclose(r @ r.T, torch.eye(d, device=r.device), atol=1e-4):
             raise ValueError(f"rotation must be an orthonormal ({d}, {d}) matrix")
         if not self.config.w_basis:
-            self.config.w_basis = True
+            self.config.w_basis = self.mapping.w_basis = True
             self.mapping.register_buffer("basis", torch.eye(d, device=r.device))
         self.mapping.basis.copy_(r @ self.mapping.basis)
         for _, conv, _ in self.synthesis.style_layers():
