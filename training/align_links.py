@@ -40,16 +40,11 @@ def main(argv=None) -> int:
     a = p.parse_args(argv)
     set_threads(a)
     device = a.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    text = a.links if a.links.lstrip().startswith("[") else None
-    try:
-        text = text if text is not None else Path(a.links).read_text()
-    except OSError as e:
-        p.error(f"--links is neither a JSON list of link specs nor a readable file: {e}")
-    try:
-        specs = json.loads(text)
-    except json.JSONDecodeError as e:
-        p.error(f"--links is neither a JSON list of link specs nor a file holding one: {e}")
-    links = links_from_specs(specs)
+    try:        # a JSON list as it is, else a file holding one (a long list is no path to stat)
+        text = a.links if a.links.lstrip().startswith("[") else Path(a.links).read_text()
+        links = links_from_specs(json.loads(text))
+    except (OSError, ValueError) as e:       # JSONDecodeError is a ValueError, as are bad link specs
+        p.error(f"--links must be a JSON list of link specs or a file holding one: {e}")
     G = Generator.from_pretrained(a.generator, device=device)
     seg = Segmenter.from_pretrained("toyfaces64-segmenter", device=device) if any(l.semantic for l in links) else None
     seeds = VALIDATION_SEEDS[ALIGN_START:ALIGN_START + a.faces]
