@@ -200,7 +200,7 @@ class EditOrder:
             user = self._user(key)
             with user[0]:
                 last = user[1]
-                if isinstance(last, dict) and last.get("rev", 0) > _rev(given["session"]):
+                if _rev(last) > _rev(given["session"]):
                     given["session"] = last              # an edit of this user finished after this one was sent
                 out = fn(*given.values())
                 new = out[-1]
